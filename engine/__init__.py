@@ -1,0 +1,1 @@
+"""BERT Explorer engine: a from-scratch PyTorch BERT, its tokenizer, checkpoints, inference and training. Never imports Qt."""

@@ -1,0 +1,63 @@
+"""Export an :class:`~engine.infer.Analysis` to ``.npz`` (arrays) or ``.json`` (for scripts)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.infer import Analysis
+
+EXPORT_SUFFIXES = (".npz", ".json")
+
+
+def analysis_summary(analysis: Analysis) -> dict[str, Any]:
+    """Everything but the attention tensor, as plain JSON-ready values."""
+    return {
+        "text_a": analysis.text_a,
+        "text_b": analysis.text_b,
+        "tokens": analysis.tokens,
+        "token_ids": analysis.token_ids.tolist(),
+        "token_type_ids": analysis.token_type_ids.tolist(),
+        "special_mask": analysis.special_mask.tolist(),
+        "offsets": analysis.offsets.tolist(),
+        "fill_mask": [
+            {"position": m.position,
+             "candidates": [{"token": t, "id": int(i), "prob": float(p)}
+                            for t, i, p in zip(m.tokens, m.token_ids, m.probs)]}
+            for m in analysis.fill_mask
+        ],
+        "nsp_is_next": analysis.nsp_is_next,
+        "truncated_a": analysis.truncated_a,
+        "truncated_b": analysis.truncated_b,
+        "warnings": list(analysis.warnings),
+        "notes": list(analysis.notes),
+        "attention_shape": list(analysis.attentions.shape),
+        "elapsed_ms": analysis.elapsed_ms,
+        "device": analysis.device,
+    }
+
+
+def save_analysis(analysis: Analysis, path: str | os.PathLike) -> Path:
+    """Write the analysis; the suffix (.npz or .json) picks the format. Written atomically."""
+    path = Path(path)
+    if path.suffix not in EXPORT_SUFFIXES:
+        raise ValueError(f"{path}: export format must be one of {', '.join(EXPORT_SUFFIXES)}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    summary = analysis_summary(analysis)
+    with open(tmp, "wb") as f:
+        if path.suffix == ".npz":
+            np.savez_compressed(f, attentions=analysis.attentions,
+                                tokens=np.asarray(analysis.tokens),
+                                token_ids=analysis.token_ids,
+                                token_type_ids=analysis.token_type_ids,
+                                special_mask=analysis.special_mask,
+                                summary_json=np.asarray(json.dumps(summary)))
+        else:
+            summary["attentions"] = np.round(analysis.attentions, 6).tolist()
+            f.write(json.dumps(summary).encode("utf-8"))
+    os.replace(tmp, path)
+    return path

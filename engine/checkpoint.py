@@ -1,0 +1,289 @@
+"""Checkpoint folders in HuggingFace layout: ``config.json``, ``model.safetensors``, vocab files.
+
+Reads what ``transformers`` writes (and older spellings of it); writes what ``transformers``
+reads. Every failure is a :class:`CheckpointError` naming the file and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from engine.config import BertConfig, ConfigError
+from engine.model import ARCHITECTURES, BertModel, BertPreTrainedModel
+from engine.tokenizer import TokenizerError, WordPieceTokenizer
+
+CONFIG_NAME = "config.json"
+SAFETENSORS_NAME = "model.safetensors"
+SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
+PICKLE_NAME = "pytorch_model.bin"
+
+# Decoder weight and bias are tied to the word embeddings and ``cls.predictions.bias``; like
+# ``transformers`` we store them once.
+TIED_KEYS = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+
+# Which head (key prefix) gives which capability, and the architecture that owns it.
+HEAD_CAPABILITIES = {
+    "cls.predictions.": "mlm",
+    "cls.seq_relationship.": "nsp",
+    "classifier.": "classify",
+    "qa_outputs.": "qa",
+}
+CAPABILITY_NAMES = {"mlm": "fill-mask (MLM head)", "nsp": "next-sentence prediction (NSP head)"}
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be read or written; the message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class LoadedCheckpoint:
+    model: BertPreTrainedModel
+    config: BertConfig
+    tokenizer: WordPieceTokenizer | None
+    path: Path
+    architecture: str
+    capabilities: frozenset[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def missing_capabilities(self) -> list[str]:
+        """Human names of what this checkpoint cannot do, e.g. an encoder-only model's heads."""
+        return [name for cap, name in CAPABILITY_NAMES.items() if cap not in self.capabilities]
+
+
+def read_config(folder: Path) -> BertConfig:
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(path, "missing: a checkpoint folder needs a config.json")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(path, f"not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(path, "not a JSON object")
+    model_type = data.get("model_type", "bert")
+    if model_type != "bert":
+        raise CheckpointError(path, f"model_type is {model_type!r}, not 'bert': this is not a "
+                                    "BERT checkpoint")
+    try:
+        return BertConfig.from_dict(data)
+    except ConfigError as exc:
+        raise CheckpointError(path, f"invalid config: {exc}") from exc
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(path, f"truncated or corrupt safetensors file ({exc})") from exc
+
+
+def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        # weights_only: a .bin may hold arbitrary pickled code; only tensors are accepted.
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(path, "holds pickled Python objects other than tensors; refusing "
+                                    "to unpickle it (convert it to safetensors where you trust "
+                                    f"its origin) ({str(exc).splitlines()[0]})") from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise CheckpointError(path, f"truncated or corrupt PyTorch file ({exc})") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(path, "is not a state dict of tensors")
+    return data
+
+
+def read_state_dict(folder: Path) -> tuple[dict[str, torch.Tensor], Path]:
+    """The weights of a folder, from (sharded) safetensors or a weights-only pickle."""
+    single, index, pickled = (folder / SAFETENSORS_NAME, folder / SAFETENSORS_INDEX_NAME,
+                              folder / PICKLE_NAME)
+    if single.is_file():
+        return _read_safetensors(single), single
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, AttributeError) as exc:
+            raise CheckpointError(index, f"unreadable shard index ({exc})") from exc
+        state: dict[str, torch.Tensor] = {}
+        for shard in shards:
+            if not (folder / shard).is_file():
+                raise CheckpointError(folder / shard, "missing shard named in the index")
+            state.update(_read_safetensors(folder / shard))
+        return state, index
+    if pickled.is_file():
+        return _read_pickle(pickled), pickled
+    raise CheckpointError(folder, f"no weights: expected {SAFETENSORS_NAME} or {PICKLE_NAME}")
+
+
+def normalize_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Today's HF names from older or bare spellings.
+
+    ``LayerNorm.gamma/beta`` -> ``weight/bias``; stored ``position_ids``/``token_type_ids``
+    buffers dropped; a bare encoder (``embeddings.…``, as sentence-transformers saves it) gets
+    the ``bert.`` prefix.
+    """
+    out = {}
+    for key, value in state.items():
+        if key.endswith(("embeddings.position_ids", "embeddings.token_type_ids")):
+            continue
+        key = key.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta",
+                                                                         "LayerNorm.bias")
+        if key.startswith(("embeddings.", "encoder.", "pooler.")):
+            key = "bert." + key
+        out[key] = value
+    return out
+
+
+def detect_architecture(config: BertConfig, keys: set[str]) -> str:
+    """The model class a set of weights belongs to; the config's own claim wins if it fits."""
+    has = {cap for prefix, cap in HEAD_CAPABILITIES.items() if any(k.startswith(prefix) for k in keys)}
+    claimed = (config.architectures or [None])[0]
+    if claimed == "BertForTokenClassification" and "classify" in has:
+        return claimed
+    if {"mlm", "nsp"} <= has:
+        return "BertForPreTraining"
+    if "mlm" in has:
+        return "BertForMaskedLM"
+    if "qa" in has:
+        return "BertForQuestionAnswering"
+    if "classify" in has:
+        pooled = any(k.startswith("bert.pooler.") for k in keys)
+        return "BertForSequenceClassification" if pooled else "BertForTokenClassification"
+    return "BertModel"
+
+
+def _capabilities(model: BertPreTrainedModel) -> frozenset[str]:
+    names = {name for name, _ in model.named_parameters()}
+    caps = {cap for prefix, cap in HEAD_CAPABILITIES.items()
+            if any(n.startswith(prefix) for n in names)}
+    if type(model).__name__ == "BertForTokenClassification":
+        caps = (caps - {"classify"}) | {"tag"}
+    return frozenset(caps | {"attention"})
+
+
+def _load_weights(model: BertPreTrainedModel, state: dict[str, torch.Tensor], source: Path,
+                  warnings: list[str]) -> None:
+    if isinstance(model, BertModel):  # a bare encoder: strip the prefix the keys now carry
+        state = {k.removeprefix("bert."): v for k, v in state.items() if k.startswith("bert.")}
+    expected = model.state_dict()
+    for key, value in state.items():
+        if key in expected and expected[key].shape != value.shape:
+            raise CheckpointError(source, f"shape mismatch for {key}: the config gives "
+                                          f"{tuple(expected[key].shape)}, the file holds "
+                                          f"{tuple(value.shape)}")
+    floating = {k: v.to(expected[k].dtype) if v.is_floating_point() else v
+                for k, v in state.items() if k in expected}
+    result = model.load_state_dict(floating, strict=False)
+    missing = [k for k in result.missing_keys if k not in TIED_KEYS]
+    heads = [k for k in missing if not k.startswith(("bert.embeddings", "bert.encoder",
+                                                     "embeddings", "encoder"))]
+    if len(heads) < len(missing):
+        lost = [k for k in missing if k not in heads]
+        raise CheckpointError(source, f"missing {len(lost)} encoder weights, e.g. {lost[0]}")
+    if heads:
+        warnings.append(f"newly initialised (not in the checkpoint): {', '.join(sorted(heads))}")
+    unused = sorted(set(state) - set(expected))
+    if unused:
+        warnings.append(f"ignored {len(unused)} weights this model has no place for, e.g. "
+                        f"{unused[0]}")
+    model.tie_weights()
+
+
+def _read_tokenizer(folder: Path, config: BertConfig,
+                    warnings: list[str]) -> WordPieceTokenizer | None:
+    if not any((folder / name).is_file() for name in ("tokenizer.json", "vocab.txt")):
+        warnings.append("no tokenizer.json or vocab.txt: text cannot be encoded for this model")
+        return None
+    try:
+        tokenizer = WordPieceTokenizer.from_file(folder)
+    except TokenizerError as exc:
+        raise CheckpointError(folder, f"unreadable tokenizer: {exc}") from exc
+    if tokenizer.vocab_size > config.vocab_size:
+        raise CheckpointError(folder, f"the tokenizer has {tokenizer.vocab_size} tokens but the "
+                                      f"model's vocab_size is {config.vocab_size}")
+    return tokenizer
+
+
+def load_checkpoint(path: str | os.PathLike, architecture: str | None = None,
+                    device: str | torch.device = "cpu") -> LoadedCheckpoint:
+    """Load a checkpoint folder (ours or HF's) as ``architecture`` or the one its weights fit.
+
+    Asking for an architecture whose heads the folder lacks (e.g. ``BertForPreTraining`` from
+    an encoder-only folder) initialises those heads and says so in ``warnings``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise CheckpointError(folder, "not a folder (a checkpoint is a folder with config.json "
+                                      "and model.safetensors)")
+    config = read_config(folder)
+    state, source = read_state_dict(folder)
+    state = normalize_keys(state)
+    arch = architecture or detect_architecture(config, set(state))
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(folder, f"unknown architecture {arch!r} "
+                                      f"(choose from {', '.join(ARCHITECTURES)})")
+    warnings: list[str] = []
+    tokenizer = _read_tokenizer(folder, config, warnings)
+    model = ARCHITECTURES[arch](config)
+    _load_weights(model, state, source, warnings)
+    model.to(device).eval()
+    return LoadedCheckpoint(model=model, config=config, tokenizer=tokenizer, path=folder,
+                            architecture=arch, capabilities=_capabilities(model),
+                            warnings=warnings)
+
+
+def save_checkpoint(model: BertPreTrainedModel, folder: str | os.PathLike,
+                    tokenizer: WordPieceTokenizer | None = None,
+                    dtype: torch.dtype | None = None) -> Path:
+    """Write ``folder`` in HF layout, atomically: a crash mid-write leaves the old folder whole."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        config = model.config
+        config.architectures = [type(model).__name__]
+        (tmp / CONFIG_NAME).write_text(config.to_json_string(), encoding="utf-8")
+        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+                 .detach().cpu().contiguous()
+                 for k, v in model.state_dict().items() if k not in TIED_KEYS}
+        save_file(state, tmp / SAFETENSORS_NAME, metadata={"format": "pt"})
+        if tokenizer is not None:
+            tokenizer.save(tmp)
+        _fsync_tree(tmp)
+        _replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def _fsync_tree(folder: Path) -> None:
+    for item in folder.iterdir():
+        with open(item, "rb") as f:
+            os.fsync(f.fileno())
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Swap ``new`` into ``target``'s place with renames, so a reader sees old or new, never half."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,191 @@
+"""``bert-engine``: the engine from a terminal. Human-readable by default, ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.checkpoint import CheckpointError
+from engine.config import ConfigError
+from engine.paths import default_model_dir
+from engine.tokenizer import TokenizerError
+
+EXIT_USAGE = 2      # bad input: a message, never a traceback
+EXIT_NO_RESULT = 1  # ran fine, but the asked-for result does not exist (no [MASK], no head)
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _model_dir(args: argparse.Namespace) -> Path:
+    if args.model is not None:
+        return Path(args.model)
+    bundled = default_model_dir()
+    if bundled is None:
+        raise CliError("no --model given and no bundled default model in resources/models/default")
+    return bundled
+
+
+def _predictor(args: argparse.Namespace):
+    from engine.infer import Predictor  # torch loads here, not for --help
+
+    return Predictor.load(_model_dir(args), device=args.device, bf16=args.bf16)
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else "\n".join(lines))
+
+
+def _token_line(analysis) -> str:
+    """Tokens with segment marks: A tokens plain, B tokens suffixed with '|B'."""
+    return " ".join(tok + ("|B" if seq == 1 else "")
+                    for tok, seq in zip(analysis.tokens, analysis.sequence_ids))
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    predictor = _predictor(args)
+    ckpt, cfg = predictor.checkpoint, predictor.config
+    params = sum(p.numel() for p in predictor.model.parameters())
+    data = {
+        "path": str(ckpt.path), "architecture": ckpt.architecture,
+        "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
+        "hidden": cfg.hidden_size, "intermediate": cfg.intermediate_size,
+        "max_positions": cfg.max_position_embeddings, "vocab_size": cfg.vocab_size,
+        "tokenizer_vocab": predictor.tokenizer.vocab_size,
+        "lowercase": predictor.tokenizer.lowercase, "parameters": params,
+        "capabilities": sorted(ckpt.capabilities),
+        "missing_capabilities": ckpt.missing_capabilities,
+        "device": str(predictor.device), "warnings": ckpt.warnings,
+    }
+    lines = [
+        f"model        {ckpt.path} ({ckpt.architecture})",
+        f"size         {cfg.num_hidden_layers} layers, {cfg.num_attention_heads} heads, "
+        f"hidden {cfg.hidden_size}, FFN {cfg.intermediate_size}, {params / 1e6:.1f}M parameters",
+        f"vocabulary   {predictor.tokenizer.vocab_size} tokens"
+        f"{' (lowercase)' if predictor.tokenizer.lowercase else ''}, "
+        f"{cfg.max_position_embeddings} positions",
+        f"can do       {', '.join(sorted(ckpt.capabilities))}",
+    ]
+    lines += [f"cannot do    {name}" for name in ckpt.missing_capabilities]
+    lines += [f"warning      {w}" for w in ckpt.warnings]
+    _emit(args, data, lines)
+    return 0
+
+
+def _analyze(args: argparse.Namespace, text_b: str | None):
+    from engine.analysis_io import analysis_summary
+
+    analysis = _predictor(args).analyze(args.text_a, text_b, top_k=args.top_k)
+    return analysis, analysis_summary(analysis)
+
+
+def _fill_mask_lines(analysis) -> list[str]:
+    lines = []
+    for m in analysis.fill_mask:
+        cands = "  ".join(f"{t} {p:.1%}" for t, p in zip(m.tokens, m.probs))
+        lines.append(f"[MASK] at {m.position}: {cands}")
+    return lines
+
+
+def cmd_fill_mask(args: argparse.Namespace) -> int:
+    analysis, data = _analyze(args, args.text_b)
+    lines = [_token_line(analysis), *_fill_mask_lines(analysis)]
+    lines += [f"note: {n}" for n in analysis.notes if "MASK" in n or "MLM" in n]
+    _emit(args, data, lines + [f"warning: {w}" for w in analysis.warnings])
+    return 0 if analysis.fill_mask else EXIT_NO_RESULT
+
+
+def cmd_nsp(args: argparse.Namespace) -> int:
+    analysis, data = _analyze(args, args.text_b)
+    if analysis.nsp_is_next is None:
+        lines = [f"note: {n}" for n in analysis.notes if "NSP" in n or "sentence B" in n]
+    else:
+        p = analysis.nsp_is_next
+        lines = [f"IsNext {p:.1%}   NotNext {1 - p:.1%}"]
+    _emit(args, data, lines + [f"warning: {w}" for w in analysis.warnings])
+    return 0 if analysis.nsp_is_next is not None else EXIT_NO_RESULT
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    from engine.analysis_io import save_analysis
+
+    analysis, data = _analyze(args, args.text_b)
+    try:
+        path = save_analysis(analysis, args.out)
+    except (ValueError, OSError) as exc:
+        raise CliError(str(exc)) from exc
+    layers, heads, seq, _ = analysis.attentions.shape
+    data["written"] = str(path)
+    _emit(args, data, [_token_line(analysis),
+                       f"wrote {path}: attention of {layers} layers x {heads} heads over "
+                       f"{seq} tokens"])
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    analysis, data = _analyze(args, args.text_b)
+    att = analysis.attentions.mean(axis=1)  # [L, T, T], mean over heads
+    lines = [f"tokens ({analysis.num_tokens}): {_token_line(analysis)}",
+             *_fill_mask_lines(analysis)]
+    if analysis.nsp_is_next is not None:
+        lines.append(f"NSP: IsNext {analysis.nsp_is_next:.1%}")
+    lines.append("attention, strongest link per layer (mean of heads, excluding [CLS]/[SEP]):")
+    keep = ~analysis.special_mask
+    for layer, grid in enumerate(att):
+        masked = grid * keep[:, None] * keep[None, :]
+        src, dst = divmod(int(masked.argmax()), grid.shape[1])
+        lines.append(f"  layer {layer:2d}: {analysis.tokens[src]} -> {analysis.tokens[dst]} "
+                     f"({grid[src, dst]:.2f})")
+    lines += [f"note: {n}" for n in analysis.notes]
+    lines += [f"warning: {w}" for w in analysis.warnings]
+    lines.append(f"{analysis.elapsed_ms:.0f} ms on {analysis.device}")
+    _emit(args, data, lines)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bert-engine", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help_text: str, text_b: str | None) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--model", metavar="DIR", help="checkpoint folder (HF layout); "
+                                                      "default: the bundled model")
+        p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
+        p.add_argument("--bf16", action="store_true", help="run under bfloat16 autocast")
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        if text_b is not None:
+            p.add_argument("text_a", metavar="TEXT_A", help="sentence A; type [MASK] to mask")
+            p.add_argument("text_b", metavar="TEXT_B", nargs="?" if text_b == "optional" else None,
+                           help="sentence B")
+            p.add_argument("--top-k", type=int, default=5, help="candidates per [MASK]")
+        p.set_defaults(func=func)
+        return p
+
+    add("info", cmd_info, "describe a model: size, vocabulary, what it can do", None)
+    add("fill-mask", cmd_fill_mask, "top-k candidates for every [MASK]", "optional")
+    add("nsp", cmd_nsp, "probability that TEXT_B follows TEXT_A", "required")
+    att = add("attention", cmd_attention,
+              "export every head's attention as .npz or .json", "optional")
+    att.add_argument("--out", required=True, metavar="FILE", help="FILE.npz or FILE.json")
+    add("analyze", cmd_analyze, "tokens, fill-mask, NSP and an attention summary", "optional")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CliError, CheckpointError, ConfigError, TokenizerError, ValueError) as exc:
+        print(f"bert-engine: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

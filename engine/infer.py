@@ -1,0 +1,174 @@
+"""One-pass analysis of a sentence pair: tokens, every attention map, fill-mask and NSP.
+
+``Predictor.analyze`` runs the encoder ONCE with attention probabilities on, then the MLM
+decoder only at the ``[MASK]`` rows and the NSP head only on ``[CLS]``. Results are numpy
+arrays and dataclasses, so GUI code never touches a tensor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from engine.tokenizer import Encoding
+
+DEFAULT_TOP_K = 10
+
+
+class InferenceError(ValueError):
+    """Input the predictor cannot analyse, with a message meant for the user."""
+
+
+@dataclass(frozen=True)
+class MaskPrediction:
+    position: int            # index of the [MASK] in ``Analysis.tokens``
+    token_ids: np.ndarray    # [k] int64, most probable first
+    tokens: list[str]
+    probs: np.ndarray        # [k] float32
+
+
+@dataclass(frozen=True)
+class Analysis:
+    text_a: str
+    text_b: str | None
+    tokens: list[str]
+    token_ids: np.ndarray          # [T] int64
+    token_type_ids: np.ndarray     # [T] int64, 0 = segment A, 1 = segment B
+    positions: np.ndarray          # [T] int64
+    special_mask: np.ndarray       # [T] bool, True for [CLS]/[SEP]
+    offsets: np.ndarray            # [T, 2] int64, char span in its segment's text
+    word_ids: list[int | None]
+    sequence_ids: list[int | None]  # 0 = A, 1 = B, None = [CLS]/[SEP]
+    attentions: np.ndarray         # [L, N, T, T] float32, rows sum to 1
+    fill_mask: list[MaskPrediction]
+    nsp_is_next: float | None      # P(IsNext); None without sentence B or without an NSP head
+    truncated_a: int
+    truncated_b: int
+    warnings: tuple[str, ...]
+    elapsed_ms: float
+    device: str
+    notes: tuple[str, ...] = field(default=())  # why a result is absent (no mask, no head, ...)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def truncated(self) -> bool:
+        return self.truncated_a + self.truncated_b > 0
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The asked-for device, checked; None means CUDA when there is one, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError as exc:
+        raise InferenceError(f"unknown device {str(device)!r} (use cpu, cuda or cuda:N)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InferenceError("CUDA was asked for but this PyTorch sees no CUDA device "
+                             f"(torch {torch.__version__}); use --device cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise InferenceError(f"{device} does not exist: {torch.cuda.device_count()} CUDA "
+                             "device(s) present")
+    return device
+
+
+class Predictor:
+    """A loaded model and tokenizer, ready to analyse text; load once, analyse many times."""
+
+    def __init__(self, checkpoint: LoadedCheckpoint, device: torch.device, bf16: bool = False):
+        if checkpoint.tokenizer is None:
+            raise CheckpointError(checkpoint.path, "has no tokenizer.json or vocab.txt, so text "
+                                                   "cannot be encoded for it")
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model
+        self.tokenizer = checkpoint.tokenizer
+        self.config = checkpoint.config
+        self.device = device
+        self.bf16 = bf16
+        # Every architecture keeps its encoder in ``.bert``, except a bare BertModel.
+        self.encoder = getattr(self.model, "bert", self.model)
+        self.heads = getattr(self.model, "cls", None)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device | None = None,
+             bf16: bool = False) -> Predictor:
+        device = resolve_device(device)
+        return cls(load_checkpoint(path, device=device), device, bf16)
+
+    @property
+    def name(self) -> str:
+        return Path(self.checkpoint.path).name
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self.checkpoint.capabilities
+
+    def analyze(self, text_a: str, text_b: str | None = None,
+                top_k: int = DEFAULT_TOP_K) -> Analysis:
+        if not isinstance(text_a, str) or not (text_b is None or isinstance(text_b, str)):
+            raise InferenceError("sentence A and B must be text")
+        if top_k < 1:
+            raise InferenceError(f"top_k must be at least 1, got {top_k}")
+        start = time.perf_counter()
+        enc = self.tokenizer.encode(text_a, text_b, max_length=self.config.max_position_embeddings)
+        ids = torch.tensor([enc.ids], device=self.device)              # [1, T]
+        types = torch.tensor([enc.token_type_ids], device=self.device)  # [1, T]
+        mask_rows = [i for i, (tok_id, special) in
+                     enumerate(zip(enc.ids, enc.special_tokens_mask))
+                     if tok_id == self.tokenizer.mask_id and not special]
+        # The last layer is needed only at [CLS] (NSP) and the masks (fill-mask).
+        rows = torch.tensor([0, *mask_rows], device=self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                    enabled=self.bf16):
+            out = self.encoder(ids, token_type_ids=types, output_attentions=True,
+                               last_layer_rows=rows)
+            attentions = torch.stack(out.attentions)[:, 0].float().cpu().numpy()  # [L, N, T, T]
+            fill_mask, notes = self._fill_mask(enc, out.last_hidden_state[0, 1:], mask_rows,
+                                               top_k)
+            nsp, nsp_note = self._next_sentence(enc, out.pooler_output)
+        elapsed_ms = (time.perf_counter() - start) * 1000
+        return Analysis(
+            text_a=text_a, text_b=text_b, tokens=enc.tokens,
+            token_ids=np.asarray(enc.ids, dtype=np.int64),
+            token_type_ids=np.asarray(enc.token_type_ids, dtype=np.int64),
+            positions=np.arange(len(enc.ids), dtype=np.int64),
+            special_mask=np.asarray(enc.special_tokens_mask, dtype=bool),
+            offsets=np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2),
+            word_ids=list(enc.word_ids), sequence_ids=list(enc.sequence_ids),
+            attentions=attentions, fill_mask=fill_mask, nsp_is_next=nsp,
+            truncated_a=enc.truncated_a, truncated_b=enc.truncated_b,
+            warnings=tuple(enc.warnings), elapsed_ms=elapsed_ms, device=str(self.device),
+            notes=tuple(notes + ([nsp_note] if nsp_note else [])))
+
+    def _fill_mask(self, enc: Encoding, mask_hidden: torch.Tensor, mask_rows: list[int],
+                   top_k: int) -> tuple[list[MaskPrediction], list[str]]:
+        """mask_hidden [M, H], the last layer at each [MASK] -> top-k candidates per mask."""
+        if not mask_rows:
+            return [], ["no [MASK] in the text: type [MASK] (or mask a word) to see predictions"]
+        if "mlm" not in self.capabilities:
+            return [], ["this model has no MLM head, so it cannot fill in [MASK]"]
+        logits = self.heads.predictions(mask_hidden).float()            # [M, V]
+        probs, token_ids = torch.softmax(logits, dim=-1).topk(min(top_k, logits.shape[-1]))
+        probs, token_ids = probs.cpu().numpy(), token_ids.cpu().numpy()  # [M, k]
+        return [MaskPrediction(position=row, token_ids=token_ids[i],
+                               tokens=self.tokenizer.convert_ids_to_tokens(token_ids[i].tolist()),
+                               probs=probs[i])
+                for i, row in enumerate(mask_rows)], []
+
+    def _next_sentence(self, enc: Encoding,
+                       pooled: torch.Tensor | None) -> tuple[float | None, str | None]:
+        if not enc.has_pair:
+            return None, "no sentence B: next-sentence prediction needs a pair"
+        if "nsp" not in self.capabilities or pooled is None:
+            return None, "this model has no NSP head"
+        probs = torch.softmax(self.heads.seq_relationship(pooled).float(), dim=-1)  # [1, 2]
+        return float(probs[0, 0]), None

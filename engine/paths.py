@@ -1,0 +1,13 @@
+"""Where the project's bundled resources live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESOURCES_DIR = Path(__file__).resolve().parent.parent / "resources"
+DEFAULT_MODEL_DIR = RESOURCES_DIR / "models" / "default"
+
+
+def default_model_dir() -> Path | None:
+    """The bundled default model's folder, or None while none is bundled."""
+    return DEFAULT_MODEL_DIR if (DEFAULT_MODEL_DIR / "config.json").is_file() else None

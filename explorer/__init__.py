@@ -1,0 +1,1 @@
+"""BERT Explorer GUI (PySide6 + pyqtgraph)."""

