@@ -1,0 +1,40 @@
+"""Layering rules: the engine never imports Qt, the GUI package, or transformers."""
+
+from __future__ import annotations
+
+import ast
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import engine
+
+FORBIDDEN = ("PySide6", "pyqtgraph", "explorer", "transformers", "shiboken6")
+ENGINE_DIR = Path(engine.__file__).parent
+
+
+def engine_modules() -> list[str]:
+    return [f"engine.{m.name}" for m in pkgutil.walk_packages([str(ENGINE_DIR)])]
+
+
+def test_no_engine_source_file_imports_a_forbidden_package():
+    offenders = []
+    for path in ENGINE_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert offenders == []
+
+
+def test_importing_every_engine_module_loads_no_forbidden_package():
+    modules = engine_modules()
+    assert "engine.model" in modules and "engine.cli" in modules
+    code = (f"import importlib, json, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            f"print(json.dumps(sorted(sys.modules)))")
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
+                                       capture_output=True, text=True).stdout)
+    assert [m for m in loaded if m.split(".")[0] in FORBIDDEN] == []
