@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"
 SAFETENSORS_INDEX_NAME = "model.safetensors.index.json"
 PICKLE_NAME = "pytorch_model.bin"
+# How torch's weights-only unpickler names a global it refused, e.g. "GLOBAL posix.system".
+_BLOCKED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 # Decoder weight and bias are tied to the word embeddings and ``cls.predictions.bias``; like
 # ``transformers`` we store them once.
@@ -74,6 +76,8 @@ def read_config(folder: Path) -> BertConfig:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(path, f"not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot read it ({exc.strerror or exc})") from exc
     if not isinstance(data, dict):
         raise CheckpointError(path, "not a JSON object")
     model_type = data.get("model_type", "bert")
@@ -93,18 +97,34 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(path, f"truncated or corrupt safetensors file ({exc})") from exc
 
 
+def _blocked_global(message: str) -> str | None:
+    """The ``module.name`` a weights-only unpickler refused, from its error message."""
+    match = _BLOCKED_GLOBAL.search(message)
+    return match.group(1) if match else None
+
+
 def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
     try:
-        # weights_only: a .bin may hold arbitrary pickled code; only tensors are accepted.
+        # weights_only: a .bin may hold arbitrary pickled code; only tensors are accepted, and
+        # nothing else in the file is ever constructed or called.
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(path, "holds pickled Python objects other than tensors; refusing "
-                                    "to unpickle it (convert it to safetensors where you trust "
-                                    f"its origin) ({str(exc).splitlines()[0]})") from exc
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(path, f"truncated or corrupt PyTorch file ({exc})") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise CheckpointError(path, "is not a state dict of tensors")
+        blocked = _blocked_global(str(exc))
+        if blocked is None:  # the restricted unpickler also fails on plain garbage bytes
+            raise CheckpointError(path, "truncated or corrupt PyTorch file (not a readable "
+                                        "pickle of tensors)") from exc
+        raise CheckpointError(path, f"holds pickled Python objects other than tensors "
+                                    f"({blocked}); refusing to unpickle it (convert it to "
+                                    "safetensors where you trust its origin)") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # torch raises RuntimeError, EOFError, KeyError... on bad bytes
+        first = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(path, f"truncated or corrupt PyTorch file ({first})") from exc
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                             for k, v in data.items()):
+        raise CheckpointError(path, f"is not a state dict of tensors (it holds a "
+                                    f"{type(data).__name__})")
     return data
 
 
@@ -116,9 +136,15 @@ def read_state_dict(folder: Path) -> tuple[dict[str, torch.Tensor], Path]:
         return _read_safetensors(single), single
     if index.is_file():
         try:
-            shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, AttributeError) as exc:
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
             raise CheckpointError(index, f"unreadable shard index ({exc})") from exc
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise CheckpointError(index, "unreadable shard index (no weight_map object)")
+        for shard in weight_map.values():  # plain file names beside the index, never a path
+            if not isinstance(shard, str) or Path(shard).name != shard or shard in ("", ".", ".."):
+                raise CheckpointError(index, f"shard {shard!r} is not a file name in this folder")
+        shards = sorted(set(weight_map.values()))
         state: dict[str, torch.Tensor] = {}
         for shard in shards:
             if not (folder / shard).is_file():
@@ -283,7 +309,14 @@ def _fsync_tree(folder: Path) -> None:
 def _replace_folder(new: Path, target: Path) -> None:
     """Swap ``new`` into ``target``'s place with renames, so a reader sees old or new, never half."""
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)  # a stale one (same pid, earlier crash) blocks rename
+    if not target.exists():
+        os.replace(new, target)
+        return
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)  # put the previous folder back before reporting the failure
+        raise
     shutil.rmtree(old, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,18 @@ def _predictor(args: argparse.Namespace):
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False) if args.json else "\n".join(lines))
+    text = json.dumps(data, indent=2, ensure_ascii=False) if args.json else "\n".join(lines)
+    try:
+        print(text)
+    except UnicodeEncodeError:
+        # A console that cannot show some character (or a lone surrogate from undecodable
+        # argv bytes): escape instead of failing after the work is done. ASCII JSON stays JSON.
+        if args.json:
+            text = json.dumps(data, indent=2, ensure_ascii=True)
+        else:
+            encoding = sys.stdout.encoding or "utf-8"
+            text = text.encode(encoding, "backslashreplace").decode(encoding)
+        print(text)
 
 
 def _token_line(analysis) -> str:
@@ -79,6 +91,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace, text_b: str | None):
     from engine.analysis_io import analysis_summary
 
+    if args.top_k < 1:  # checked before the (slow) model load
+        raise CliError(f"--top-k must be at least 1, got {args.top_k}")
     analysis = _predictor(args).analyze(args.text_a, text_b, top_k=args.top_k)
     return analysis, analysis_summary(analysis)
 
@@ -111,8 +125,11 @@ def cmd_nsp(args: argparse.Namespace) -> int:
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
-    from engine.analysis_io import save_analysis
+    from engine.analysis_io import EXPORT_SUFFIXES, save_analysis
 
+    if Path(args.out).suffix not in EXPORT_SUFFIXES:  # before the model load, not after
+        raise CliError(f"--out {args.out}: the file name must end in "
+                       f"{' or '.join(EXPORT_SUFFIXES)}")
     analysis, data = _analyze(args, args.text_b)
     try:
         path = save_analysis(analysis, args.out)
@@ -180,8 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CliError, CheckpointError, ConfigError, TokenizerError, ValueError) as exc:
-        print(f"bert-engine: error: {exc}", file=sys.stderr)
+    except BrokenPipeError:
+        # The reader went away (``bert-engine ... | head``): not an error worth a traceback.
+        # Point stdout at devnull so the interpreter's final flush cannot fail again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return EXIT_NO_RESULT
+    except (CliError, CheckpointError, ConfigError, TokenizerError, ValueError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__  # one line
+        print(f"bert-engine: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
