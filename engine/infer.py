@@ -127,11 +127,14 @@ class Predictor:
                      if tok_id == self.tokenizer.mask_id and not special]
         # The last layer is needed only at [CLS] (NSP) and the masks (fill-mask).
         rows = torch.tensor([0, *mask_rows], device=self.device)
+        cfg = self.config
+        # Filled layer by layer on the CPU, so the maps exist once, as the float32 we return.
+        attentions = torch.empty(cfg.num_hidden_layers, 1, cfg.num_attention_heads,
+                                 len(enc.ids), len(enc.ids))  # [L, 1, N, T, T]
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                     enabled=self.bf16):
             out = self.encoder(ids, token_type_ids=types, output_attentions=True,
-                               last_layer_rows=rows)
-            attentions = torch.stack(out.attentions)[:, 0].float().cpu().numpy()  # [L, N, T, T]
+                               last_layer_rows=rows, attentions_out=attentions)
             fill_mask, notes = self._fill_mask(enc, out.last_hidden_state[0, 1:], mask_rows,
                                                top_k)
             nsp, nsp_note = self._next_sentence(enc, out.pooler_output)
@@ -144,7 +147,7 @@ class Predictor:
             special_mask=np.asarray(enc.special_tokens_mask, dtype=bool),
             offsets=np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2),
             word_ids=list(enc.word_ids), sequence_ids=list(enc.sequence_ids),
-            attentions=attentions, fill_mask=fill_mask, nsp_is_next=nsp,
+            attentions=attentions[:, 0].numpy(), fill_mask=fill_mask, nsp_is_next=nsp,
             truncated_a=enc.truncated_a, truncated_b=enc.truncated_b,
             warnings=tuple(enc.warnings), elapsed_ms=elapsed_ms, device=str(self.device),
             notes=tuple(notes + ([nsp_note] if nsp_note else [])))

@@ -187,7 +187,7 @@ class BertEncoder(nn.Module):
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
 
     def forward(self, x, key_mask, output_attentions=False, output_hidden_states=False,
-                last_layer_rows=None):
+                last_layer_rows=None, attentions_out=None):
         hidden_states = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
         last = len(self.layer) - 1
@@ -196,6 +196,9 @@ class BertEncoder(nn.Module):
                              last_layer_rows if i == last else None)
             if output_hidden_states:
                 hidden_states.append(x)
+            if output_attentions and attentions_out is not None:
+                attentions_out[i].copy_(probs)  # this layer's probs are freed right away
+                probs = attentions_out[i]
             if output_attentions:
                 attentions.append(probs)
         return x, hidden_states, attentions
@@ -256,8 +259,13 @@ class BertModel(BertPreTrainedModel):
                 token_type_ids: torch.Tensor | None = None,
                 position_ids: torch.Tensor | None = None, output_attentions: bool = False,
                 output_hidden_states: bool = False,
-                last_layer_rows: torch.Tensor | None = None) -> EncoderOutput:
+                last_layer_rows: torch.Tensor | None = None,
+                attentions_out: torch.Tensor | None = None) -> EncoderOutput:
         """input_ids [B, T]; attention_mask [B, T] (1 token, 0 padding).
+
+        ``attentions_out`` [L, B, N, T, T], when given with ``output_attentions``, receives
+        each layer's probabilities as soon as they exist (possibly on another device or dtype)
+        and ``attentions`` are views of it: one copy of the maps instead of two.
 
         ``last_layer_rows`` (indices into T, must include 0 when a pooler exists) computes the
         last layer's output only at those rows: ``last_hidden_state`` is then [B, R, H]. Callers
@@ -266,7 +274,8 @@ class BertModel(BertPreTrainedModel):
         x = self.embeddings(input_ids, token_type_ids, position_ids)
         key_mask = extended_attention_mask(attention_mask)
         x, hidden_states, attentions = self.encoder(
-            x, key_mask, output_attentions, output_hidden_states, last_layer_rows)
+            x, key_mask, output_attentions, output_hidden_states, last_layer_rows,
+            attentions_out)
         pooled = self.pooler(x) if self.pooler is not None else None
         return EncoderOutput(
             last_hidden_state=x,

@@ -54,20 +54,23 @@ def test_every_head_has_the_documented_shape():
         assert BertForQuestionAnswering(qa_cfg).eval()(ids, mask, types).logits.shape == (B, T, 2)
 
 
-def test_attention_rows_sum_to_one_and_padded_keys_get_nothing(pretraining):
-    ids, mask, types = batch()
+def test_attention_rows_sum_to_one_and_padded_keys_get_nothing(pretraining, device):
+    pretraining.to(device)
+    ids, mask, types = (t.to(device) for t in batch())
     with torch.no_grad():
         out = pretraining(ids, mask, types, output_attentions=True)
     assert len(out.encoder.attentions) == TINY.num_hidden_layers
     for probs in out.encoder.attentions:  # [B, N, T, T]
         assert probs.shape == (B, TINY.num_attention_heads, T, T)
-        torch.testing.assert_close(probs.sum(-1), torch.ones(B, TINY.num_attention_heads, T))
+        torch.testing.assert_close(probs.sum(-1),
+                                   torch.ones(B, TINY.num_attention_heads, T, device=device))
         padded_keys = (mask == 0)[:, None, None, :].expand_as(probs)
         assert probs[padded_keys].abs().max() == 0
 
 
-def test_sdpa_and_explicit_softmax_paths_agree(pretraining):
-    ids, mask, types = batch()
+def test_sdpa_and_explicit_softmax_paths_agree(pretraining, device):
+    pretraining.to(device)
+    ids, mask, types = (t.to(device) for t in batch())
     with torch.no_grad():
         fast = pretraining(ids, mask, types, output_hidden_states=True)
         explicit = pretraining(ids, mask, types, output_hidden_states=True, output_attentions=True)

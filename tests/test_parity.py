@@ -13,6 +13,12 @@ from engine.infer import Predictor
 TOL = 1e-5
 
 
+def hf_load(model_class: str, folder, device="cpu"):
+    """A ``transformers`` model in fp32 with eager attention, the reference implementation."""
+    return getattr(transformers, model_class).from_pretrained(
+        folder, attn_implementation="eager", dtype=torch.float32).to(device).eval()
+
+
 def padded_pair_batch(tokenizer, device):
     """Two pairs of different lengths, right-padded into one batch."""
     encs = [tokenizer.encode("The cat sat on the [MASK].", "It purred."),
@@ -56,8 +62,7 @@ def compare_pretraining(ours, hf, ids, types, mask):
 def test_hf_pretraining_checkpoint_loads_with_same_outputs(hf_pretraining_dir, device):
     ours = load_checkpoint(hf_pretraining_dir, device=device)
     assert ours.architecture == "BertForPreTraining"
-    hf = transformers.BertForPreTraining.from_pretrained(
-        hf_pretraining_dir, attn_implementation="eager").to(device).eval()
+    hf = hf_load("BertForPreTraining", hf_pretraining_dir, device)
     ids, types, mask = padded_pair_batch(ours.tokenizer, device)
     compare_pretraining(ours.model, hf, ids, types, mask)
     single = ours.tokenizer.encode("Hello [MASK] world!")
@@ -72,8 +77,7 @@ def test_our_checkpoint_loads_into_transformers_with_same_outputs(hf_pretraining
         for p in ours.model.parameters():
             p.add_(torch.randn_like(p) * 0.01)
     saved = save_checkpoint(ours.model, tmp_path / "ours", ours.tokenizer)
-    hf = transformers.BertForPreTraining.from_pretrained(
-        saved, attn_implementation="eager").to(device).eval()
+    hf = hf_load("BertForPreTraining", saved, device)
     assert hf.cls.predictions.decoder.weight.data_ptr() == \
         hf.bert.embeddings.word_embeddings.weight.data_ptr(), "decoder must stay tied"
     ids, types, mask = padded_pair_batch(ours.tokenizer, device)
@@ -87,8 +91,7 @@ def test_task_heads_match_transformers_both_ways(model_class, tmp_path, vocab_fi
     folder = save_hf_model(model_class, tmp_path / "hf", vocab_file, num_labels=labels)
     ours = load_checkpoint(folder)
     assert ours.architecture == model_class
-    hf = getattr(transformers, model_class).from_pretrained(folder,
-                                                           attn_implementation="eager").eval()
+    hf = hf_load(model_class, folder)
     ids, types, mask = padded_pair_batch(ours.tokenizer, "cpu")
     logits = {"BertForQuestionAnswering": lambda o: torch.stack([o.start_logits,
                                                                 o.end_logits], -1)}
@@ -99,9 +102,7 @@ def test_task_heads_match_transformers_both_ways(model_class, tmp_path, vocab_fi
     valid = mask.bool() if a.dim() == 3 else slice(None)
     assert_close(a[valid], b[valid], model_class)
 
-    back = getattr(transformers, model_class).from_pretrained(
-        save_checkpoint(ours.model, tmp_path / "ours", ours.tokenizer),
-        attn_implementation="eager").eval()
+    back = hf_load(model_class, save_checkpoint(ours.model, tmp_path / "ours", ours.tokenizer))
     with torch.no_grad():
         c = read(back(input_ids=ids, attention_mask=mask, token_type_ids=types))
     assert_close(a[valid], c[valid], f"{model_class} after our save")
@@ -117,8 +118,7 @@ def test_state_dict_names_are_hf_names(hf_pretraining_dir):
 def test_real_minilm_weights_match_transformers(minilm_dir, device):
     ours = load_checkpoint(minilm_dir, device=device)
     assert ours.architecture == "BertModel"
-    hf = transformers.BertModel.from_pretrained(minilm_dir,
-                                                attn_implementation="eager").to(device).eval()
+    hf = hf_load("BertModel", minilm_dir, device)
     ids, types, mask = padded_pair_batch(ours.tokenizer, device)
     with torch.no_grad():
         a = ours.model(ids, mask, types, output_attentions=True, output_hidden_states=True)
@@ -136,8 +136,7 @@ def test_real_minilm_weights_match_transformers(minilm_dir, device):
 def test_predictor_analysis_matches_transformers_on_real_weights(minilm_dir, device):
     predictor = Predictor.load(minilm_dir, device=device)
     analysis = predictor.analyze("Paris is the capital of France.", "It lies on the Seine.")
-    hf = transformers.BertModel.from_pretrained(minilm_dir,
-                                                attn_implementation="eager").to(device).eval()
+    hf = hf_load("BertModel", minilm_dir, device)
     with torch.no_grad():
         out = hf(input_ids=torch.tensor([analysis.token_ids.tolist()], device=device),
                  token_type_ids=torch.tensor([analysis.token_type_ids.tolist()], device=device),
