@@ -48,16 +48,20 @@ def save_analysis(analysis: Analysis, path: str | os.PathLike) -> Path:
         raise ValueError(f"{path}: export format must be one of {', '.join(EXPORT_SUFFIXES)}")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     summary = analysis_summary(analysis)
-    with open(tmp, "wb") as f:
-        if path.suffix == ".npz":
-            np.savez_compressed(f, attentions=analysis.attentions,
-                                tokens=np.asarray(analysis.tokens),
-                                token_ids=analysis.token_ids,
-                                token_type_ids=analysis.token_type_ids,
-                                special_mask=analysis.special_mask,
-                                summary_json=np.asarray(json.dumps(summary)))
-        else:
-            summary["attentions"] = np.round(analysis.attentions, 6).tolist()
-            f.write(json.dumps(summary).encode("utf-8"))
+    try:
+        with open(tmp, "wb") as f:
+            if path.suffix == ".npz":
+                np.savez_compressed(f, attentions=analysis.attentions,
+                                    tokens=np.asarray(analysis.tokens),
+                                    token_ids=analysis.token_ids,
+                                    token_type_ids=analysis.token_type_ids,
+                                    special_mask=analysis.special_mask,
+                                    summary_json=np.asarray(json.dumps(summary)))
+            else:
+                summary["attentions"] = np.round(analysis.attentions, 6).tolist()
+                f.write(json.dumps(summary).encode("utf-8"))
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed export leaves nothing half-written behind
+        raise
     os.replace(tmp, path)
     return path

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -202,19 +203,52 @@ def _capabilities(model: BertPreTrainedModel) -> frozenset[str]:
     return frozenset(caps | {"attention"})
 
 
+def _aligned(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy where the tensor is not 64-byte aligned (safetensors may map it at any file
+    offset): the CPU kernels' results and speed depend on alignment."""
+    return tensor.clone() if tensor.data_ptr() % 64 else tensor
+
+
+def _build_empty(arch: str, config: BertConfig) -> BertPreTrainedModel:
+    """The model on the meta device: no memory and no random init for weights about to load."""
+    with torch.device("meta"):
+        return ARCHITECTURES[arch](config)
+
+
+def _initialise_missing(model: BertPreTrainedModel) -> None:
+    """Give real, freshly initialised tensors to the parameters the checkpoint did not have."""
+    fresh: dict[str, set[str]] = {}
+    for name, param in model.named_parameters():  # tied parameters once, under their first name
+        if param.is_meta:
+            owner, _, attr = name.rpartition(".")
+            module = model.get_submodule(owner)
+            setattr(module, attr, nn.Parameter(torch.empty_like(param, device="cpu")))
+            fresh.setdefault(owner, set()).add(attr)
+    for owner, attrs in fresh.items():
+        module = model.get_submodule(owner)
+        # A module can be half stored (a weight without its bias): keep the half that loaded.
+        kept = {n: p.detach().clone() for n, p in module.named_parameters(recurse=False)
+                if n not in attrs}
+        model._init_module(module)
+        with torch.no_grad():
+            for n, value in kept.items():
+                getattr(module, n).copy_(value)
+
+
 def _load_weights(model: BertPreTrainedModel, state: dict[str, torch.Tensor], source: Path,
                   warnings: list[str]) -> None:
     if isinstance(model, BertModel):  # a bare encoder: strip the prefix the keys now carry
         state = {k.removeprefix("bert."): v for k, v in state.items() if k.startswith("bert.")}
-    expected = model.state_dict()
+    expected = model.state_dict()  # meta tensors: shapes and dtypes only
     for key, value in state.items():
         if key in expected and expected[key].shape != value.shape:
             raise CheckpointError(source, f"shape mismatch for {key}: the config gives "
                                           f"{tuple(expected[key].shape)}, the file holds "
                                           f"{tuple(value.shape)}")
-    floating = {k: v.to(expected[k].dtype) if v.is_floating_point() else v
+    floating = {k: _aligned(v.to(expected[k].dtype) if v.is_floating_point() else v)
                 for k, v in state.items() if k in expected}
-    result = model.load_state_dict(floating, strict=False)
+    # assign: the loaded tensors become the parameters, so the weights exist once in memory.
+    result = model.load_state_dict(floating, strict=False, assign=True)
     missing = [k for k in result.missing_keys if k not in TIED_KEYS]
     heads = [k for k in missing if not k.startswith(("bert.embeddings", "bert.encoder",
                                                      "embeddings", "encoder"))]
@@ -228,6 +262,8 @@ def _load_weights(model: BertPreTrainedModel, state: dict[str, torch.Tensor], so
         warnings.append(f"ignored {len(unused)} weights this model has no place for, e.g. "
                         f"{unused[0]}")
     model.tie_weights()
+    _initialise_missing(model)
+    model.tie_weights()  # the decoder bias may have been one of the fresh parameters
 
 
 def _read_tokenizer(folder: Path, config: BertConfig,
@@ -265,7 +301,7 @@ def load_checkpoint(path: str | os.PathLike, architecture: str | None = None,
                                       f"(choose from {', '.join(ARCHITECTURES)})")
     warnings: list[str] = []
     tokenizer = _read_tokenizer(folder, config, warnings)
-    model = ARCHITECTURES[arch](config)
+    model = _build_empty(arch, config)
     _load_weights(model, state, source, warnings)
     model.to(device).eval()
     return LoadedCheckpoint(model=model, config=config, tokenizer=tokenizer, path=folder,

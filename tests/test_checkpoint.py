@@ -44,7 +44,7 @@ def pretraining_outputs(model, tokenizer):
 def assert_same_outputs(a, b, atol=0.0):
     (mlm_a, nsp_a, att_a), (mlm_b, nsp_b, att_b) = a, b
     assert torch.allclose(mlm_a, mlm_b, rtol=0, atol=atol), "MLM logits differ"
-    assert torch.allclose(nsp_a, nsp_b, rtol=0, atol=atol), "NSP logits differ"
+    assert torch.allclose(nsp_a, nsp_b, rtol=0, atol=atol), f"NSP logits differ {nsp_a} {nsp_b}"
     assert len(att_a) == len(att_b)
     for layer, (x, y) in enumerate(zip(att_a, att_b)):
         assert torch.allclose(x, y, rtol=0, atol=atol), f"attention layer {layer} differs"
@@ -538,3 +538,18 @@ def test_tokenizer_larger_than_model_vocab_is_refused(hf_copy):
 def test_unreadable_tokenizer_is_refused(hf_copy):
     (hf_copy / "vocab.txt").write_text("just\nsome\nwords\n")
     refused(hf_copy, names=hf_copy, because=("unreadable tokenizer", "missing special tokens"))
+
+
+def test_new_heads_on_a_real_encoder_start_from_berts_init(minilm_dir):
+    """Continued pretraining starts here: fresh heads must be initialised, not empty memory."""
+    model = load_checkpoint(minilm_dir, architecture="BertForPreTraining").model
+    heads = model.cls
+    assert abs(heads.predictions.transform.dense.weight.std().item() - 0.02) < 0.002
+    assert abs(heads.seq_relationship.weight.std().item() - 0.02) < 0.005
+    assert heads.predictions.bias.eq(0).all() and heads.seq_relationship.bias.eq(0).all()
+    assert heads.predictions.transform.LayerNorm.weight.eq(1).all()
+    # The tied decoder is the real, trained word-embedding matrix, not a fresh one.
+    embeddings = load_file(minilm_dir / SAFETENSORS_NAME)["embeddings.word_embeddings.weight"]
+    assert torch.equal(heads.predictions.decoder.weight, embeddings)
+    assert heads.predictions.decoder.bias is heads.predictions.bias
+    assert not any(p.is_meta for p in model.parameters())
