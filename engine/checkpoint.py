@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from engine.config import BertConfig, ConfigError
 from engine.model import ARCHITECTURES, BertModel, BertPreTrainedModel
+from engine.safetensors_read import SafetensorsFormatError, read_safetensors
 from engine.tokenizer import TokenizerError, WordPieceTokenizer
 
 CONFIG_NAME = "config.json"
@@ -93,8 +93,8 @@ def read_config(folder: Path) -> BertConfig:
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as exc:
+        return read_safetensors(path)
+    except (SafetensorsFormatError, OSError) as exc:
         raise CheckpointError(path, f"truncated or corrupt safetensors file ({exc})") from exc
 
 
@@ -203,12 +203,6 @@ def _capabilities(model: BertPreTrainedModel) -> frozenset[str]:
     return frozenset(caps | {"attention"})
 
 
-def _aligned(tensor: torch.Tensor) -> torch.Tensor:
-    """A copy where the tensor is not 64-byte aligned (safetensors may map it at any file
-    offset): the CPU kernels' results and speed depend on alignment."""
-    return tensor.clone() if tensor.data_ptr() % 64 else tensor
-
-
 def _build_empty(arch: str, config: BertConfig) -> BertPreTrainedModel:
     """The model on the meta device: no memory and no random init for weights about to load."""
     with torch.device("meta"):
@@ -245,7 +239,7 @@ def _load_weights(model: BertPreTrainedModel, state: dict[str, torch.Tensor], so
             raise CheckpointError(source, f"shape mismatch for {key}: the config gives "
                                           f"{tuple(expected[key].shape)}, the file holds "
                                           f"{tuple(value.shape)}")
-    floating = {k: _aligned(v.to(expected[k].dtype) if v.is_floating_point() else v)
+    floating = {k: v.to(expected[k].dtype) if v.is_floating_point() else v
                 for k, v in state.items() if k in expected}
     # assign: the loaded tensors become the parameters, so the weights exist once in memory.
     result = model.load_state_dict(floating, strict=False, assign=True)
