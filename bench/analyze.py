@@ -7,6 +7,7 @@ softmax. Both run interleaved in one process with the same thread count; outputs
 equal first. Peak memory (max RSS) of each is measured in its own child process.
 
     .venv/bin/python bench/analyze.py [--device cpu|cuda] [--reps 30] [--seqs 128 512] [--bf16]
+                                  [--no-memory]
 """
 
 from __future__ import annotations
@@ -149,7 +150,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--seqs", type=int, nargs="+", default=[128, 512])
-    parser.add_argument("--bf16", action="store_true", help="also time ours under bf16 autocast")
+    parser.add_argument("--bf16", action="store_true", help="also time ours with bf16 weights")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the peak-memory child processes (faster reruns)")
     parser.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -188,11 +191,13 @@ def main() -> None:
                 ours_ms.append((t1 - t0) * 1000)
                 base_ms.append((t2 - t1) * 1000)
             ours, base = statistics.median(ours_ms), statistics.median(base_ms)
-            peaks = [child_peak_rss(w, folder, seq_len, args.device) for w in ("ours", "baseline")]
+            peaks = (["-", "-"] if args.no_memory else
+                     [f"{child_peak_rss(w, folder, seq_len, args.device):.0f}"
+                      for w in ("ours", "baseline")])
             print(f"| {seq_len} | {ours:.1f} | {base:.1f} | {ours / base:.2f}x | "
-                  f"{peaks[0]:.0f} | {peaks[1]:.0f} | {diffs['attention_max_diff']:.1e} |")
+                  f"{peaks[0]} | {peaks[1]} | {diffs['attention_max_diff']:.1e} |")
             if args.bf16:
-                bf16 = Predictor(predictor.checkpoint, device, bf16=True)
+                bf16 = Predictor.load(folder, device=device, bf16=True)
                 times = []
                 for _ in range(args.reps):
                     sync(device)
@@ -200,7 +205,7 @@ def main() -> None:
                     bf16.analyze(text_a, text_b, top_k=TOP_K)
                     sync(device)
                     times.append((time.perf_counter() - t0) * 1000)
-                print(f"| {seq_len} (ours bf16 autocast) | {statistics.median(times):.1f} | "
+                print(f"| {seq_len} (ours, bf16 weights) | {statistics.median(times):.1f} | "
                       f"| {statistics.median(times) / base:.2f}x | | | |")
 
 
