@@ -61,7 +61,7 @@ def _token_line(analysis) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     predictor = _predictor(args)
     ckpt, cfg = predictor.checkpoint, predictor.config
-    params = sum(p.numel() for p in predictor.model.parameters())
+    params = predictor.num_parameters
     data = {
         "path": str(ckpt.path), "architecture": ckpt.architecture,
         "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from engine.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from engine.cpu_packing import pack_linears, packing_available
 from engine.tokenizer import Encoding
 
 DEFAULT_TOP_K = 10
@@ -105,11 +106,14 @@ class Predictor:
         self.config = checkpoint.config
         self.device = device
         self.bf16 = bf16
-        if bf16:  # weights cast once: half the memory, and no per-call casts as under autocast
-            self.model.to(torch.bfloat16)
+        self.num_parameters = sum(p.numel() for p in self.model.parameters())
         # Every architecture keeps its encoder in ``.bert``, except a bare BertModel.
         self.encoder = getattr(self.model, "bert", self.model)
         self.heads = getattr(self.model, "cls", None)
+        if bf16:  # weights cast once: half the memory, and no per-call casts as under autocast
+            self.model.to(torch.bfloat16)
+        elif device.type == "cpu" and packing_available():
+            pack_linears(self.encoder.encoder)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None,
@@ -148,9 +152,9 @@ class Predictor:
         with torch.inference_mode():
             out = self.encoder(ids, token_type_ids=types, output_attentions=True,
                                last_layer_rows=rows, attentions_out=attentions)
-            fill_mask, notes = self._fill_mask(enc, out.last_hidden_state[0, 1:], mask_rows,
-                                               top_k)
+            fill_mask, notes = self._fill_mask(out.last_hidden_state[0, 1:], mask_rows, top_k)
             nsp, nsp_note = self._next_sentence(enc, out.pooler_output)
+        host_attentions = _to_host(attentions[:, 0]).numpy()  # [L, N, T, T]; waits for the GPU
         elapsed_ms = (time.perf_counter() - start) * 1000
         return Analysis(
             text_a=text_a, text_b=text_b, tokens=enc.tokens,
@@ -160,12 +164,12 @@ class Predictor:
             special_mask=np.asarray(enc.special_tokens_mask, dtype=bool),
             offsets=np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2),
             word_ids=list(enc.word_ids), sequence_ids=list(enc.sequence_ids),
-            attentions=_to_host(attentions[:, 0]).numpy(), fill_mask=fill_mask, nsp_is_next=nsp,
+            attentions=host_attentions, fill_mask=fill_mask, nsp_is_next=nsp,
             truncated_a=enc.truncated_a, truncated_b=enc.truncated_b,
             warnings=tuple(enc.warnings), elapsed_ms=elapsed_ms, device=str(self.device),
             notes=tuple(notes + ([nsp_note] if nsp_note else [])))
 
-    def _fill_mask(self, enc: Encoding, mask_hidden: torch.Tensor, mask_rows: list[int],
+    def _fill_mask(self, mask_hidden: torch.Tensor, mask_rows: list[int],
                    top_k: int) -> tuple[list[MaskPrediction], list[str]]:
         """mask_hidden [M, H], the last layer at each [MASK] -> top-k candidates per mask."""
         if not mask_rows:
