@@ -287,6 +287,18 @@ class WordPieceTokenizer:
         return [self._assemble(a, next(pieces), next(pieces) if _present(b) else None, max_length)
                 for a, b in pairs]
 
+    def encode_plain(self, texts: list[str]) -> list[list[int]]:
+        """Word-piece ids of many texts at once (Rust thread pool): no special tokens, no truncation.
+
+        For corpus preparation: here a typed "[MASK]" is ordinary text, like the other specials.
+        """
+        if self.__dict__.get("_plain") is None:
+            spec = json.loads(self._tok.to_str())
+            spec["added_tokens"], spec["post_processor"] = [], None
+            self._plain = Tokenizer.from_str(json.dumps(spec))
+        return [e.ids for e in self._plain.encode_batch_fast([_clean(t) for t in texts],
+                                                              add_special_tokens=False)]
+
     def _assemble(self, text_a: str, a, b, max_length: int) -> Encoding:
         n_special = 3 if b is not None else 2
         if max_length < n_special:
