@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.checkpoint import CheckpointError
+from engine.cli_train import add_training_commands
 from engine.config import ConfigError
 from engine.paths import default_model_dir
+from engine.runlog import RunFolderError
 from engine.tokenizer import TokenizerError
 
 EXIT_USAGE = 2      # bad input: a message, never a traceback
@@ -190,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
               "export every head's attention as .npz or .json", "optional")
     att.add_argument("--out", required=True, metavar="FILE", help="FILE.npz or FILE.json")
     add("analyze", cmd_analyze, "tokens, fill-mask, NSP and an attention summary", "optional")
+    add_training_commands(sub)
     return parser
 
 
@@ -206,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return EXIT_NO_RESULT
-    except (CliError, CheckpointError, ConfigError, TokenizerError, ValueError, OSError) as exc:
+    except (CliError, CheckpointError, ConfigError, TokenizerError, RunFolderError, ValueError,
+            OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__  # one line
         print(f"bert-engine: error: {message}", file=sys.stderr)
         return EXIT_USAGE

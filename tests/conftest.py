@@ -61,3 +61,18 @@ def hf_pretraining_dir(tmp_path_factory, vocab_file) -> Path:
     """A tiny random ``BertForPreTraining`` written by ``transformers.save_pretrained``."""
     return save_hf_model("BertForPreTraining", tmp_path_factory.mktemp("hf") / "tiny-pt",
                          vocab_file)
+
+
+CORPUS_SLICE = Path(__file__).resolve().parent.parent / "resources" / "corpus" / "slice.txt"
+
+
+@pytest.fixture(scope="session")
+def prepared_slice(tmp_path_factory, vocab_file) -> Path:
+    """The shipped 1 MB corpus slice, prepared with the bert-base-uncased vocab (5% held out)."""
+    from engine.data.shards import prepare_corpus
+    from engine.tokenizer import WordPieceTokenizer
+
+    out = tmp_path_factory.mktemp("data") / "slice"
+    prepare_corpus([CORPUS_SLICE], WordPieceTokenizer.from_file(vocab_file), out,
+                   heldout_fraction=0.05)
+    return out

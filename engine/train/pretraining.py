@@ -1,0 +1,161 @@
+"""The pretraining task: MLM + NSP on a prepared corpus, for the shared training loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.checkpoint import load_checkpoint
+from engine.config import BertConfig
+from engine.data.batches import PretrainingBatches
+from engine.data.shards import TokenizedCorpus
+from engine.model import IGNORE_INDEX, BertForPreTraining
+
+# A fixed pair whose attention entropy is recorded at every checkpoint ("watch it learn").
+PROBE_PAIR = ("The old man went to the market to buy bread.",
+              "He came home with a warm loaf and some cheese.")
+EVAL_SEED = 1234
+
+
+@dataclass
+class PretrainSpec:
+    data: str                         # a folder written by `bert-engine prepare`
+    init_model: str | None = None     # start from this checkpoint (heads added if missing)
+    preset: str = "mini"
+    layers: int | None = None         # overrides of the preset
+    hidden: int | None = None
+    heads: int | None = None
+    intermediate: int | None = None
+    max_seq_length: int = 128
+    batch_size: int = 32
+    max_predictions: int = 20
+    whole_word: bool = False
+    short_seq_prob: float = 0.1
+    eval_batches: int = 20
+    seed: int = 0
+
+
+class PretrainingTask:
+    kind = "pretrain"
+
+    def __init__(self, spec: PretrainSpec):
+        self.spec = spec
+        self.corpus = TokenizedCorpus(spec.data, "train")
+        heldout = Path(spec.data) / "heldout"
+        self.heldout = TokenizedCorpus(spec.data, "heldout") if heldout.is_dir() else None
+        self.tokenizer = self.corpus.tokenizer()
+
+    def model_config(self) -> BertConfig:
+        s = self.spec
+        overrides = {k: v for k, v in dict(num_hidden_layers=s.layers, hidden_size=s.hidden,
+                                           num_attention_heads=s.heads,
+                                           intermediate_size=s.intermediate).items()
+                     if v is not None}
+        base = BertConfig.preset(s.preset)
+        if s.hidden is not None and s.heads is None:
+            overrides["num_attention_heads"] = max(1, s.hidden // 64)
+        if s.hidden is not None and s.intermediate is None:
+            overrides["intermediate_size"] = 4 * s.hidden
+        return BertConfig.from_dict({**base.to_dict(), **overrides,
+                                     "vocab_size": self.tokenizer.vocab_size,
+                                     "max_position_embeddings": max(512, s.max_seq_length)})
+
+    def build_model(self) -> nn.Module:
+        if self.spec.init_model is None:
+            return BertForPreTraining(self.model_config())
+        loaded = load_checkpoint(self.spec.init_model, architecture="BertForPreTraining")
+        if loaded.config.vocab_size < self.tokenizer.vocab_size:
+            raise ValueError(f"{self.spec.init_model}: its vocabulary ({loaded.config.vocab_size}) "
+                             f"is smaller than the data's tokenizer ({self.tokenizer.vocab_size});"
+                             " prepare the data with the model's own tokenizer")
+        if loaded.config.max_position_embeddings < self.spec.max_seq_length:
+            raise ValueError(f"{self.spec.init_model}: {loaded.config.max_position_embeddings} "
+                             f"positions, fewer than --seq-len {self.spec.max_seq_length}")
+        return loaded.model.train()
+
+    def _batches(self, corpus: TokenizedCorpus, seed: int, rank: int,
+                 world_size: int) -> PretrainingBatches:
+        s = self.spec
+        return PretrainingBatches(corpus, s.max_seq_length, s.batch_size, seed,
+                                  mask_id=self.tokenizer.mask_id,
+                                  vocab_size=self.tokenizer.vocab_size, rank=rank,
+                                  world_size=world_size, max_predictions=s.max_predictions,
+                                  whole_word=s.whole_word, short_seq_prob=s.short_seq_prob)
+
+    def batches(self, rank: int, world_size: int) -> PretrainingBatches:
+        return self._batches(self.corpus, self.spec.seed, rank, world_size)
+
+    def denominators(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        return {"mlm": float((batch["labels"] != IGNORE_INDEX).sum()),
+                "nsp": float(batch["input_ids"].shape[0])}
+
+    def losses(self, model: nn.Module, batch: dict[str, torch.Tensor]):
+        labels = batch["labels"]
+        masked = labels != IGNORE_INDEX  # [B, T]
+        out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
+                    predict_at=masked)
+        targets = labels[masked]  # [M]
+        mlm_logits = out.prediction_logits.float()  # [M, V], decoder run at masks only
+        nsp_logits = out.seq_relationship_logits.float()  # [B, 2]
+        nsp_labels = batch["next_sentence_label"]
+        sums = {"mlm": F.cross_entropy(mlm_logits, targets, reduction="sum"),
+                "nsp": F.cross_entropy(nsp_logits, nsp_labels, reduction="sum")}
+        correct = {"mlm": (mlm_logits.argmax(-1) == targets).sum(),
+                   "nsp": (nsp_logits.argmax(-1) == nsp_labels).sum()}
+        return sums, correct
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        if self.heldout is None:
+            return {}
+        return evaluate_pretraining(model, self.heldout, self.tokenizer.mask_id,
+                                    self.spec.max_seq_length, self.spec.batch_size,
+                                    self.spec.eval_batches, device)
+
+    @torch.no_grad()
+    def checkpoint_extras(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
+        return {"attention_entropy": probe_attention_entropy(model, self.tokenizer, device),
+                "probe": list(PROBE_PAIR)}
+
+
+def evaluate_pretraining(model: nn.Module, corpus: TokenizedCorpus, mask_id: int,
+                         max_seq_length: int, batch_size: int, num_batches: int,
+                         device: torch.device, seed: int = EVAL_SEED) -> dict[str, float]:
+    """Held-out masked-token top-1 accuracy (every selected token replaced by [MASK], fixed
+    seed) and NSP accuracy (negatives from another document of the same corpus)."""
+    batches = PretrainingBatches(corpus, max_seq_length, batch_size, seed, mask_id=mask_id,
+                                 vocab_size=corpus.vocab_size)
+    totals = np.zeros(5)  # mlm loss sum, mlm hits, masked tokens, nsp hits, pairs
+    was_training = model.training
+    model.eval()
+    for _ in range(num_batches):
+        batch = {k: v.to(device) for k, v in next(batches).items()}
+        masked = batch["labels"] != IGNORE_INDEX
+        ids = batch["input_ids"].masked_fill(masked, mask_id)  # all [MASK], no 10/10 noise
+        out = model(ids, batch["attention_mask"], batch["token_type_ids"], predict_at=masked)
+        logits, targets = out.prediction_logits.float(), batch["labels"][masked]
+        nsp = out.seq_relationship_logits.float().argmax(-1)
+        totals += [float(F.cross_entropy(logits, targets, reduction="sum")),
+                   float((logits.argmax(-1) == targets).sum()), targets.numel(),
+                   float((nsp == batch["next_sentence_label"]).sum()), nsp.numel()]
+    model.train(was_training)
+    return {"mlm_loss": totals[0] / max(totals[2], 1), "mlm_acc": totals[1] / max(totals[2], 1),
+            "nsp_acc": totals[3] / max(totals[4], 1), "masked_tokens": int(totals[2]),
+            "pairs": int(totals[4])}
+
+
+def probe_attention_entropy(model: nn.Module, tokenizer, device: torch.device) -> list[list[float]]:
+    """Mean entropy (nats) of each head's attention rows on the probe pair: [layers][heads]."""
+    enc = tokenizer.encode(*PROBE_PAIR)
+    ids = torch.tensor([enc.ids], device=device)
+    types = torch.tensor([enc.token_type_ids], device=device)
+    out = model.bert(ids, token_type_ids=types, output_attentions=True)
+    probs = torch.stack(out.attentions)[:, 0].float()  # [L, N, T, T]
+    entropy = -(probs * probs.clamp_min(1e-12).log()).sum(-1).mean(-1)  # [L, N]
+    return [[round(v, 5) for v in row] for row in entropy.tolist()]

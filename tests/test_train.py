@@ -1,0 +1,255 @@
+"""The pretraining loop: schedule, learning, exact resume, kills, stops, failures, HF export."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.checkpoint import load_checkpoint
+from engine.runlog import MetricsReader, RunFolder
+from engine.train.distributed import DistributedContext
+from engine.train.loop import TrainConfig, Trainer, _Window
+from engine.train.optim import lr_at, parameter_groups
+from engine.train.pretraining import PretrainingTask, PretrainSpec
+
+BERT_ENGINE = str(Path(sys.executable).with_name("bert-engine"))
+CPU = DistributedContext(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
+# A small, fast job: BERT-Tiny on 32-token pairs, batches of 4.
+TINY_JOB = ["--preset", "tiny", "--seq-len", "32", "--batch-size", "4", "--lr", "1e-3",
+            "--log-every", "1", "--eval-batches", "2", "--device", "cpu"]
+
+
+def pretrain(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    run = subprocess.run([BERT_ENGINE, "pretrain", *args], capture_output=True, text=True,
+                         timeout=300, **kwargs)
+    if check:
+        assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def train_records(run_dir: Path) -> dict[int, dict]:
+    """step -> the LAST train record written for it (a resumed run rewrites later steps)."""
+    records = {}
+    for record in MetricsReader(run_dir / "metrics.jsonl").read_new():
+        if record.get("split") == "train":
+            records[record["step"]] = record
+    return records
+
+
+def test_learning_rate_warms_up_then_decays():
+    assert lr_at(0, 1.0, 4, 20) == pytest.approx(0.25)
+    assert lr_at(3, 1.0, 4, 20) == pytest.approx(1.0)
+    assert lr_at(19, 1.0, 4, 20) == pytest.approx(0.0)
+    assert lr_at(11, 1.0, 4, 20) == pytest.approx(0.5)  # linear: halfway through the decay
+    assert lr_at(11, 1.0, 4, 20, "cosine") == pytest.approx(0.5)
+    assert lr_at(7, 1.0, 4, 20, "cosine") > lr_at(7, 1.0, 4, 20)
+    with pytest.raises(ValueError):
+        lr_at(0, 1.0, 0, 10, "exponential")
+
+
+def test_no_weight_decay_on_biases_and_layer_norms(prepared_slice):
+    model = PretrainingTask(PretrainSpec(data=str(prepared_slice), preset="tiny")).build_model()
+    decay, no_decay = parameter_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert all(p.ndim == 2 for p in decay["params"])
+    assert all(n.endswith("bias") or "LayerNorm" in names[id(p)]
+               for p in no_decay["params"] for n in [names[id(p)]])
+    assert sum(p.numel() for g in (decay, no_decay) for p in g["params"]) == \
+        sum(p.numel() for p in model.parameters())
+
+
+def test_tiny_model_memorises_64_instances(prepared_slice, tmp_path):
+    """Gradients reach every part: MLM >= 95% and NSP 100% on a fixed set within 300 steps."""
+    spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=48,
+                        batch_size=32, seed=3)
+    cfg = TrainConfig(max_steps=10**6, lr=2e-3, warmup_steps=20, schedule="constant",
+                      weight_decay=0.0)
+    trainer = Trainer(PretrainingTask(spec), cfg, RunFolder.create(tmp_path / "run", {}), CPU)
+    fixed = [next(trainer.batches) for _ in range(2)]  # 64 instances, masks fixed
+    task = trainer.task
+    for step in range(300):
+        batch = fixed[step % 2]
+        trainer.train_step(trainer.model, [batch], task.denominators(batch), _Window())
+    trainer.model.eval()
+    hits = {"mlm": 0.0, "nsp": 0.0}
+    counts = {"mlm": 0.0, "nsp": 0.0}
+    with torch.no_grad():
+        for batch in fixed:
+            _, correct = task.losses(trainer.model, batch)
+            for k, n in task.denominators(batch).items():
+                hits[k] += float(correct[k])
+                counts[k] += n
+    assert hits["mlm"] / counts["mlm"] >= 0.95, hits["mlm"] / counts["mlm"]
+    assert hits["nsp"] == counts["nsp"] == 64
+
+
+def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "6",
+             "--checkpoint-every", "2", "--keep-checkpoints", "2", *TINY_JOB)
+    run = RunFolder(run_dir)
+    status = run.read_status()
+    assert status["state"] == "finished" and status["step"] == 6
+    assert [step for step, _ in run.checkpoints()] == [4, 6]  # the last K kept
+    records = MetricsReader(run.metrics_path).read_new()
+    train = [r for r in records if r["split"] == "train"]
+    assert [r["step"] for r in train] == [1, 2, 3, 4, 5, 6]
+    for key in ("loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc", "lr", "grad_norm",
+                "tokens_per_s", "seq_per_s"):
+        assert all(math.isfinite(r[key]) for r in train), key
+    assert train[0]["loss"] == pytest.approx(train[0]["mlm_loss"] + train[0]["nsp_loss"])
+    heldout = [r for r in records if r["split"] == "heldout"]
+    assert [r["step"] for r in heldout] == [2, 4, 6] and 0 <= heldout[-1]["mlm_acc"] <= 1
+    probes = [r for r in records if r["split"] == "probe"]
+    entropy = probes[-1]["attention_entropy"]
+    assert len(entropy) == 2 and len(entropy[0]) == 2  # tiny: 2 layers x 2 heads
+    assert all(0 < h < math.log(64) for row in entropy for h in row)
+    assert "finished at step 6" in "\n".join(run.log_tail(5))
+
+
+def test_pretraining_checkpoint_loads_into_transformers(prepared_slice, tmp_path):
+    import transformers
+
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "2",
+             *TINY_JOB)
+    _, folder = RunFolder(run_dir).latest_checkpoint()
+    ours = load_checkpoint(folder).model
+    hf = transformers.BertForPreTraining.from_pretrained(folder, attn_implementation="eager",
+                                                         dtype=torch.float32).eval()
+    ids = torch.tensor([[2, 1996, 4937, 103, 2006, 3, 2009, 2001, 3]])
+    types = torch.tensor([[0] * 6 + [1] * 3])
+    with torch.no_grad():
+        a, b = ours(ids, token_type_ids=types), hf(input_ids=ids, token_type_ids=types)
+    assert (a.prediction_logits - b.prediction_logits).abs().max() <= 1e-5
+    assert (a.seq_relationship_logits - b.seq_relationship_logits).abs().max() <= 1e-5
+
+
+def wait_for_checkpoint(run_dir: Path, step: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 240
+    while not (run_dir / "checkpoints" / f"step-{step}" / "COMPLETE").exists():
+        assert process.poll() is None, process.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+
+
+def test_resume_after_sigkill_continues_bitwise(prepared_slice, tmp_path):
+    job = ["--data", str(prepared_slice), "--max-steps", "8", "--checkpoint-every", "4",
+           *TINY_JOB]
+    straight = tmp_path / "straight"
+    pretrain("--run-dir", str(straight), *job)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen([BERT_ENGINE, "pretrain", "--run-dir", str(killed), *job],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(killed, 4, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert RunFolder(killed).read_status()["state"] == "running"  # as the kill left it
+    pretrain("--resume", str(killed))
+    a, b = train_records(straight), train_records(killed)
+    assert sorted(b) == list(range(1, 9))
+    for step in range(5, 9):  # bitwise: the same floats after the resume
+        assert b[step]["loss"] == a[step]["loss"], step
+        assert b[step]["grad_norm"] == a[step]["grad_norm"], step
+    assert RunFolder(killed).read_status()["state"] == "finished"
+
+
+def test_kill_while_checkpointing_leaves_a_resumable_checkpoint(prepared_slice, tmp_path):
+    """Checkpoint every step, kill at an arbitrary moment: whatever is left loads and resumes."""
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [BERT_ENGINE, "pretrain", "--run-dir", str(run_dir), "--data", str(prepared_slice),
+         "--max-steps", "400", "--checkpoint-every", "1", "--keep-checkpoints", "2", *TINY_JOB],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(run_dir, 3, process)
+    time.sleep(0.37)  # most of each step is spent writing the checkpoint
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    run = RunFolder(run_dir)
+    step, folder = run.latest_checkpoint()
+    assert step >= 3
+    assert load_checkpoint(folder).architecture == "BertForPreTraining"
+    pretrain("--resume", str(run_dir), "--max-steps", str(step + 2))
+    assert run.read_status()["state"] == "finished"
+    assert run.latest_checkpoint()[0] == step + 2
+
+
+def test_stop_request_pauses_with_a_checkpoint_and_resume_continues(prepared_slice, tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [BERT_ENGINE, "pretrain", "--run-dir", str(run_dir), "--data", str(prepared_slice),
+         "--max-steps", "100000", "--checkpoint-every", "100000", *TINY_JOB],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = RunFolder(run_dir)
+    deadline = time.monotonic() + 120
+    while not (run.read_status() or {}).get("step"):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    run.request_stop("pause")
+    assert process.wait(timeout=120) == 0
+    status = run.read_status()
+    assert status["state"] == "paused"
+    paused_at = status["step"]
+    assert run.latest_checkpoint()[0] == paused_at
+    assert run.stop_requested() is None
+    pretrain("--resume", str(run_dir), "--max-steps", str(paused_at + 2))
+    assert run.read_status()["state"] == "finished"
+    assert max(train_records(run_dir)) == paused_at + 2
+
+
+def test_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(prepared_slice,
+                                                                          tmp_path):
+    run_dir = tmp_path / "run"
+    result = pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice),
+                      "--max-steps", "60", "--checkpoint-every", "1", "--preset", "tiny",
+                      "--seq-len", "32", "--batch-size", "4", "--lr", "1e12",
+                      "--warmup-steps", "0", "--device", "cpu", "--eval-batches", "1",
+                      check=False)
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "non-finite" in result.stderr and "Traceback" not in result.stderr
+    run = RunFolder(run_dir)
+    status = run.read_status()
+    assert status["state"] == "failed" and "non-finite" in status["error"]
+    step, folder = run.latest_checkpoint()
+    model = load_checkpoint(folder).model
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert step < status["step"] + 1
+
+
+def test_evaluate_command_reports_heldout_accuracy(prepared_slice, tmp_path):
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "2",
+             *TINY_JOB)
+    _, folder = RunFolder(run_dir).latest_checkpoint()
+    out = subprocess.run([BERT_ENGINE, "evaluate", "--model", str(folder), "--data",
+                          str(prepared_slice), "--seq-len", "32", "--batches", "3",
+                          "--batch-size", "8", "--json"], capture_output=True, text=True,
+                         check=True)
+    scores = json.loads(out.stdout)
+    assert scores["pairs"] == 24 and scores["masked_tokens"] > 24
+    assert 0 <= scores["mlm_acc"] <= 1 and 0 <= scores["nsp_acc"] <= 1
+
+
+def test_new_run_refuses_an_existing_run_folder_and_bad_options(prepared_slice, tmp_path):
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "1",
+             *TINY_JOB)
+    again = pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps",
+                     "1", *TINY_JOB, check=False)
+    assert again.returncode == 2 and "config.json" in again.stderr
+    bad = pretrain("--run-dir", str(tmp_path / "r2"), "--data", str(tmp_path / "nowhere"),
+                   "--max-steps", "1", *TINY_JOB, check=False)
+    assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
+    heads = pretrain("--run-dir", str(tmp_path / "r3"), "--data", str(prepared_slice),
+                     "--max-steps", "1", "--hidden", "100", "--heads", "3", *TINY_JOB,
+                     check=False)
+    assert heads.returncode == 2 and "multiple" in heads.stderr
