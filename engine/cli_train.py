@@ -47,6 +47,7 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="mini", help="tiny mini small medium base large")
     for name in ("layers", "hidden", "heads", "intermediate"):
         p.add_argument(f"--{name}", type=int, help=f"override the preset's {name}")
+    p.add_argument("--dropout", type=float, help="hidden and attention dropout (default 0.1)")
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32, help="per process")
     p.add_argument("--grad-accum", type=int, default=1)
@@ -132,7 +133,7 @@ def _specs_from_args(args: argparse.Namespace):
     spec = PretrainSpec(data=str(Path(args.data).resolve()),
                         init_model=str(Path(args.init_model).resolve()) if args.init_model else None,
                         preset=args.preset, layers=args.layers, hidden=args.hidden,
-                        heads=args.heads, intermediate=args.intermediate,
+                        heads=args.heads, intermediate=args.intermediate, dropout=args.dropout,
                         max_seq_length=args.seq_len, batch_size=args.batch_size,
                         max_predictions=args.max_predictions, whole_word=args.whole_word,
                         eval_batches=args.eval_batches, seed=args.seed)

@@ -253,3 +253,26 @@ def test_new_run_refuses_an_existing_run_folder_and_bad_options(prepared_slice, 
                      "--max-steps", "1", "--hidden", "100", "--heads", "3", *TINY_JOB,
                      check=False)
     assert heads.returncode == 2 and "multiple" in heads.stderr
+
+
+def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(prepared_slice, tmp_path):
+    """gloo on CPU: 2 ranks x batch 2 give the weights of 1 process x batch 4 (dropout off),
+    and both ranks end identical."""
+    job = ["--data", str(prepared_slice), "--max-steps", "3", "--checkpoint-every", "3",
+           "--preset", "tiny", "--seq-len", "32", "--lr", "1e-3", "--dropout", "0",
+           "--eval-batches", "1", "--device", "cpu"]
+    single = tmp_path / "single"
+    pretrain("--run-dir", str(single), "--batch-size", "4", *job)
+    ddp = tmp_path / "ddp"
+    torchrun = Path(sys.executable).with_name("torchrun")
+    run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m",
+                          "engine.cli", "pretrain", "--run-dir", str(ddp), "--batch-size", "2",
+                          *job], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "weights identical on 2 ranks" in "\n".join(RunFolder(ddp).log_tail(10))
+    a = load_checkpoint(RunFolder(single).latest_checkpoint()[1]).model.state_dict()
+    b = load_checkpoint(RunFolder(ddp).latest_checkpoint()[1]).model.state_dict()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
+    losses = [train_records(d)[3]["loss"] for d in (single, ddp)]
+    assert losses[0] == pytest.approx(losses[1], abs=1e-5)

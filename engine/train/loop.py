@@ -166,9 +166,21 @@ class Trainer:
             if checkpoint_due:
                 self._checkpoint()
             self._heartbeat()
+        self._check_ranks_in_sync()
         self._status("finished")
         self._log(f"finished at step {self.step}")
         return "finished"
+
+    def _check_ranks_in_sync(self) -> None:
+        """DDP keeps every rank's weights equal; say so, or warn loudly if they drifted."""
+        if not self.ctx.distributed:
+            return
+        sums = torch.stack([p.detach().double().sum() for p in self.model.parameters()]).cpu()
+        gathered = [torch.empty_like(sums) for _ in range(self.ctx.world_size)]
+        torch.distributed.all_gather(gathered, sums.to(self.device))
+        drift = max(float((g.cpu() - sums).abs().max()) for g in gathered)
+        self._log(f"weights identical on {self.ctx.world_size} ranks" if drift == 0
+                  else f"WARNING: weights differ between ranks (max parameter-sum gap {drift})")
 
     def train_step(self, model: nn.Module, micro: list[dict[str, torch.Tensor]],
                    denominators: dict[str, float], window: "_Window") -> float:

@@ -32,6 +32,7 @@ class PretrainSpec:
     hidden: int | None = None
     heads: int | None = None
     intermediate: int | None = None
+    dropout: float | None = None      # hidden and attention dropout (default: the preset's 0.1)
     max_seq_length: int = 128
     batch_size: int = 32
     max_predictions: int = 20
@@ -58,6 +59,8 @@ class PretrainingTask:
                                            intermediate_size=s.intermediate).items()
                      if v is not None}
         base = BertConfig.preset(s.preset)
+        if s.dropout is not None:
+            overrides.update(hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout)
         if s.hidden is not None and s.heads is None:
             overrides["num_attention_heads"] = max(1, s.hidden // 64)
         if s.hidden is not None and s.intermediate is None:
@@ -77,6 +80,12 @@ class PretrainingTask:
         if loaded.config.max_position_embeddings < self.spec.max_seq_length:
             raise ValueError(f"{self.spec.init_model}: {loaded.config.max_position_embeddings} "
                              f"positions, fewer than --seq-len {self.spec.max_seq_length}")
+        if self.spec.dropout is not None:
+            loaded.config.hidden_dropout_prob = self.spec.dropout
+            loaded.config.attention_probs_dropout_prob = self.spec.dropout
+            for module in loaded.model.modules():
+                if isinstance(module, nn.Dropout):
+                    module.p = self.spec.dropout
         return loaded.model.train()
 
     def _batches(self, corpus: TokenizedCorpus, seed: int, rank: int,
