@@ -84,13 +84,19 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train_tokenizer(args: argparse.Namespace) -> int:
-    from engine.data.corpus import expand_paths
+    from engine.data.corpus import expand_paths, open_text
     from engine.tokenizer import WordPieceTokenizer
 
     files = expand_paths(args.inputs)
-    tokenizer = WordPieceTokenizer.train(files, vocab_size=args.vocab_size,
-                                         lowercase=not args.cased,
-                                         min_frequency=args.min_frequency)
+
+    def lines():
+        for path in files:
+            with open_text(path) as f:
+                yield from f
+
+    tokenizer = WordPieceTokenizer.train_from_texts(
+        lines(), ", ".join(map(str, files)), vocab_size=args.vocab_size,
+        lowercase=not args.cased, min_frequency=args.min_frequency)
     tokenizer.save(args.out)
     print(f"wrote {args.out}: {tokenizer.vocab_size} tokens"
           f"{'' if args.cased else ', lowercase'}, from {len(files)} file(s)")

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,21 +238,35 @@ class WordPieceTokenizer:
     def train(cls, files: list[str | os.PathLike], vocab_size: int = 30522, lowercase: bool = True,
               min_frequency: int = 2, limit_alphabet: int = 1000) -> WordPieceTokenizer:
         """Learn a new WordPiece vocab from UTF-8 text files; ids 0-4 are [PAD] [UNK] [CLS] [SEP] [MASK]."""
-        if vocab_size <= len(SPECIAL_TOKENS):
-            raise ValueError(f"vocab_size must exceed {len(SPECIAL_TOKENS)}, got {vocab_size}")
         paths = [str(f) for f in files]
         for p in paths:
             if not os.path.isfile(p):
                 raise TokenizerError(f"{p}: no such file")
+        return cls._train(lambda tok, trainer: tok.train(paths, trainer), ", ".join(paths),
+                          vocab_size, lowercase, min_frequency, limit_alphabet)
+
+    @classmethod
+    def train_from_texts(cls, texts: Iterable[str], source: str, vocab_size: int = 30522,
+                         lowercase: bool = True, min_frequency: int = 2,
+                         limit_alphabet: int = 1000) -> WordPieceTokenizer:
+        """As :meth:`train`, from any stream of text (e.g. lines of compressed files)."""
+        return cls._train(lambda tok, trainer: tok.train_from_iterator(texts, trainer), source,
+                          vocab_size, lowercase, min_frequency, limit_alphabet)
+
+    @classmethod
+    def _train(cls, run, source: str, vocab_size: int, lowercase: bool, min_frequency: int,
+               limit_alphabet: int) -> WordPieceTokenizer:
+        if vocab_size <= len(SPECIAL_TOKENS):
+            raise ValueError(f"vocab_size must exceed {len(SPECIAL_TOKENS)}, got {vocab_size}")
         tok = _bert_pipeline({}, lowercase)
         trainer = trainers.WordPieceTrainer(
             vocab_size=vocab_size, min_frequency=min_frequency, limit_alphabet=limit_alphabet,
             special_tokens=list(SPECIAL_TOKENS), continuing_subword_prefix=_CONTINUING_PREFIX,
             show_progress=False)
         try:
-            tok.train(paths, trainer)
+            run(tok, trainer)
         except Exception as e:
-            raise TokenizerError(f"{', '.join(paths)}: training failed ({e})") from None
+            raise TokenizerError(f"{source}: training failed ({e})") from None
         learned = tok.get_vocab(with_added_tokens=False)
         # The trainer keeps the whole alphabet (and its ## forms) even past vocab_size.
         if len(learned) > vocab_size:

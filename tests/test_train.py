@@ -276,3 +276,27 @@ def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(prepared_sli
     assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
     losses = [train_records(d)[3]["loss"] for d in (single, ddp)]
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
+
+
+def test_train_tokenizer_then_prepare_from_compressed_text(tmp_path):
+    import lzma
+
+    from conftest import CORPUS_SLICE
+    from engine.data.shards import TokenizedCorpus
+
+    text = CORPUS_SLICE.read_bytes()[:300_000].rsplit(b"\n\n", 1)[0]
+    source = tmp_path / "part.txt.xz"
+    source.write_bytes(lzma.compress(text))
+    engine = [str(Path(sys.executable).with_name("bert-engine"))]
+    subprocess.run(engine + ["train-tokenizer", str(source), "--out", str(tmp_path / "vocab"),
+                             "--vocab-size", "3000"], check=True, capture_output=True)
+    prepared = subprocess.run(engine + ["prepare", str(source), "--tokenizer",
+                                        str(tmp_path / "vocab"), "--out", str(tmp_path / "data"),
+                                        "--heldout-fraction", "0.1"],
+                              check=True, capture_output=True, text=True)
+    report = json.loads(prepared.stdout)
+    train = TokenizedCorpus(tmp_path / "data", "train")
+    assert report["vocab_size"] == train.vocab_size <= 3000
+    assert report["documents"]["train"] == train.num_documents > 10
+    assert report["documents"]["heldout"] > 0
+    assert train.tokenizer().encode("the end").tokens[1:-1] == ["the", "end"]
