@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.infer import Analysis
+if TYPE_CHECKING:  # the GUI exports analyses without importing torch
+    from engine.infer import Analysis
 
 EXPORT_SUFFIXES = (".npz", ".json")
 
