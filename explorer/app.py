@@ -1,0 +1,69 @@
+"""``bert-explorer``: arguments, the QApplication and the main window.
+
+The window is shown before torch is imported: the inference worker imports it in its own
+thread, so the app is on screen in about a second however big torch is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+SCREENSHOT_TIMEOUT_MS = 180_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bert-explorer",
+                                     description="See what a BERT model does.")
+    parser.add_argument("--model", metavar="DIR", help="checkpoint folder (HF layout)")
+    parser.add_argument("--text-a", help="sentence A (type [MASK] to mask)")
+    parser.add_argument("--text-b", help="sentence B")
+    parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if present)")
+    parser.add_argument("--screenshot", metavar="FILE.png",
+                        help="render the window after the first analysis, save it and exit")
+    return parser
+
+
+def take_screenshot_when_ready(app: QApplication, window, path: Path) -> None:
+    """Save the window once the first analysis is on screen; exit 0, or 1 on failure."""
+    def save(_seq: int) -> None:
+        def grab() -> None:
+            ok = window.grab().save(str(path))
+            print(f"wrote {path}" if ok else f"could not write {path}",
+                  file=sys.stdout if ok else sys.stderr)
+            window.close()
+            app.exit(0 if ok else 1)
+        QTimer.singleShot(400, grab)  # let every view finish repainting
+
+    def give_up(message: str) -> None:
+        print(f"bert-explorer: {message}", file=sys.stderr)
+        window.close()
+        app.exit(1)
+
+    window.sig_analysis_applied.connect(save)
+    window.worker.sig_model_failed.connect(lambda p, m: give_up(f"could not open {p}: {m}"))
+    QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: give_up("timed out waiting for analysis"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from explorer.main_window import MainWindow
+
+    settings = None
+    if args.screenshot:  # a scripted run must neither read nor change the user's settings
+        settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshot.ini"),
+                             QSettings.IniFormat)
+    window = MainWindow(device=args.device, settings=settings)
+    if args.text_a is not None or args.text_b is not None:
+        window.state.set_texts(args.text_a or "", args.text_b or "")
+    if args.screenshot:
+        take_screenshot_when_ready(app, window, Path(args.screenshot))
+    window.show()
+    window.start(args.model)
+    return app.exec()

@@ -1,0 +1,223 @@
+"""The main window: composes the panels, the menus and the status bar, and wires the state to
+the inference worker. Wiring only: no analysis logic, no torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout,
+                               QWidget)
+
+from engine.paths import default_model_dir
+from explorer.inference_worker import InferenceWorker
+from explorer.state import ExplorerState, ModelInfo
+from explorer.widgets.attention import AttentionPanel
+from explorer.widgets.model_bar import ModelBar
+from explorer.widgets.pair_input import PairInput
+from explorer.widgets.predictions import PredictionsPanel
+from explorer.widgets.token_strip import TokenStrip
+
+DEBOUNCE_MS = 150  # analysis reruns this long after the last keystroke
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    sig_analysis_applied = Signal(int)  # sequence number of the analysis now on screen
+
+    def __init__(self, state: ExplorerState | None = None, device: str | None = None,
+                 settings: QSettings | None = None):
+        super().__init__()
+        self.setWindowTitle("BERT Explorer")
+        self.state = state or ExplorerState(self)
+        self.settings = settings or QSettings("BERT Explorer", "BERT Explorer")
+        self.worker = InferenceWorker(device, self)
+        self._seq = 0          # the newest analysis request
+        self._shown_seq = -1   # the analysis on screen
+        self._model_path: str | None = None
+
+        self.model_bar = ModelBar(self.state)
+        self.pair_input = PairInput(self.state)
+        self.token_strip = TokenStrip(self.state)
+        self.predictions = PredictionsPanel(self.state)
+        self.attention = AttentionPanel(self.state)
+        self.error_banner = QLabel()
+        self.error_banner.setWordWrap(True)
+        self.error_banner.setStyleSheet("background:#fde2e1;color:#8a1c12;padding:6px;"
+                                        "border:1px solid #e0a39c;border-radius:4px")
+        self.error_banner.setVisible(False)
+        self._build_layout()
+        self._build_menus()
+
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._request_analysis)
+        self.state.sig_texts_changed.connect(lambda *_: self._debounce.start())
+        self.state.sig_error.connect(self._show_error)
+        self.worker.sig_model_loaded.connect(self._on_model_loaded)
+        self.worker.sig_model_failed.connect(self._on_model_failed)
+        self.worker.sig_analysis_ready.connect(self._on_analysis)
+        self.worker.sig_analysis_failed.connect(self._on_analysis_failed)
+        self._restore_settings()
+
+    # ----- layout and menus -----
+
+    def _build_layout(self) -> None:
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.pair_input)
+        column.addWidget(self.token_strip, 2)
+        column.addWidget(self.predictions, 3)
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.attention)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.model_bar)
+        layout.addWidget(self.error_banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self.status_timing = QLabel()
+        self.statusBar().addPermanentWidget(self.status_timing)
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        open_action = QAction("&Open model folder…", self, shortcut=QKeySequence.Open)
+        open_action.triggered.connect(self._choose_model)
+        menu.addAction(open_action)
+        self.recent_menu = menu.addMenu("Open &recent")
+        bundled = default_model_dir()
+        if bundled is not None:
+            default_action = QAction("Open the &bundled default model", self)
+            default_action.triggered.connect(lambda: self.load_model(str(bundled)))
+            menu.addAction(default_action)
+        menu.addSeparator()
+        png = QAction("Export attention view as &PNG…", self)
+        png.triggered.connect(self._export_png)
+        menu.addAction(png)
+        data = QAction("Export &analysis (.npz / .json)…", self)
+        data.triggered.connect(self._export_analysis)
+        menu.addAction(data)
+        menu.addSeparator()
+        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit)
+        quit_action.triggered.connect(self.close)
+        menu.addAction(quit_action)
+        self._refresh_recent()
+
+    # ----- model loading -----
+
+    def start(self, model: str | None = None) -> None:
+        """Start the worker and load ``model``, the last one used, or the bundled default."""
+        self.worker.start()
+        model = model or self.settings.value("last_model") or (
+            str(default_model_dir()) if default_model_dir() else None)
+        if model:
+            self.load_model(str(model))
+
+    def load_model(self, path: str) -> None:
+        self.state.set_busy(True)
+        self.statusBar().showMessage(f"loading {path} …")
+        self.worker.request_model(path)
+
+    def _choose_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)")
+        if path:
+            self.load_model(path)
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.state.set_busy(False)
+        self._model_path = info.path
+        self.error_banner.setVisible(False)
+        self.state.set_model(info)
+        self.statusBar().showMessage(f"loaded {info.name}", 3000)
+        recent = [info.path] + [p for p in self._recent() if p != info.path]
+        self.settings.setValue("recent_models", recent[:MAX_RECENT])
+        self.settings.setValue("last_model", info.path)
+        self._refresh_recent()
+        self._request_analysis()
+
+    def _on_model_failed(self, path: str, message: str) -> None:
+        self.state.set_busy(False)
+        kept = f" — keeping {Path(self._model_path).name}" if self._model_path else ""
+        self._show_error(f"Could not open {path}: {message}{kept}")
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent_models") or []
+        return [value] if isinstance(value, str) else list(value)
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.load_model(p))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    # ----- analysis -----
+
+    def _request_analysis(self) -> None:
+        if self.state.model is None:
+            return
+        self._seq += 1
+        self.worker.request_analysis(self._seq, self.state.text_a, self.state.text_b)
+
+    def _on_analysis(self, seq: int, analysis) -> None:
+        if seq != self._seq:
+            return  # a newer request is on its way: drop the stale result
+        self._shown_seq = seq
+        self.state.set_analysis(analysis)
+        notices = list(analysis.warnings)
+        self.status_timing.setText(f"{analysis.elapsed_ms:.0f} ms · {analysis.num_tokens} tokens"
+                                   f" · {analysis.device}")
+        self.statusBar().showMessage("; ".join(notices))
+        self.sig_analysis_applied.emit(seq)
+
+    def _on_analysis_failed(self, seq: int, message: str) -> None:
+        if seq == self._seq:
+            self._show_error(message)
+
+    def _show_error(self, message: str) -> None:
+        self.error_banner.setText(message)
+        self.error_banner.setVisible(True)
+
+    # ----- export -----
+
+    def _export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export view", "attention.png", "PNG (*.png)")
+        if path:
+            self.attention.export_png(path)
+
+    def _export_analysis(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export analysis", "analysis.npz",
+                                              "NumPy (*.npz);;JSON (*.json)")
+        if path:
+            try:
+                self.attention.export_analysis(path)
+            except (OSError, ValueError) as exc:
+                self._show_error(f"Could not export: {exc}")
+
+    # ----- persistence and shutdown -----
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        splitter = self.settings.value("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+        self.state.set_texts(str(self.settings.value("text_a") or "The cat sat on the [MASK]."),
+                             str(self.settings.value("text_b") or "It was very happy."))
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("text_a", self.state.text_a)
+        self.settings.setValue("text_b", self.state.text_b)
+        self._debounce.stop()
+        self.worker.stop()
+        super().closeEvent(event)

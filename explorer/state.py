@@ -1,0 +1,98 @@
+"""The explorer's state: one QObject that widgets read, listen to and write back to.
+
+No widgets and no torch here. Widgets are built from a state object, connect to its ``sig_*``
+signals, and change it only through its setters, which emit only on real changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+ATTENTION_FILTERS = ("all", "AA", "AB", "BA", "BB")  # query segment -> key segment
+MEAN_HEAD = -1  # ``head`` value meaning "mean of the layer's heads"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI shows about the loaded model (plain values, no tensors)."""
+
+    path: str
+    name: str
+    layers: int
+    heads: int
+    hidden: int
+    parameters: int
+    vocab_size: int
+    max_positions: int
+    capabilities: frozenset[str]
+    device: str
+    warnings: tuple[str, ...] = ()
+
+
+class ExplorerState(QObject):
+    sig_texts_changed = Signal(str, str)          # text_a, text_b
+    sig_model_changed = Signal(object)            # ModelInfo | None
+    sig_analysis_changed = Signal(object)         # engine.infer.Analysis | None
+    sig_selection_changed = Signal(int, int, int)  # layer, head (MEAN_HEAD = mean), query token (-1 none)
+    sig_filter_changed = Signal(str, bool)        # attention filter, hide [CLS]/[SEP]
+    sig_busy_changed = Signal(bool)
+    sig_error = Signal(str)                       # a message for the user
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.text_a = ""
+        self.text_b = ""
+        self.model: ModelInfo | None = None
+        self.analysis = None
+        self.layer = 0
+        self.head = MEAN_HEAD
+        self.query_token = -1
+        self.attention_filter = "all"
+        self.hide_special = False
+        self.busy = False
+
+    def set_texts(self, text_a: str, text_b: str) -> None:
+        if (text_a, text_b) != (self.text_a, self.text_b):
+            self.text_a, self.text_b = text_a, text_b
+            self.sig_texts_changed.emit(text_a, text_b)
+
+    def set_model(self, model: ModelInfo | None) -> None:
+        self.model = model
+        if model is not None:
+            self.layer = min(self.layer, model.layers - 1)
+            self.head = self.head if self.head < model.heads else MEAN_HEAD
+        self.sig_model_changed.emit(model)
+
+    def set_analysis(self, analysis) -> None:
+        self.analysis = analysis
+        if analysis is not None and self.query_token >= analysis.num_tokens:
+            self.query_token = -1
+        self.sig_analysis_changed.emit(analysis)
+
+    def set_selection(self, layer: int | None = None, head: int | None = None,
+                      query_token: int | None = None) -> None:
+        new = (self.layer if layer is None else layer, self.head if head is None else head,
+               self.query_token if query_token is None else query_token)
+        if new != (self.layer, self.head, self.query_token):
+            self.layer, self.head, self.query_token = new
+            self.sig_selection_changed.emit(*new)
+
+    def set_filter(self, attention_filter: str | None = None,
+                   hide_special: bool | None = None) -> None:
+        new = (self.attention_filter if attention_filter is None else attention_filter,
+               self.hide_special if hide_special is None else hide_special)
+        if new[0] not in ATTENTION_FILTERS:
+            raise ValueError(f"unknown attention filter {new[0]!r}")
+        if new != (self.attention_filter, self.hide_special):
+            self.attention_filter, self.hide_special = new
+            self.sig_filter_changed.emit(*new)
+
+    def set_busy(self, busy: bool) -> None:
+        if busy != self.busy:
+            self.busy = busy
+            self.sig_busy_changed.emit(busy)
+
+    def report_error(self, message: str) -> None:
+        self.sig_error.emit(message)

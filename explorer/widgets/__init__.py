@@ -1,0 +1,1 @@
+"""The explorer's panels; each is built from an ExplorerState and never touches torch."""

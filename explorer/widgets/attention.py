@@ -1,0 +1,198 @@
+"""The attention panel: filter bar, layer/head selectors, HeadGrid, HeadDetail and ModelView.
+
+Every widget here is built from an :class:`~explorer.state.ExplorerState`, reads the latest
+analysis (duck-typed: ``tokens``, ``special_mask``, ``sequence_ids``, ``attentions`` float32
+[L, N, T, T]) and writes back only through the state's setters. No torch is imported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import (
+    QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QTabWidget,
+    QToolButton, QVBoxLayout, QWidget,
+)
+
+from explorer.state import ATTENTION_FILTERS, MEAN_HEAD
+from explorer.widgets.attention_common import attentions_of
+from explorer.widgets.attention_detail import HeadDetail
+from explorer.widgets.attention_grid import HeadGrid, ModelView
+
+__all__ = ["AttentionFilterBar", "AttentionPanel", "HeadDetail", "HeadGrid", "ModelView",
+           "FILTER_LABELS"]
+
+FILTER_LABELS = {"all": "All", "AA": "A→A", "AB": "A→B", "BA": "B→A", "BB": "B→B"}
+FILTER_TIPS = {"all": "every cell", "AA": "sentence A attending to A",
+               "AB": "sentence A attending to B", "BA": "sentence B attending to A",
+               "BB": "sentence B attending to B"}
+
+
+def _connect_all(widget, state) -> None:
+    state.sig_analysis_changed.connect(widget._on_analysis_changed)
+    state.sig_selection_changed.connect(widget._on_selection_changed)
+    state.sig_filter_changed.connect(widget._on_filter_changed)
+    state.sig_model_changed.connect(widget._on_model_changed)
+
+
+class AttentionFilterBar(QWidget):
+    """Segment filter buttons (All, A→A, A→B, B→A, B→B) and "Hide [CLS]/[SEP]".
+
+    Filtered cells are greyed in every view, never renormalised away. The B filters are
+    disabled while the analysis has no sentence B."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(QLabel("Show:"))
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: dict[str, QToolButton] = {}
+        for name in ATTENTION_FILTERS:
+            button = QToolButton()
+            button.setText(FILTER_LABELS[name])
+            button.setToolTip(FILTER_TIPS[name])
+            button.setCheckable(True)
+            button.setAutoRaise(False)
+            self.group.addButton(button)
+            self.buttons[name] = button
+            layout.addWidget(button)
+            button.clicked.connect(lambda _=False, n=name: self.state.set_filter(n))
+        self.hide_special = QCheckBox("Hide [CLS]/[SEP]")
+        self.hide_special.toggled.connect(lambda on: self.state.set_filter(hide_special=on))
+        layout.addWidget(self.hide_special)
+        layout.addStretch(1)
+        _connect_all(self, state)
+        self._sync()
+
+    def _sync(self) -> None:
+        with QSignalBlocker(self.hide_special):
+            self.hide_special.setChecked(self.state.hide_special)
+        self.buttons[self.state.attention_filter].setChecked(True)
+        analysis = self.state.analysis
+        has_b = analysis is not None and any(s == 1 for s in analysis.sequence_ids)
+        for name, button in self.buttons.items():
+            button.setEnabled(name == "all" or analysis is None or has_b or name == "AA"
+                              or name == self.state.attention_filter)
+
+    def _on_analysis_changed(self, _analysis) -> None:
+        self._sync()
+
+    def _on_selection_changed(self, *_args) -> None:
+        pass
+
+    def _on_filter_changed(self, *_args) -> None:
+        self._sync()
+
+    def _on_model_changed(self, _model) -> None:
+        pass
+
+
+class AttentionPanel(QWidget):
+    """Filter bar + layer spin box + head combo on top; tabs below: "Heads" (HeadGrid and
+    HeadDetail side by side in a splitter) and "Model" (ModelView, refreshed only when shown)."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.filter_bar = AttentionFilterBar(state)
+        self.layer_spin = QSpinBox()
+        self.layer_spin.setRange(0, 0)
+        self.layer_spin.setToolTip("layer")
+        self.head_combo = QComboBox()
+        self.head_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.head_grid = HeadGrid(state)
+        self.head_detail = HeadDetail(state)
+        self.model_view = ModelView(state)
+
+        top = QHBoxLayout()
+        top.addWidget(self.filter_bar, 1)
+        top.addWidget(QLabel("Layer"))
+        top.addWidget(self.layer_spin)
+        top.addWidget(QLabel("Head"))
+        top.addWidget(self.head_combo)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.head_grid)
+        self.splitter.addWidget(self.head_detail)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.splitter, "Heads")
+        self.tabs.addTab(self.model_view, "Model")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+        self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
+        self.head_combo.currentIndexChanged.connect(self._head_picked)
+        _connect_all(self, state)
+        self._sync_ranges()
+
+    def _shape(self) -> tuple[int, int]:
+        analysis = self.state.analysis
+        if analysis is not None:
+            shape = attentions_of(analysis).shape
+            return shape[0], shape[1]
+        model = self.state.model
+        return (model.layers, model.heads) if model is not None else (0, 0)
+
+    def _sync_ranges(self) -> None:
+        layers, heads = self._shape()
+        with QSignalBlocker(self.layer_spin):
+            self.layer_spin.setRange(0, max(0, layers - 1))
+            self.layer_spin.setEnabled(layers > 0)
+        if self.head_combo.count() != heads + 1:
+            with QSignalBlocker(self.head_combo):
+                self.head_combo.clear()
+                self.head_combo.addItem("mean of heads", MEAN_HEAD)
+                for h in range(heads):
+                    self.head_combo.addItem(f"head {h}", h)
+        self.head_combo.setEnabled(heads > 0)
+        self._sync_selection()
+
+    def _sync_selection(self) -> None:
+        with QSignalBlocker(self.layer_spin):
+            self.layer_spin.setValue(self.state.layer)
+        index = self.head_combo.findData(self.state.head)
+        with QSignalBlocker(self.head_combo):
+            self.head_combo.setCurrentIndex(max(0, index))
+
+    def _head_picked(self, index: int) -> None:
+        head = self.head_combo.itemData(index)
+        if head is not None:
+            self.state.set_selection(head=int(head))
+
+    def _on_analysis_changed(self, _analysis) -> None:
+        self._sync_ranges()
+
+    def _on_selection_changed(self, *_args) -> None:
+        self._sync_selection()
+
+    def _on_filter_changed(self, *_args) -> None:
+        pass
+
+    def _on_model_changed(self, _model) -> None:
+        self._sync_ranges()
+
+    def current_view(self) -> QWidget:
+        return self.tabs.currentWidget()
+
+    def export_png(self, path) -> Path:
+        """Save a picture of the current tab (grid + detail, or the model view) as PNG."""
+        path = Path(path)
+        if not self.current_view().grab().save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+        return path
+
+    def export_analysis(self, path) -> Path:
+        """Write the current analysis to .npz or .json (engine.analysis_io.save_analysis)."""
+        if self.state.analysis is None:
+            raise ValueError("there is no analysis to export yet")
+        # imported here: engine.analysis_io imports engine.infer, and so torch, at import time
+        from engine.analysis_io import save_analysis
+
+        return save_analysis(self.state.analysis, path)

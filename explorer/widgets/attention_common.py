@@ -1,0 +1,265 @@
+"""Shared pieces of the attention views: colours, masks, thumbnails, token axes, lazy refresh.
+
+Pure numpy + pyqtgraph; never torch. An analysis is duck-typed: ``tokens``, ``special_mask``,
+``sequence_ids`` and ``attentions`` (float32 [L, N, T, T]) are all that is read.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import QWidget
+
+from explorer.attention_filter import visible_cells
+
+COLORMAP_NAME = "viridis"       # the ONE colour map of every attention view
+LEVELS = (0.0, 1.0)             # fixed levels: attention weights are probabilities
+GREY_RGBA = (128, 128, 128, 235)  # filtered-out cells (painted over the heatmap)
+HIGHLIGHT_COLOR = "#ff3b3b"     # query-row box, selected head / thumbnail outline
+THUMB_MAX = 32                  # ModelView thumbnails are max-pooled to at most this many pixels
+MAX_LABEL_CHARS = 14            # longer tokens are elided on the axes
+
+_colormap = None
+
+
+def colormap() -> pg.ColorMap:
+    global _colormap
+    if _colormap is None:
+        _colormap = pg.colormap.get(COLORMAP_NAME)
+    return _colormap
+
+
+def tick_font() -> QFont:
+    font = QFont()
+    font.setPointSize(8)
+    return font
+
+
+def new_heatmap_items(view) -> tuple[pg.ImageItem, pg.ImageItem]:
+    """A heatmap ImageItem (fixed levels, shared colour map) and its grey overlay, added to view."""
+    image = pg.ImageItem(axisOrder="row-major")
+    image.setColorMap(colormap())
+    image.setLevels(LEVELS)
+    overlay = pg.ImageItem(axisOrder="row-major")
+    overlay.setZValue(5)
+    overlay.setVisible(False)
+    view.addItem(image)
+    view.addItem(overlay)
+    return image, overlay
+
+
+def set_heatmap(image: pg.ImageItem, data: np.ndarray) -> None:
+    image.setImage(data, autoLevels=False, levels=LEVELS)
+
+
+def set_overlay(overlay: pg.ImageItem, rgba: np.ndarray | None) -> None:
+    """Show ``rgba`` (uint8 [H, W, 4]) over the heatmap, or hide the overlay when None."""
+    if rgba is None:
+        overlay.setVisible(False)
+        return
+    overlay.setImage(rgba, autoLevels=False)
+    overlay.setVisible(True)
+
+
+def grey_overlay(hidden: np.ndarray) -> np.ndarray | None:
+    """uint8 RGBA [H, W, 4]: grey where ``hidden`` is True, transparent elsewhere; None if no
+    cell is hidden (so the views skip drawing the overlay)."""
+    if not hidden.any():
+        return None
+    rgba = np.zeros(hidden.shape + (4,), dtype=np.uint8)
+    rgba[hidden] = GREY_RGBA
+    return rgba
+
+
+def attentions_of(analysis) -> np.ndarray:
+    att = np.asarray(analysis.attentions)
+    if att.dtype != np.float32:
+        att = att.astype(np.float32)
+    return att
+
+
+def visible_mask(analysis, attention_filter: str, hide_special: bool) -> np.ndarray:
+    """[T, T] bool: the cells the current filter shows (see explorer.attention_filter).
+
+    Cast to bool: ``visible_cells`` returns 0/1 integers under segment filters (its
+    ``~hide_special`` on a Python bool yields an int), and ``~`` of those is not a mask."""
+    cells = visible_cells(list(analysis.sequence_ids), np.asarray(analysis.special_mask, bool),
+                          attention_filter, bool(hide_special))
+    return np.asarray(cells, dtype=bool)
+
+
+def pool_factor(num_tokens: int, limit: int = THUMB_MAX) -> int:
+    return max(1, math.ceil(num_tokens / limit))
+
+
+def max_pool(attentions: np.ndarray, k: int) -> np.ndarray:
+    """[L, N, T, T] -> [L, N, ceil(T/k), ceil(T/k)] block maxima (the last block may be short)."""
+    if k == 1:
+        return attentions
+    starts = np.arange(0, attentions.shape[-1], k)
+    out = np.empty(attentions.shape[:2] + (len(starts), len(starts)), dtype=attentions.dtype)
+    for layer in range(attentions.shape[0]):  # per layer: bounded temporaries
+        cols = np.maximum.reduceat(attentions[layer], starts, axis=2)
+        out[layer] = np.maximum.reduceat(cols, starts, axis=1)
+    return out
+
+
+def any_pool(mask: np.ndarray, k: int) -> np.ndarray:
+    """[T, T] bool -> [ceil(T/k), ceil(T/k)]: a block is visible when any of its cells is."""
+    if k == 1:
+        return mask
+    starts = np.arange(0, mask.shape[-1], k)
+    return np.logical_or.reduceat(np.logical_or.reduceat(mask, starts, axis=1), starts, axis=0)
+
+
+def elide(token: str, limit: int = MAX_LABEL_CHARS) -> str:
+    return token if len(token) <= limit else token[: limit - 1] + "…"
+
+
+class TokenAxis(pg.AxisItem):
+    """An axis labelled with token strings at cell centres (cell i spans [i, i+1]).
+
+    Labels are thinned to every k-th token so they never overlap (k follows the zoom); the
+    bottom axis can draw them rotated by 90 degrees.
+    """
+
+    def __init__(self, orientation: str, rotate: bool = False, **kwargs):
+        super().__init__(orientation, **kwargs)
+        self._tokens: list[str] = []
+        self._rotate = rotate and orientation in ("bottom", "top")
+        self._font = tick_font()
+        self._metrics = QFontMetrics(self._font)
+        self.setStyle(tickFont=self._font, hideOverlappingLabels=False, tickLength=-3,
+                      autoExpandTextSpace=False)
+        self.enableAutoSIPrefix(False)
+
+    def set_tokens(self, tokens: list[str]) -> None:
+        self._tokens = [elide(t) for t in tokens]
+        widest = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10)
+        label = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
+        if self.orientation in ("left", "right"):
+            self.setWidth(int(widest + 10 + label))
+        elif self._rotate:
+            self.setHeight(int(widest + 10 + label))
+        self.picture = None
+        self.update()
+
+    def _step(self, pixels_per_token: float) -> int:
+        if self.orientation in ("left", "right") or self._rotate:
+            need = self._metrics.height() + 1
+        else:
+            need = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10) + 6
+        return max(1, math.ceil(need / max(pixels_per_token, 1e-6)))
+
+    def token_ticks(self, lo: float, hi: float, size: float) -> tuple[int, list[float]]:
+        n = len(self._tokens)
+        lo, hi = min(lo, hi), max(lo, hi)  # an inverted view (rows top-down) passes (hi, lo)
+        if n == 0 or size <= 0 or hi <= lo:
+            return 1, []
+        step = self._step(size / (hi - lo))
+        first = max(0, math.ceil((lo - 0.5) / step) * step)
+        return step, [i + 0.5 for i in range(first, n, step) if i + 0.5 <= hi]
+
+    def tickValues(self, minVal, maxVal, size):
+        step, values = self.token_ticks(minVal, maxVal, size)
+        return [(step, values)] if values else []
+
+    def tickStrings(self, values, scale, spacing):
+        n = len(self._tokens)
+        return [self._tokens[int(v)] if 0 <= int(v) < n else "" for v in values]
+
+    def generateDrawSpecs(self, p):
+        specs = super().generateDrawSpecs(p)
+        if not self._rotate or specs is None:
+            return specs
+        axis_spec, tick_specs, _ = specs
+        bounds = self.mapRectFromParent(self.geometry())
+        lo, hi = self.range
+        if hi <= lo:
+            return axis_spec, tick_specs, []
+        scale = bounds.width() / (hi - lo)
+        _, values = self.token_ticks(lo, hi, bounds.width())
+        offset = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
+        length = bounds.height() - offset
+        line = self._metrics.height()
+        text_specs = []
+        for v, text in zip(values, self.tickStrings(values, 1, 1)):
+            x = (v - lo) * scale
+            if -1 <= x <= bounds.width() + 1:
+                # rect in the rotated frame; drawPicture turns it into a vertical label at x
+                text_specs.append((QRectF(x, offset, length, line), Qt.AlignmentFlag.AlignRight
+                                   | Qt.AlignmentFlag.AlignVCenter, text))
+        return axis_spec, tick_specs, text_specs
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
+        if not self._rotate:
+            super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+            return
+        super().drawPicture(p, axisSpec, tickSpecs, [])
+        p.setFont(self._font)
+        p.setPen(self.textPen())
+        for rect, flags, text in textSpecs:
+            p.save()
+            p.translate(rect.x(), rect.y())
+            p.rotate(-90)
+            p.drawText(QRectF(-rect.width(), -rect.height() / 2, rect.width(), rect.height()),
+                       int(flags), text)
+            p.restore()
+
+
+class LazyView(QWidget):
+    """Base of the attention views: refresh now when seen, else mark dirty and refresh on show.
+
+    A view hidden inside a shown window (a background tab) costs nothing until it is shown;
+    a window that was never shown (tests, ``grab``) is refreshed eagerly.
+    """
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self._dirty = True
+        state.sig_analysis_changed.connect(self._on_analysis_changed)
+        state.sig_selection_changed.connect(self._on_selection_changed)
+        state.sig_filter_changed.connect(self._on_filter_changed)
+        state.sig_model_changed.connect(self._on_model_changed)
+
+    # subclasses override these three; ``refresh`` redraws everything from state
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def _on_analysis_changed(self, _analysis) -> None:
+        self.request_refresh()
+
+    def _on_selection_changed(self, *_args) -> None:
+        self.request_refresh()
+
+    def _on_filter_changed(self, *_args) -> None:
+        self.request_refresh()
+
+    def _on_model_changed(self, _model) -> None:
+        self.request_refresh()
+
+    def is_seen(self) -> bool:
+        if self.isVisible():
+            return True
+        window = self.window()
+        if window.isVisible():
+            return False  # shown window, hidden view (e.g. a background tab)
+        return window is self or self.isVisibleTo(window)
+
+    def request_refresh(self) -> None:
+        if self.is_seen():
+            self._dirty = False
+            self.refresh()
+        else:
+            self._dirty = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self._dirty = False
+            self.refresh()

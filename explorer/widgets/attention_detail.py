@@ -1,0 +1,132 @@
+"""HeadDetail: one head (or the mean of a layer's heads) large, with token axes and a readout."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout
+
+from explorer.state import MEAN_HEAD
+from explorer.widgets.attention_common import (
+    HIGHLIGHT_COLOR, LEVELS, LazyView, TokenAxis, attentions_of, colormap, grey_overlay,
+    new_heatmap_items, set_heatmap, set_overlay, visible_mask,
+)
+
+READOUT_HINT = "hover a cell: from -> to: weight; click a row to select its query token"
+
+
+class HeadDetail(LazyView):
+    """The selected head as a large heatmap: query tokens (rows, "from") on the left axis, key
+    tokens (columns, "to") on the bottom axis, rotated. Wheel/drag zooms and pans; the token
+    labels thin out to stay readable. Hovering shows "from -> to: weight"; clicking a row
+    selects it as the query token, which is outlined."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(state, parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setMinimumSize(320, 320)
+        self.readout = QLabel(READOUT_HINT)
+        self.readout.setObjectName("attentionReadout")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.readout)
+        self.left_axis = TokenAxis("left")
+        self.bottom_axis = TokenAxis("bottom", rotate=True)
+        self.plot = self.view.addPlot(row=0, col=0, axisItems={"left": self.left_axis,
+                                                                "bottom": self.bottom_axis})
+        self.plot.setLabel("left", "from (query)")
+        self.plot.setLabel("bottom", "to (key)")
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        vb = self.plot.getViewBox()
+        vb.invertY(True)
+        vb.setAspectLocked(True)
+        vb.setDefaultPadding(0.0)
+        self.image, self.overlay = new_heatmap_items(self.plot)
+        self.query_box = QGraphicsRectItem()
+        self.query_box.setPen(pg.mkPen(HIGHLIGHT_COLOR, width=2))
+        self.query_box.setZValue(10)
+        self.query_box.setVisible(False)
+        self.plot.addItem(self.query_box, ignoreBounds=True)
+        self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
+                                        width=14, colorMapMenu=False)
+        self.view.addItem(self.colorbar, row=0, col=1)
+        self.data: np.ndarray | None = None      # [T, T] the displayed weights
+        self.visible: np.ndarray | None = None   # [T, T] bool, cells the filter shows
+        self.tokens: list[str] = []
+        self._shown = None
+        self._mask_key = None
+        self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.request_refresh()
+
+    def refresh(self) -> None:
+        analysis = self.state.analysis
+        if analysis is None:
+            self.image.clear()
+            set_overlay(self.overlay, None)
+            self.query_box.setVisible(False)
+            self.data = self.visible = None
+            self.tokens = []
+            self.left_axis.set_tokens([])
+            self.bottom_axis.set_tokens([])
+            self.plot.setTitle("")
+            self.readout.setText(READOUT_HINT)
+            self._shown = self._mask_key = None
+            return
+        att = attentions_of(analysis)
+        layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
+        layer = min(max(self.state.layer, 0), layers - 1)
+        head = self.state.head if 0 <= self.state.head < heads else MEAN_HEAD
+        key = (id(analysis), layer, head)
+        if key != self._shown:
+            if self._shown is None or self._shown[0] != id(analysis):
+                self.tokens = list(analysis.tokens)
+                self.left_axis.set_tokens(self.tokens)
+                self.bottom_axis.set_tokens(self.tokens)
+                self.plot.layout.activate()  # apply the new axis sizes now, not on next event
+                self.plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens),
+                                                padding=0)
+            self.data = att[layer].mean(axis=0) if head == MEAN_HEAD else att[layer, head]
+            set_heatmap(self.image, self.data)
+            which = "mean of heads" if head == MEAN_HEAD else f"head {head}"
+            self.plot.setTitle(f"Layer {layer} · {which}")
+            self._shown = key
+        mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
+        if mask_key != self._mask_key:
+            self.visible = visible_mask(analysis, *mask_key[1:])
+            set_overlay(self.overlay, grey_overlay(~self.visible))
+            self._mask_key = mask_key
+        q = self.state.query_token
+        self.query_box.setRect(QRectF(0, q, tokens, 1))
+        self.query_box.setVisible(0 <= q < tokens)
+
+    def readout_for(self, row: int, col: int) -> str:
+        """The hover text of cell (query row, key column), e.g. "cat -> sat: 0.412"."""
+        text = f"{self.tokens[row]} -> {self.tokens[col]}: {self.data[row, col]:.3f}"
+        if self.visible is not None and not self.visible[row, col]:
+            text += " (filtered out)"
+        return text
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        vb = self.plot.getViewBox()
+        if self.data is None or not vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        row, col = math.floor(p.y()), math.floor(p.x())
+        n = self.data.shape[0]
+        return (row, col) if 0 <= row < n and 0 <= col < n else None
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell is not None:
+            self.readout.setText(self.readout_for(*cell))
+
+    def _on_click(self, event) -> None:
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.state.set_selection(query_token=cell[0])

@@ -1,0 +1,248 @@
+"""HeadGrid (every head of the selected layer) and ModelView (all layers x heads thumbnails)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout
+
+from explorer.state import MEAN_HEAD
+from explorer.widgets.attention_common import (
+    HIGHLIGHT_COLOR, LEVELS, LazyView, any_pool, attentions_of, colormap, grey_overlay, max_pool,
+    new_heatmap_items, pool_factor, set_heatmap, set_overlay, visible_mask,
+)
+
+
+def _rect_item(z: float = 10.0, width: float = 2.0) -> QGraphicsRectItem:
+    item = QGraphicsRectItem()
+    item.setPen(pg.mkPen(HIGHLIGHT_COLOR, width=width))
+    item.setZValue(z)
+    item.setVisible(False)
+    return item
+
+
+def _fixed_view(vb: pg.ViewBox) -> None:
+    vb.setMouseEnabled(False, False)
+    vb.setMenuEnabled(False)
+    vb.setAspectLocked(True)
+    vb.invertY(True)
+    vb.setDefaultPadding(0.0)
+
+
+class HeadGrid(LazyView):
+    """Every head of ``state.layer`` as a heatmap; click a head to select it."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(state, parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setMinimumSize(240, 240)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.title = None
+        self.plots: list[pg.PlotItem] = []
+        self.images: list[pg.ImageItem] = []
+        self.overlays: list[pg.ImageItem] = []
+        self.query_boxes: list[QGraphicsRectItem] = []
+        self.head_boxes: list[QGraphicsRectItem] = []
+        self.colorbar = None
+        self._shape = None   # (layers, heads) the items were built for
+        self._shown = None   # (analysis id, layer, T) whose images are set
+        self._mask_key = None
+        self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.request_refresh()
+
+    def _build(self, layers: int, heads: int) -> None:
+        self.view.clear()
+        self.plots, self.images, self.overlays = [], [], []
+        self.query_boxes, self.head_boxes = [], []
+        cols = max(1, math.ceil(math.sqrt(heads)))
+        rows = math.ceil(heads / cols)
+        self.title = self.view.addLabel("", row=0, col=0, colspan=cols, size="11pt")
+        for h in range(heads):
+            plot = self.view.addPlot(row=1 + h // cols, col=h % cols, title=f"H{h}")
+            plot.hideAxis("left")
+            plot.hideAxis("bottom")
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            _fixed_view(plot.getViewBox())
+            image, overlay = new_heatmap_items(plot)
+            query_box, head_box = _rect_item(), _rect_item(z=11, width=3)
+            plot.addItem(query_box, ignoreBounds=True)
+            plot.addItem(head_box, ignoreBounds=True)
+            self.plots.append(plot)
+            self.images.append(image)
+            self.overlays.append(overlay)
+            self.query_boxes.append(query_box)
+            self.head_boxes.append(head_box)
+        self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
+                                        width=14, colorMapMenu=False)
+        self.view.addItem(self.colorbar, row=1, col=cols, rowspan=rows)
+        self._shape = (layers, heads)
+        self._shown = self._mask_key = None
+
+    def refresh(self) -> None:
+        analysis = self.state.analysis
+        if analysis is None:
+            if self._shape is not None:
+                self.view.clear()
+                self._shape = self.title = self.colorbar = None
+                self.plots, self.images, self.overlays = [], [], []
+                self.query_boxes, self.head_boxes = [], []
+            return
+        att = attentions_of(analysis)
+        layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
+        if self._shape != (layers, heads):
+            self._build(layers, heads)
+        layer = min(max(self.state.layer, 0), layers - 1)
+        key = (id(analysis), layer, tokens)
+        if key != self._shown:
+            self.title.setText(f"Layer {layer} — heads")
+            for h, image in enumerate(self.images):
+                set_heatmap(image, att[layer, h])
+            for plot in self.plots:
+                plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
+            self._shown = key
+        mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
+        if mask_key != self._mask_key:
+            rgba = grey_overlay(~visible_mask(analysis, *mask_key[1:]))
+            for overlay in self.overlays:
+                set_overlay(overlay, rgba)  # one shared array: the mask is the same for all heads
+            self._mask_key = mask_key
+        q = self.state.query_token
+        for h, (qbox, hbox) in enumerate(zip(self.query_boxes, self.head_boxes)):
+            qbox.setRect(QRectF(0, q, tokens, 1))
+            qbox.setVisible(0 <= q < tokens)
+            hbox.setRect(QRectF(0, 0, tokens, tokens))
+            hbox.setVisible(h == self.state.head)
+
+    def head_at(self, scene_pos) -> int | None:
+        for h, plot in enumerate(self.plots):
+            if plot.getViewBox().sceneBoundingRect().contains(scene_pos):
+                return h
+        return None
+
+    def _on_click(self, event) -> None:
+        head = self.head_at(event.scenePos())
+        if head is not None:
+            self.state.set_selection(head=head)
+
+
+class ModelView(LazyView):
+    """All layers x heads as max-pooled thumbnails in one mosaic image; click one to select it.
+
+    Thumbnail (layer l, head h) fills the unit cell [h, h+1] x [l, l+1] of the plot.
+    """
+
+    MIN_GAP = 2  # pixels between thumbnails (transparent: NaN in the mosaic), at least
+
+    def __init__(self, state, parent=None):
+        super().__init__(state, parent)
+        self.view = pg.GraphicsLayoutWidget()
+        self.view.setMinimumSize(240, 240)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.plot = self.view.addPlot(row=0, col=0)
+        self.plot.hideButtons()
+        self.plot.setMenuEnabled(False)
+        self.plot.setLabel("left", "layer")
+        self.plot.setLabel("bottom", "head")
+        self.plot.showAxis("top", False)
+        _fixed_view(self.plot.getViewBox())
+        self.image, self.overlay = new_heatmap_items(self.plot)
+        self.selection_box = _rect_item(width=2)
+        self.plot.addItem(self.selection_box, ignoreBounds=True)
+        self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
+                                        width=14, colorMapMenu=False)
+        self.view.addItem(self.colorbar, row=0, col=1)
+        self.thumbs: np.ndarray | None = None  # [L, N, s, s] max-pooled attentions
+        self.grid_shape: tuple[int, int] = (0, 0)
+        self.pool = 1
+        self.gap = self.MIN_GAP
+        self._thumb_key = None
+        self._mask_key = None
+        self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.request_refresh()
+
+    def thumbnail(self, layer: int, head: int) -> np.ndarray:
+        """The displayed pixels of one thumbnail (a view into the mosaic image)."""
+        s, step = self.thumbs.shape[-1], self.thumbs.shape[-1] + self.gap
+        return self.image.image[layer * step: layer * step + s, head * step: head * step + s]
+
+    def _mosaic(self, tiles: np.ndarray, fill) -> np.ndarray:
+        layers, heads, s = tiles.shape[:3]
+        step = s + self.gap
+        out = np.full((layers * step, heads * step) + tiles.shape[4:], fill, dtype=tiles.dtype)
+        view = out.reshape((layers, step, heads, step) + tiles.shape[4:])
+        view[:, :s, :, :s] = tiles.transpose((0, 2, 1, 3) + tuple(range(4, tiles.ndim)))
+        return out
+
+    def refresh(self) -> None:
+        analysis = self.state.analysis
+        if analysis is None:
+            self.image.clear()
+            set_overlay(self.overlay, None)
+            self.selection_box.setVisible(False)
+            self.thumbs, self.grid_shape, self._thumb_key, self._mask_key = None, (0, 0), None, None
+            return
+        att = attentions_of(analysis)
+        layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
+        if self._thumb_key != id(analysis):
+            self.pool = pool_factor(tokens)
+            self.thumbs = max_pool(att, self.pool)
+            self.gap = max(self.MIN_GAP, self.thumbs.shape[-1] // 8)
+            self.grid_shape = (layers, heads)
+            set_heatmap(self.image, self._mosaic(self.thumbs, np.float32(np.nan)))
+            self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
+            self.plot.getViewBox().setRange(xRange=(0, heads), yRange=(0, layers), padding=0.01)
+            self._set_ticks(layers, heads)
+            self._thumb_key = id(analysis)
+            self._mask_key = None
+        mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
+        if mask_key != self._mask_key:
+            hidden = ~any_pool(visible_mask(analysis, *mask_key[1:]), self.pool)
+            tile = grey_overlay(hidden)
+            if tile is None:
+                set_overlay(self.overlay, None)
+            else:
+                tiles = np.broadcast_to(tile, (layers, heads) + tile.shape)
+                set_overlay(self.overlay, self._mosaic(tiles, np.uint8(0)))
+                self.overlay.setRect(QRectF(0, 0, heads, layers))
+            self._mask_key = mask_key
+        layer = min(max(self.state.layer, 0), layers - 1)
+        inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)
+        if self.state.head == MEAN_HEAD or self.state.head >= heads:
+            rect = QRectF(-inset, layer - inset, heads, 1)  # the mean: outline the whole layer
+        else:
+            rect = QRectF(self.state.head - inset, layer - inset, 1, 1)
+        self.selection_box.setRect(rect)
+        self.selection_box.setVisible(True)
+
+    def _set_ticks(self, layers: int, heads: int) -> None:
+        s = self.thumbs.shape[-1]
+        centre = 0.5 * s / (s + self.gap)
+        every_l = max(1, math.ceil(layers / 24))
+        every_h = max(1, math.ceil(heads / 24))
+        self.plot.getAxis("left").setTicks(
+            [[(l + centre, str(l)) for l in range(0, layers, every_l)]])
+        self.plot.getAxis("bottom").setTicks(
+            [[(h + centre, str(h)) for h in range(0, heads, every_h)]])
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        vb = self.plot.getViewBox()
+        if not vb.sceneBoundingRect().contains(scene_pos) or self.thumbs is None:
+            return None
+        p = vb.mapSceneToView(scene_pos)
+        layer, head = math.floor(p.y()), math.floor(p.x())
+        if 0 <= layer < self.grid_shape[0] and 0 <= head < self.grid_shape[1]:
+            return layer, head
+        return None
+
+    def _on_click(self, event) -> None:
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.state.set_selection(layer=cell[0], head=cell[1])

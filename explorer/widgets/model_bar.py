@@ -1,0 +1,42 @@
+"""The model bar: which model is loaded, its size, what it can do, and a busy indicator."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
+
+from explorer.state import ExplorerState, ModelInfo
+
+CAPABILITY_LABELS = {"mlm": "fill-mask", "nsp": "next sentence", "attention": "attention",
+                     "classify": "classification", "tag": "token tags", "qa": "question answering"}
+
+
+def describe(model: ModelInfo) -> str:
+    caps = ", ".join(CAPABILITY_LABELS.get(c, c) for c in sorted(model.capabilities))
+    return (f"<b>{model.name}</b> &nbsp; {model.layers} layers · {model.heads} heads · "
+            f"hidden {model.hidden} · {model.parameters / 1e6:.1f}M params · "
+            f"vocab {model.vocab_size} &nbsp; <i>{caps}</i> &nbsp; on {model.device}")
+
+
+class ModelBar(QWidget):
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.label = QLabel("No model loaded — File ▸ Open model folder…")
+        self.label.setTextFormat(self.label.textFormat().RichText)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setMaximumWidth(120)
+        self.busy.setVisible(False)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.busy)
+        state.sig_model_changed.connect(self._on_model)
+        state.sig_busy_changed.connect(self.busy.setVisible)
+
+    def _on_model(self, model: ModelInfo | None) -> None:
+        self.label.setText(describe(model) if model is not None
+                           else "No model loaded — File ▸ Open model folder…")
+        if model is not None:
+            self.label.setToolTip(model.path + ("\n" + "\n".join(model.warnings)
+                                                if model.warnings else ""))

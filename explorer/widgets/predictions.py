@@ -1,0 +1,350 @@
+"""Predictions: fill-mask candidates for every [MASK], and next-sentence prediction (NSP).
+
+Each candidate is a row with a probability bar; clicking it writes the candidate into the text
+in place of that [MASK] (a ``##`` piece is glued to the word before). NSP is a two-part bar,
+greyed out with the reason when there is no sentence B or no NSP head.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (QAbstractButton, QFrame, QGroupBox, QLabel, QScrollArea,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from explorer.state import ExplorerState
+from explorer.text_edits import format_percent, mask_ordinal, replace_nth_mask
+
+MAX_MASK_GROUPS = 24     # more masks than this: the rest are summarised in one line
+BAR_COLOUR = QColor("#3b78b8")
+IS_NEXT_COLOUR = QColor("#1b9e77")    # teal / purple: distinct for common colour-vision types
+NOT_NEXT_COLOUR = QColor("#7570b3")
+SEGMENT_NAMES = {0: "A", 1: "B"}
+
+
+def _is_nsp_note(note: str) -> bool:
+    lowered = note.lower()
+    return "nsp" in lowered or "next-sentence" in lowered or "next sentence" in lowered
+
+
+def _sentence(note: str) -> str:
+    note = note.strip()
+    return note[:1].upper() + note[1:] if note else note
+
+
+class CandidateRow(QAbstractButton):
+    """One fill-mask candidate: token, probability bar, percentage. Clickable."""
+
+    def __init__(self, token: str, prob: float, rank: int, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.token, self.prob, self.rank = token, float(prob), rank
+        self.setText(token)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName(f"{token} {format_percent(prob)}")
+        self._bold = QFont(self.font())
+        self._bold.setBold(True)
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, QFontMetrics(self.font()).height() + 8)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(160, self.sizeHint().height())
+
+    def enterEvent(self, event):
+        self.update()
+        super().enterEvent(event)
+
+    def leaveEvent(self, event):
+        self.update()
+        super().leaveEvent(event)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        palette = self.palette()
+        rect = self.rect()
+        if self.underMouse() or self.isDown():
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight).lighter(180)
+                             if not self.isDown() else palette.color(QPalette.ColorRole.Midlight))
+        fm = QFontMetrics(self.font())
+        token_w = min(max(90, rect.width() * 30 // 100), 160)
+        pct_w = fm.horizontalAdvance("100.00%") + 8
+        bar_x = token_w + 6
+        bar_w = max(rect.width() - bar_x - pct_w - 4, 10)
+        text_colour = palette.color(QPalette.ColorRole.WindowText)
+        painter.setPen(text_colour)
+        painter.setFont(self._bold if self.rank == 0 else self.font())
+        label = QFontMetrics(painter.font()).elidedText(self.token, Qt.TextElideMode.ElideRight,
+                                                        token_w - 10)
+        painter.drawText(QRectF(6, 0, token_w - 6, rect.height()),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+        track = QRectF(bar_x, rect.height() / 2 - 5, bar_w, 10)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(palette.color(QPalette.ColorRole.Mid).lighter(150))
+        painter.drawRoundedRect(track, 3, 3)
+        filled = QRectF(track.left(), track.top(), max(track.width() * self.prob, 1.5), track.height())
+        painter.setBrush(BAR_COLOUR if self.rank == 0 else BAR_COLOUR.lighter(125))
+        painter.drawRoundedRect(filled, 3, 3)
+        painter.setPen(text_colour)
+        painter.setFont(self.font())
+        painter.drawText(QRectF(rect.width() - pct_w, 0, pct_w - 6, rect.height()),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         format_percent(self.prob))
+        if self.hasFocus():
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DotLine))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(rect.adjusted(0, 0, -1, -1))
+        painter.end()
+
+
+class NspBar(QWidget):
+    """P(IsNext) | P(NotNext) as one two-part bar with the percentages written on it."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.is_next: float | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def set_value(self, is_next: float | None) -> None:
+        self.is_next = None if is_next is None else min(max(float(is_next), 0.0), 1.0)
+        self.setToolTip("" if self.is_next is None else
+                        f"IsNext {format_percent(self.is_next)} · "
+                        f"NotNext {format_percent(1 - self.is_next)}")
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(260, QFontMetrics(self.font()).height() + 12)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(160, self.sizeHint().height())
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        palette = self.palette()
+        if self.is_next is None or not self.isEnabled():
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1, Qt.PenStyle.DashLine))
+            painter.setBrush(palette.color(QPalette.ColorRole.Window).darker(104))
+            painter.drawRoundedRect(rect, 4, 4)
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "IsNext / NotNext: n/a")
+            painter.end()
+            return
+        split = rect.left() + rect.width() * self.is_next
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(NOT_NEXT_COLOUR)
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.save()
+        painter.setClipRect(QRectF(rect.left(), rect.top(), split - rect.left(), rect.height()))
+        painter.setBrush(IS_NEXT_COLOUR)
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.restore()
+        painter.setPen(QColor("white"))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        painter.setFont(bold)
+        inner = rect.adjusted(8, 0, -8, 0)
+        painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         f"IsNext {format_percent(self.is_next)}")
+        painter.drawText(inner, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                         f"NotNext {format_percent(1 - self.is_next)}")
+        painter.end()
+
+
+class PredictionsPanel(QWidget):
+    """Fill-mask candidates and the NSP bar for ``state.analysis``.
+
+    Public: ``mask_groups`` (QGroupBox per shown [MASK]), ``candidate_rows`` ({position:
+    [CandidateRow]}), ``mask_hint`` (QLabel), ``nsp_box``, ``nsp_bar`` (disabled when NSP is
+    unavailable), ``nsp_reason``, ``nsp_available()``, and the slot
+    ``apply_candidate(position, token)``. Signal ``sig_candidate_chosen(int, str)``:
+    [MASK] position and the candidate written into the text.
+    """
+
+    sig_candidate_chosen = Signal(int, str)
+
+    def __init__(self, state: ExplorerState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.mask_groups: list[QGroupBox] = []
+        self.candidate_rows: dict[int, list[CandidateRow]] = {}
+
+        title = QLabel("Fill-mask")
+        bold = title.font()
+        bold.setBold(True)
+        title.setFont(bold)
+        self.mask_hint = QLabel("")
+        self.mask_hint.setObjectName("mask_hint")
+        self.mask_hint.setWordWrap(True)
+        _dim(self.mask_hint)
+
+        self._groups_host = QWidget()
+        self._groups_layout = QVBoxLayout(self._groups_host)
+        self._groups_layout.setContentsMargins(0, 0, 4, 0)
+        self._groups_layout.setSpacing(6)
+        self._groups_layout.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self._groups_host)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        self.nsp_box = QGroupBox("Next sentence prediction (NSP)")
+        self.nsp_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.nsp_bar = NspBar()
+        self.nsp_reason = QLabel("")
+        self.nsp_reason.setObjectName("nsp_reason")
+        self.nsp_reason.setWordWrap(True)
+        nsp_layout = QVBoxLayout(self.nsp_box)
+        nsp_layout.setContentsMargins(8, 6, 8, 8)
+        self.nsp_question = QLabel("Is sentence B the sentence that follows A?")
+        nsp_layout.addWidget(self.nsp_question)
+        nsp_layout.addWidget(self.nsp_bar)
+        nsp_layout.addWidget(self.nsp_reason)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        layout.addWidget(title)
+        layout.addWidget(self.mask_hint)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.nsp_box)
+
+        state.sig_analysis_changed.connect(self._show_analysis)
+        state.sig_model_changed.connect(lambda _model: self._show_analysis(self.state.analysis))
+        self._show_analysis(state.analysis)
+
+    # ----- state -> view -----
+
+    def _show_analysis(self, analysis) -> None:
+        self._show_fill_mask(analysis)
+        self._show_nsp(analysis)
+
+    def _clear_groups(self) -> None:
+        for group in self.mask_groups:
+            self._groups_layout.removeWidget(group)
+            group.deleteLater()
+        self.mask_groups = []
+        self.candidate_rows = {}
+        while self._groups_layout.count() > 1:  # the overflow line, if any; keep the stretch
+            item = self._groups_layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+
+    def _show_fill_mask(self, analysis) -> None:
+        self._clear_groups()
+        if analysis is None:
+            self._set_hint("No analysis yet: type a sentence with [MASK] to see predictions.")
+            return
+        predictions = list(analysis.fill_mask or [])
+        if not predictions:
+            notes = [n for n in (analysis.notes or ()) if not _is_nsp_note(n)]
+            self._set_hint(" ".join(_sentence(n) for n in notes) if notes else
+                           "No [MASK] in the text: type [MASK] (or double-click a token) "
+                           "to see predictions.")
+            return
+        shown = predictions[:MAX_MASK_GROUPS]
+        self._set_hint(f"{len(predictions)} masked position{'s' if len(predictions) != 1 else ''}"
+                       " — click a candidate to put it in the text.")
+        self._groups_host.setUpdatesEnabled(False)
+        for prediction in shown:
+            group = self._mask_group(analysis, prediction)
+            self._groups_layout.insertWidget(self._groups_layout.count() - 1, group)
+            group.show()  # now, not on the next event loop turn
+            self.mask_groups.append(group)
+        if len(predictions) > len(shown):
+            more = QLabel(f"… and {len(predictions) - len(shown)} more [MASK] positions "
+                          f"(showing the first {len(shown)})")
+            _dim(more)
+            self._groups_layout.insertWidget(self._groups_layout.count() - 1, more)
+        self._groups_host.setUpdatesEnabled(True)
+
+    def _mask_group(self, analysis, prediction) -> QGroupBox:
+        position = int(prediction.position)
+        segment = analysis.sequence_ids[position] if position < len(analysis.sequence_ids) else None
+        seg = f" (sentence {SEGMENT_NAMES[segment]})" if segment in SEGMENT_NAMES else ""
+        group = QGroupBox(f"MASK at position {position}{seg}")
+        group.setObjectName(f"mask_group_{position}")
+        rows_layout = QVBoxLayout(group)
+        rows_layout.setContentsMargins(4, 4, 4, 4)
+        rows_layout.setSpacing(0)
+        order = sorted(range(len(prediction.tokens)), key=lambda k: -float(prediction.probs[k]))
+        rows = []
+        for rank, k in enumerate(order):
+            token, prob = prediction.tokens[k], float(prediction.probs[k])
+            row = CandidateRow(token, prob, rank)
+            where = f"sentence {SEGMENT_NAMES.get(segment, '?')}"
+            glue = " (glued to the word before)" if token.startswith("##") and len(token) > 2 else ""
+            row.setToolTip(f"{token}: {format_percent(prob)} (id {int(prediction.token_ids[k])})\n"
+                           f"Click to write it into {where} in place of this [MASK]{glue}")
+            row.clicked.connect(lambda _checked=False, p=position, t=token: self.apply_candidate(p, t))
+            rows_layout.addWidget(row)
+            rows.append(row)
+        self.candidate_rows[position] = rows
+        return group
+
+    def _set_hint(self, text: str) -> None:
+        self.mask_hint.setText(text)
+        self.mask_hint.setVisible(bool(text))
+
+    def _show_nsp(self, analysis) -> None:
+        if analysis is not None and analysis.nsp_is_next is not None:
+            self.nsp_bar.set_value(analysis.nsp_is_next)
+            self._set_nsp_enabled(True)
+            self.nsp_reason.setText("")
+            self.nsp_reason.hide()
+            return
+        self.nsp_bar.set_value(None)
+        self._set_nsp_enabled(False)
+        self.nsp_reason.setText(self._nsp_reason(analysis))
+        self.nsp_reason.show()
+
+    def _set_nsp_enabled(self, enabled: bool) -> None:
+        # The bar and question grey out; the reason stays readable.
+        self.nsp_bar.setEnabled(enabled)
+        self.nsp_question.setEnabled(enabled)
+
+    def nsp_available(self) -> bool:
+        return self.nsp_bar.isEnabled()
+
+    def _nsp_reason(self, analysis) -> str:
+        if analysis is not None:
+            notes = [n for n in (analysis.notes or ()) if _is_nsp_note(n)]
+            if notes:
+                return " ".join(_sentence(n) for n in notes)
+        model = self.state.model
+        if model is not None and "nsp" not in model.capabilities:
+            return "This model has no NSP head."
+        if analysis is None:
+            return "No analysis yet."
+        if not (analysis.text_b or "").strip():
+            return "No sentence B: next-sentence prediction needs a pair."
+        return "Not available for this analysis."
+
+    # ----- gestures -> state -----
+
+    def apply_candidate(self, position: int, token: str) -> bool:
+        """Write ``token`` into the text in place of the [MASK] at token ``position``."""
+        analysis = self.state.analysis
+        if analysis is None:
+            return False
+        where = mask_ordinal(analysis, position)
+        if where is None:
+            return False
+        segment, n = where
+        texts = [self.state.text_a, self.state.text_b]
+        new = replace_nth_mask(texts[segment], n, token)
+        if new is None:
+            return False
+        texts[segment] = new
+        self.state.set_texts(texts[0], texts[1])
+        self.sig_candidate_chosen.emit(position, token)
+        return True
+
+
+def _dim(label: QLabel) -> None:
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, palette.color(QPalette.ColorRole.PlaceholderText))
+    label.setPalette(palette)

@@ -1,0 +1,120 @@
+"""The real main window, offscreen, driven through its state with a tiny real model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from explorer.main_window import MainWindow
+
+pytestmark = pytest.mark.usefixtures("qapp")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, hf_pretraining_dir):
+    baseline = threading.active_count()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    win = MainWindow(device="cpu", settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.start(str(hf_pretraining_dir))
+    yield win
+    win.close()
+    assert not win.worker.isRunning(), "the inference thread outlived the window"
+    assert threading.active_count() <= baseline, "a thread leaked"
+
+
+def analysed(qtbot, win, text_a, text_b=""):
+    """Set the texts as typing would, wait for their analysis to reach the screen."""
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.state.set_texts(text_a, text_b)
+    return win.state.analysis
+
+
+def test_first_analysis_shows_the_default_pair(window):
+    analysis = window.state.analysis
+    assert analysis is not None and analysis.tokens[0] == "[CLS]"
+    assert window.state.model.layers == 2 and "mlm" in window.state.model.capabilities
+    assert "tokens" in window.status_timing.text() and "ms" in window.status_timing.text()
+
+
+def test_rapid_edits_leave_no_backlog_and_end_with_the_last_text(qtbot, window):
+    applied = []
+    window.sig_analysis_applied.connect(applied.append)
+    for i in range(200):
+        window.state.set_texts(f"edit number {i} of the [MASK] sentence", "")
+    qtbot.waitUntil(lambda: window.state.analysis.text_a == "edit number 199 of the [MASK] "
+                                                          "sentence", timeout=60_000)
+    qtbot.wait(500)
+    assert len(applied) <= 3  # debounced and latest-wins: not 200 analyses
+    assert window.state.analysis.text_a.startswith("edit number 199")
+
+
+def test_broken_model_folder_shows_the_error_and_keeps_the_model(qtbot, window, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    before = window.state.model
+    with qtbot.waitSignal(window.worker.sig_model_failed, timeout=30_000):
+        window.load_model(str(broken))
+    assert window.error_banner.isVisible()
+    assert "config.json" in window.error_banner.text() and "keeping" in window.error_banner.text()
+    assert window.state.model is before
+    assert analysed(qtbot, window, "still [MASK] here").fill_mask  # the old model still works
+
+
+@pytest.mark.parametrize("text_a, text_b", [
+    ("", ""), ("word " * 1000, "x" * 5000), ("😀👩‍👩‍👧 🇫🇷 日本", "\x00\x07\x1b[31m"),
+    ("[MASK] [MASK] [MASK]", "[MASK]"),
+])
+def test_odd_input_never_crashes(qtbot, window, text_a, text_b):
+    analysis = analysed(qtbot, window, text_a, text_b)
+    assert analysis.num_tokens >= 2
+    assert not window.error_banner.isVisible()
+
+
+def test_settings_remember_texts_and_model(qtbot, tmp_path, hf_pretraining_dir):
+    ini = str(tmp_path / "s.ini")
+    win = MainWindow(device="cpu", settings=QSettings(ini, QSettings.IniFormat))
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.start(str(hf_pretraining_dir))
+    win.state.set_texts("Remember [MASK].", "Please.")
+    win.close()
+    again = MainWindow(device="cpu", settings=QSettings(ini, QSettings.IniFormat))
+    qtbot.addWidget(again)
+    assert (again.state.text_a, again.state.text_b) == ("Remember [MASK].", "Please.")
+    assert again.settings.value("last_model") == str(hf_pretraining_dir)
+    again.close()
+
+
+def test_window_is_shown_before_torch_is_imported():
+    code = ("import sys\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "app = QApplication([])\n"
+            "from explorer.main_window import MainWindow\n"
+            "w = MainWindow(device='cpu')\n"
+            "w.show(); app.processEvents()\n"
+            "print('torch' in sys.modules, w.isVisible())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**__import__('os').environ, "QT_QPA_PLATFORM": "offscreen"},
+                         timeout=60)
+    assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
+
+
+def test_screenshot_command_renders_the_window(tmp_path, hf_pretraining_dir):
+    png = tmp_path / "shot.png"
+    exe = Path(sys.executable).with_name("bert-explorer")
+    run = subprocess.run([str(exe), "--model", str(hf_pretraining_dir), "--device", "cpu",
+                          "--text-a", "The [MASK] sat on the [MASK].", "--text-b", "It purred.",
+                          "--screenshot", str(png)], capture_output=True, text=True,
+                         timeout=180, env={**__import__('os').environ,
+                                           "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
