@@ -123,7 +123,14 @@ class Predictor:
 
     @property
     def name(self) -> str:
-        return Path(self.checkpoint.path).name
+        """A short, telling name: the folder, with its run or package when the folder's own
+        name says little ("model", "default", a run's "checkpoints/step-N")."""
+        path = Path(self.checkpoint.path).resolve()
+        if path.name.startswith("step-") and path.parent.name == "checkpoints":
+            return f"{path.parent.parent.name}/{path.name}"
+        if path.name in ("model", "default", "checkpoint", "final"):
+            return f"{path.parent.name}/{path.name}"
+        return path.name
 
     @property
     def capabilities(self) -> frozenset[str]:
