@@ -76,3 +76,25 @@ def prepared_slice(tmp_path_factory, vocab_file) -> Path:
     prepare_corpus([CORPUS_SLICE], WordPieceTokenizer.from_file(vocab_file), out,
                    heldout_fraction=0.05)
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads_or_timers(request):
+    """napari's rule: a GUI test that leaves a thread running or a timer ticking fails."""
+    if "qtbot" not in request.fixturenames and "window" not in request.fixturenames:
+        yield
+        return
+    import threading
+
+    before = set(threading.enumerate())
+    yield
+    from PySide6.QtCore import QThread, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    app.processEvents()
+    live = [w for w in app.topLevelWidgets() if w.isVisible()]
+    running = [t for w in live for t in w.findChildren(QThread) if t.isRunning()]
+    ticking = [t for w in live for t in w.findChildren(QTimer) if t.isActive()]
+    leaked = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not running and not ticking and not leaked, (running, ticking, leaked)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
-from PySide6.QtWidgets import (QAbstractButton, QFrame, QGroupBox, QLabel, QScrollArea,
-                               QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QFrame, QGridLayout, QGroupBox, QLabel,
+                               QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
 
 from explorer.state import ExplorerState
 from explorer.text_edits import format_percent, mask_ordinal, replace_nth_mask
 
+MASK_COLUMNS = 2
 MAX_MASK_GROUPS = 24     # more masks than this: the rest are summarised in one line
 BAR_COLOUR = QColor("#3b78b8")
 IS_NEXT_COLOUR = QColor("#1b9e77")    # teal / purple: distinct for common colour-vision types
@@ -181,10 +182,10 @@ class PredictionsPanel(QWidget):
         _dim(self.mask_hint)
 
         self._groups_host = QWidget()
-        self._groups_layout = QVBoxLayout(self._groups_host)
+        # Masks side by side, so two masks' candidates are visible without scrolling.
+        self._groups_layout = QGridLayout(self._groups_host)
         self._groups_layout.setContentsMargins(0, 0, 4, 0)
         self._groups_layout.setSpacing(6)
-        self._groups_layout.addStretch(1)
         self.scroll = QScrollArea()
         self.scroll.setWidget(self._groups_host)
         self.scroll.setWidgetResizable(True)
@@ -228,10 +229,12 @@ class PredictionsPanel(QWidget):
             group.deleteLater()
         self.mask_groups = []
         self.candidate_rows = {}
-        while self._groups_layout.count() > 1:  # the overflow line, if any; keep the stretch
+        while self._groups_layout.count():  # the overflow line, if any
             item = self._groups_layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
+        for row in range(self._groups_layout.rowCount()):
+            self._groups_layout.setRowStretch(row, 0)
 
     def _show_fill_mask(self, analysis) -> None:
         self._clear_groups()
@@ -249,16 +252,19 @@ class PredictionsPanel(QWidget):
         self._set_hint(f"{len(predictions)} masked position{'s' if len(predictions) != 1 else ''}"
                        " — click a candidate to put it in the text.")
         self._groups_host.setUpdatesEnabled(False)
-        for prediction in shown:
+        for i, prediction in enumerate(shown):
             group = self._mask_group(analysis, prediction)
-            self._groups_layout.insertWidget(self._groups_layout.count() - 1, group)
+            self._groups_layout.addWidget(group, i // MASK_COLUMNS, i % MASK_COLUMNS)
             group.show()  # now, not on the next event loop turn
             self.mask_groups.append(group)
+        next_row = (len(shown) + MASK_COLUMNS - 1) // MASK_COLUMNS
         if len(predictions) > len(shown):
             more = QLabel(f"… and {len(predictions) - len(shown)} more [MASK] positions "
                           f"(showing the first {len(shown)})")
             _dim(more)
-            self._groups_layout.insertWidget(self._groups_layout.count() - 1, more)
+            self._groups_layout.addWidget(more, next_row, 0, 1, MASK_COLUMNS)
+            next_row += 1
+        self._groups_layout.setRowStretch(next_row, 1)  # groups stay at the top
         self._groups_host.setUpdatesEnabled(True)
 
     def _mask_group(self, analysis, prediction) -> QGroupBox:
