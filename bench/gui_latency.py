@@ -99,11 +99,44 @@ def startup_seconds(model: Path) -> float:
     return elapsed
 
 
+def peak_rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return int(next(l for l in f if l.startswith("VmHWM:")).split()[1]) / 1024
+
+
+def bench_large(texts_count: int) -> None:
+    from explorer.main_window import MainWindow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                        "from pathlib import Path; import gui_latency as g; "
+                        "g.make_model(Path(sys.argv[2]), 'large')",
+                        str(Path(__file__).parent), tmp], check=True, cwd=ROOT)
+        window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
+                                                              QSettings.IniFormat))
+        window.resize(1400, 860)
+        window.show()
+        window.start(str(Path(tmp) / "large"))
+        wait_for(window.sig_analysis_applied)
+        times = sorted(edit_latencies(window, texts(texts_count, 240)))
+        tokens = window.state.analysis.num_tokens
+        print(f"# bench/gui_latency.py --large  {os.cpu_count()} cores, offscreen")
+        print("| model | tokens | median ms | max ms | process peak RSS MiB |")
+        print("|---|---|---|---|---|")
+        print(f"| large (24 x 16) | {tokens} | {statistics.median(times):.0f} | "
+              f"{times[-1]:.0f} | {peak_rss_mib():.0f} |")
+        window.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=50)
+    parser.add_argument("--large", action="store_true")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
+    if args.large:
+        bench_large(min(args.texts, 5))
+        return
     from explorer.main_window import MainWindow
 
     print(f"# bench/gui_latency.py  {os.cpu_count()} cores, offscreen, {args.texts} texts each")
