@@ -272,3 +272,12 @@ def test_large_synthetic_analysis_updates(qtbot):
     panel.tabs.setCurrentIndex(0)
     np.testing.assert_allclose(detail.image.image, big.attentions[0].mean(axis=0), rtol=1e-5)
     panel.grab().save(str(PNG_DIR / "att_large_heads.png"))
+
+
+def test_head_grid_columns_fit_the_panel_shape():
+    from explorer.widgets.attention_grid import grid_columns
+
+    assert grid_columns(16, 800, 800) == 4     # square panel: a square grid
+    assert grid_columns(12, 300, 700) == 2     # tall, narrow panel: few columns
+    assert grid_columns(4, 1000, 200) == 4     # wide strip: one row
+    assert grid_columns(1, 50, 50) == 1

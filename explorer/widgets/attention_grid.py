@@ -32,6 +32,13 @@ def _fixed_view(vb: pg.ViewBox) -> None:
     vb.setDefaultPadding(0.0)
 
 
+def grid_columns(heads: int, width: float, height: float) -> int:
+    """Columns that make the heads' square cells largest in a ``width`` x ``height`` area."""
+    def side(cols: int) -> float:
+        return min(width / cols, height / math.ceil(heads / cols))
+    return max(range(1, heads + 1), key=side)
+
+
 class HeadGrid(LazyView):
     """Every head of ``state.layer`` as a heatmap; click a head to select it."""
 
@@ -49,7 +56,7 @@ class HeadGrid(LazyView):
         self.query_boxes: list[QGraphicsRectItem] = []
         self.head_boxes: list[QGraphicsRectItem] = []
         self.colorbar = None
-        self._shape = None   # (layers, heads) the items were built for
+        self._shape = None   # (layers, heads, columns) the items were built for
         self._shown = None   # (analysis id, layer, T) whose images are set
         self._mask_key = None
         self.view.scene().sigMouseClicked.connect(self._on_click)
@@ -59,7 +66,7 @@ class HeadGrid(LazyView):
         self.view.clear()
         self.plots, self.images, self.overlays = [], [], []
         self.query_boxes, self.head_boxes = [], []
-        cols = max(1, math.ceil(math.sqrt(heads)))
+        cols = self._columns(heads)
         rows = math.ceil(heads / cols)
         self.title = self.view.addLabel("", row=0, col=0, colspan=cols, size="11pt")
         for h in range(heads):
@@ -81,8 +88,18 @@ class HeadGrid(LazyView):
         self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
                                         width=14, colorMapMenu=False)
         self.view.addItem(self.colorbar, row=1, col=cols, rowspan=rows)
-        self._shape = (layers, heads)
+        self._shape = (layers, heads, cols)
         self._shown = self._mask_key = None
+
+    def _columns(self, heads: int) -> int:
+        # The colour bar and the title take a strip of the area.
+        return grid_columns(heads, max(self.width() - 60, 1), max(self.height() - 40, 1))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._shape is not None and self._columns(self._shape[1]) != self._shape[2]:
+            self._shape = None  # rebuild with the columns that fit the new shape
+            self.request_refresh()
 
     def refresh(self) -> None:
         analysis = self.state.analysis
@@ -95,7 +112,7 @@ class HeadGrid(LazyView):
             return
         att = attentions_of(analysis)
         layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
-        if self._shape != (layers, heads):
+        if self._shape is None or self._shape[:2] != (layers, heads):
             self._build(layers, heads)
         layer = min(max(self.state.layer, 0), layers - 1)
         key = (id(analysis), layer, tokens)
