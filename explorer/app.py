@@ -14,6 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from engine.paths import default_model_dir
+
 SCREENSHOT_TIMEOUT_MS = 180_000
 
 
@@ -52,6 +54,10 @@ def take_screenshot_when_ready(app: QApplication, window, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.screenshot and not (args.model or default_model_dir()):
+        print("bert-explorer: --screenshot needs --model DIR (no bundled default model yet)",
+              file=sys.stderr)
+        return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from explorer.main_window import MainWindow
 

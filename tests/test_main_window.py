@@ -118,3 +118,11 @@ def test_screenshot_command_renders_the_window(tmp_path, hf_pretraining_dir):
                                            "QT_QPA_PLATFORM": "offscreen"})
     assert run.returncode == 0, run.stderr[-2000:]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_screenshot_without_any_model_fails_at_once():
+    exe = Path(sys.executable).with_name("bert-explorer")
+    run = subprocess.run([str(exe), "--screenshot", "/tmp/never.png"], capture_output=True,
+                         text=True, timeout=60, env={**__import__('os').environ,
+                                                     "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 2 and "--model" in run.stderr

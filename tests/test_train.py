@@ -300,3 +300,18 @@ def test_train_tokenizer_then_prepare_from_compressed_text(tmp_path):
     assert report["documents"]["train"] == train.num_documents > 10
     assert report["documents"]["heldout"] > 0
     assert train.tokenizer().encode("the end").tokens[1:-1] == ["the", "end"]
+
+
+def test_an_unexpected_error_marks_the_run_failed_not_running(prepared_slice, tmp_path):
+    class Broken(PretrainingTask):
+        def losses(self, model, batch):
+            raise OSError("No space left on device")
+
+    spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=32,
+                        batch_size=4)
+    run = RunFolder.create(tmp_path / "run", {})
+    trainer = Trainer(Broken(spec), TrainConfig(max_steps=3), run, CPU)
+    with pytest.raises(OSError):
+        trainer.train()
+    status = run.read_status()
+    assert status["state"] == "failed" and "No space left" in status["error"]

@@ -130,6 +130,13 @@ class Trainer:
             self._status("failed", error=str(exc))
             self._log(f"failed: {exc}")
             raise
+        except KeyboardInterrupt:
+            self._status("cancelled", error="interrupted (Ctrl+C); the last checkpoint is kept")
+            raise
+        except Exception as exc:  # disk full, a broken file...: say so, never stay "running"
+            self._status("failed", error=f"{type(exc).__name__}: {exc}")
+            self._log(f"failed: {type(exc).__name__}: {exc}")
+            raise
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
