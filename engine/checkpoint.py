@@ -323,7 +323,7 @@ def save_checkpoint(model: BertPreTrainedModel, folder: str | os.PathLike,
         if tokenizer is not None:
             tokenizer.save(tmp)
         _fsync_tree(tmp)
-        _replace_folder(tmp, folder)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -336,7 +336,7 @@ def _fsync_tree(folder: Path) -> None:
             os.fsync(f.fileno())
 
 
-def _replace_folder(new: Path, target: Path) -> None:
+def replace_folder(new: Path, target: Path) -> None:
     """Swap ``new`` into ``target``'s place with renames, so a reader sees old or new, never half."""
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     shutil.rmtree(old, ignore_errors=True)  # a stale one (same pid, earlier crash) blocks rename

@@ -165,9 +165,16 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         if args.resume:
             run = RunFolder(args.resume)
             saved = run.read_config()
+            if saved.get("world_size", 1) != ctx.world_size:
+                # The saved data position counts global batches of batch x world size.
+                raise ValueError(f"{run.path} was trained with {saved.get('world_size', 1)} "
+                                 f"process(es); resume it with the same number, not "
+                                 f"{ctx.world_size}")
             spec = PretrainSpec(**saved["task"])
             cfg = TrainConfig(**{**saved["train"],
                                  **({"max_steps": args.max_steps} if args.max_steps else {})})
+            if args.max_steps and ctx.is_main:  # a later plain --resume keeps the new goal
+                run.update_config({**saved, "train": dataclasses.asdict(cfg)})
         else:
             spec, cfg = _specs_from_args(args)
             PretrainingTask(spec).model_config()  # bad data or sizes fail before any folder exists
@@ -181,9 +188,15 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         task = PretrainingTask(spec)
         trainer = Trainer(task, cfg, run, ctx)
         if ctx.is_main:
-            run.write_status(state="starting", step=0, max_steps=cfg.max_steps)
+            run.clear_stop_request()  # a request left by a dead process must not stop this one
+            run.write_status(state="starting", max_steps=cfg.max_steps, error=None)
         if args.resume:
-            trainer.resume()
+            try:
+                trainer.resume()
+            except Exception as exc:
+                if ctx.is_main:
+                    run.write_status(state="failed", error=f"could not resume: {exc}")
+                raise
         try:
             state = trainer.train()
         except TrainingFailed as exc:

@@ -272,6 +272,12 @@ class RunFolder:
             raise RunFolderError(path, f"corrupt: expected a JSON object, found {type(data).__name__}")
         return data
 
+    def update_config(self, config: dict) -> None:
+        """Replace the job configuration (atomically), e.g. when a resume extends ``max_steps``."""
+        if not self.config_path.is_file():
+            raise RunFolderError(self.config_path, "missing: not a run folder (no config.json)")
+        write_json_atomic(self.config_path, config)
+
     # ---- status
     def write_status(self, **fields: Any) -> dict:
         """Merge ``fields`` into the current status and replace ``status.json`` atomically.

@@ -49,6 +49,7 @@ def take_screenshot_when_ready(app: QApplication, window, path: Path) -> None:
 
     window.sig_analysis_applied.connect(save)
     window.worker.sig_model_failed.connect(lambda p, m: give_up(f"could not open {p}: {m}"))
+    window.worker.sig_analysis_failed.connect(lambda _seq, m: give_up(f"analysis failed: {m}"))
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: give_up("timed out waiting for analysis"))
 
 

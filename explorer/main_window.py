@@ -34,7 +34,6 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("BERT Explorer", "BERT Explorer")
         self.worker = InferenceWorker(device, self)
         self._seq = 0          # the newest analysis request
-        self._shown_seq = -1   # the analysis on screen
         self._model_path: str | None = None
 
         self.model_bar = ModelBar(self.state)
@@ -167,7 +166,7 @@ class MainWindow(QMainWindow):
     def _on_analysis(self, seq: int, analysis) -> None:
         if seq != self._seq:
             return  # a newer request is on its way: drop the stale result
-        self._shown_seq = seq
+        self.error_banner.setVisible(False)  # an earlier failure is no longer current
         self.state.set_analysis(analysis)
         notices = list(analysis.warnings)
         self.status_timing.setText(f"{analysis.elapsed_ms:.0f} ms · {analysis.num_tokens} tokens"

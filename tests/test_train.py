@@ -154,6 +154,7 @@ def test_resume_after_sigkill_continues_bitwise(prepared_slice, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert RunFolder(killed).read_status()["state"] == "running"  # as the kill left it
+    RunFolder(killed).request_stop("pause")  # left over from before the kill: must not stop us
     pretrain("--resume", str(killed))
     a, b = train_records(straight), train_records(killed)
     assert sorted(b) == list(range(1, 9))
@@ -204,6 +205,7 @@ def test_stop_request_pauses_with_a_checkpoint_and_resume_continues(prepared_sli
     pretrain("--resume", str(run_dir), "--max-steps", str(paused_at + 2))
     assert run.read_status()["state"] == "finished"
     assert max(train_records(run_dir)) == paused_at + 2
+    assert run.read_config()["train"]["max_steps"] == paused_at + 2  # kept for later resumes
 
 
 def test_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(prepared_slice,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from engine.checkpoint import (TIED_KEYS, CheckpointError, normalize_keys, read_state_dict,
-                               save_checkpoint)
+                               replace_folder, save_checkpoint)
 from engine.runlog import RunFolder
 from engine.train.distributed import DistributedContext
 
@@ -66,9 +66,7 @@ def save_training_checkpoint(run: RunFolder, step: int, model: nn.Module, tokeni
             with open(item, "rb") as f:
                 os.fsync(f.fileno())
         (tmp / COMPLETE_MARKER).write_text(f"{step}\n", encoding="utf-8")
-        if final.exists():  # a second checkpoint at the same step (after a stop request)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        replace_folder(tmp, final)  # old or new at every moment, never neither
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -100,6 +98,9 @@ def load_training_state(folder: Path, model: nn.Module,
 
 
 def prune(run: RunFolder, keep: int) -> None:
-    """Delete all but the newest ``keep`` complete checkpoints."""
+    """Delete all but the newest ``keep`` complete checkpoints. Each is first renamed to a
+    hidden name, so a kill mid-delete never leaves a half-deleted folder that looks complete."""
     for _, folder in run.checkpoints()[:-keep]:
-        shutil.rmtree(folder, ignore_errors=True)
+        doomed = folder.with_name(f".{folder.name}.deleting-{os.getpid()}")
+        os.replace(folder, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)

@@ -94,6 +94,7 @@ class Trainer:
                          else nullcontext())
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.model = task.build_model().to(self.device)
+        torch.manual_seed(cfg.seed + ctx.rank)  # then different dropout masks per rank
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         self.batches = task.batches(ctx.rank, ctx.world_size)
         self.step = 0
@@ -119,7 +120,9 @@ class Trainer:
 
     def train(self) -> str:
         """Run to ``max_steps`` or a stop request; returns the final state."""
-        previous = signal.signal(signal.SIGTERM, self._on_sigterm) if self.ctx.is_main else None
+        # Every rank: torchrun forwards SIGTERM to all workers, and the stop flag is agreed by
+        # all-reduce, so all ranks checkpoint and exit together.
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         model = (DistributedDataParallel(self.model, device_ids=[self.device]
                                          if self.device.type == "cuda" else None)
                  if self.ctx.distributed else self.model)
@@ -277,11 +280,13 @@ class Trainer:
         self._stop_signal = "cancel"  # honoured between steps: checkpoint, then exit
 
     def _stop_request(self) -> str | None:
-        if not self.ctx.is_main:
-            return None
-        return self._stop_signal or self.run.stop_requested()
+        if self._stop_signal:
+            return self._stop_signal
+        return self.run.stop_requested() if self.ctx.is_main else None
 
     def _status(self, state: str, **fields) -> None:
+        if state in ("starting", "running"):
+            fields.setdefault("error", None)  # a resumed run is no longer failed
         if self.ctx.is_main:
             self.run.write_status(state=state, pid=os.getpid(), step=self.step,
                                   max_steps=self.cfg.max_steps, **fields)
