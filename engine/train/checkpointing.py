@@ -42,9 +42,9 @@ def gather_rng(ctx: DistributedContext) -> list[dict[str, Any]] | None:
 
 
 def restore_rng(states: list[dict[str, Any]], rank: int) -> None:
-    if rank >= len(states):  # resumed with more ranks than saved: derive, not replay
-        torch.manual_seed(int(states[0]["torch"].sum()) + rank)
-        return
+    if rank >= len(states):
+        raise ValueError(f"the checkpoint holds RNG state for {len(states)} rank(s), not rank "
+                         f"{rank}: resume with the number of processes it was trained with")
     torch.set_rng_state(states[rank]["torch"])
     if "cuda" in states[rank] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states[rank]["cuda"])

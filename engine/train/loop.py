@@ -156,10 +156,11 @@ class Trainer:
             before = self.batches.state()
             micro = [next(self.batches) for _ in range(cfg.grad_accum)]
             stop = self._stop_request()
-            keys = sorted({k for b in micro for k in self.task.denominators(b)})
+            counts = [self.task.denominators(b) for b in micro]
+            keys = sorted({k for c in counts for k in c})
             local = torch.tensor([float(stop == "pause"), float(stop == "cancel")]
-                                 + [sum(self.task.denominators(b).get(k, 0.0) for b in micro)
-                                    for k in keys], dtype=torch.float64)
+                                 + [sum(c.get(k, 0.0) for c in counts) for k in keys],
+                                 dtype=torch.float64)
             totals = self.ctx.all_reduce_sum(local).cpu()  # one collective: stop flags + counts
             if totals[0] or totals[1]:
                 self.batches.load_state(before)  # these batches were drawn, not trained on

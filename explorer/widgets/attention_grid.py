@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout
+from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
@@ -39,16 +39,22 @@ def grid_columns(heads: int, width: float, height: float) -> int:
     return max(range(1, heads + 1), key=side)
 
 
+def _plot_area(owner: QWidget) -> pg.GraphicsLayoutWidget:
+    """A pyqtgraph layout filling ``owner`` edge to edge."""
+    view = pg.GraphicsLayoutWidget()
+    view.setMinimumSize(240, 240)
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(view)
+    return view
+
+
 class HeadGrid(LazyView):
     """Every head of ``state.layer`` as a heatmap; click a head to select it."""
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setMinimumSize(240, 240)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        self.view = _plot_area(self)
         self.title = None
         self.plots: list[pg.PlotItem] = []
         self.images: list[pg.ImageItem] = []
@@ -158,11 +164,7 @@ class ModelView(LazyView):
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
-        self.view = pg.GraphicsLayoutWidget()
-        self.view.setMinimumSize(240, 240)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        self.view = _plot_area(self)
         self.plot = self.view.addPlot(row=0, col=0)
         self.plot.hideButtons()
         self.plot.setMenuEnabled(False)
