@@ -22,9 +22,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_train_tokenizer)
 
     p = sub.add_parser("prepare", help="tokenize a corpus once into on-disk shards")
-    p.add_argument("inputs", nargs="+", metavar="PATH",
+    p.add_argument("inputs", nargs="*", metavar="PATH",
                    help="BERT-layout text (one sentence per line, blank line between documents)"
-                        "; .gz/.xz/.bz2 and folders accepted")
+                        "; .gz/.xz/.bz2 and folders accepted; none: a held-out-only folder "
+                        "for `evaluate`")
     p.add_argument("--tokenizer", required=True, metavar="PATH",
                    help="vocab.txt, tokenizer.json or a folder holding them")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -62,6 +63,10 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-predictions", type=int, default=20)
     p.add_argument("--whole-word", action="store_true", help="whole-word masking")
+    p.add_argument("--nsp-near-negatives", type=float, default=0.0, metavar="P",
+                   help="share of NotNext pairs whose B comes from a nearby document (in corpus "
+                        "order: the same book or collection) rather than any other; harder "
+                        "negatives that need continuity, not style (default 0)")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--eval-every", type=int, default=0, help="0: at checkpoints only")
     p.add_argument("--eval-batches", type=int, default=20)
@@ -69,8 +74,17 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-checkpoints", type=int, default=3)
     p.set_defaults(func=cmd_pretrain)
 
-    p = sub.add_parser("evaluate", help="held-out masked-token accuracy and NSP accuracy")
+    p = sub.add_parser("export", help="copy a checkpoint (a run's step-N folder, say) to a "
+                                      "plain HF folder, optionally in half precision")
     p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--dtype", default="fp32", choices=sorted(_DTYPES),
+                   help="weights on disk; loading gives fp32 again (default fp32)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("evaluate", help="held-out masked-token accuracy and NSP accuracy")
+    p.add_argument("--model", metavar="DIR", help="default: the bundled model")
     p.add_argument("--data", required=True, metavar="DIR", help="prepared data with a held-out "
                                                                 "split")
     p.add_argument("--split", default="heldout")
@@ -101,6 +115,15 @@ def cmd_train_tokenizer(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {tokenizer.vocab_size} tokens"
           f"{'' if args.cased else ', lowercase'}, from {len(files)} file(s)")
     return 0
+
+
+def _bundled_model() -> Path:
+    from engine.paths import default_model_dir
+
+    bundled = default_model_dir()
+    if bundled is None:
+        raise ValueError("no --model given and no bundled default model in resources/models/default")
+    return bundled
 
 
 def _progress_printer():
@@ -136,12 +159,15 @@ def _specs_from_args(args: argparse.Namespace):
         raise ValueError("--data is required for a new run")
     if not args.max_steps:
         raise ValueError("--max-steps is required for a new run")
+    if not 0.0 <= args.nsp_near_negatives <= 1.0:
+        raise ValueError(f"--nsp-near-negatives must be in [0, 1], got {args.nsp_near_negatives}")
     spec = PretrainSpec(data=str(Path(args.data).resolve()),
                         init_model=str(Path(args.init_model).resolve()) if args.init_model else None,
                         preset=args.preset, layers=args.layers, hidden=args.hidden,
                         heads=args.heads, intermediate=args.intermediate, dropout=args.dropout,
                         max_seq_length=args.seq_len, batch_size=args.batch_size,
                         max_predictions=args.max_predictions, whole_word=args.whole_word,
+                        near_negatives=args.nsp_near_negatives,
                         eval_batches=args.eval_batches, seed=args.seed)
     cfg = TrainConfig(max_steps=args.max_steps, lr=args.lr, warmup_steps=args.warmup_steps,
                       schedule=args.schedule, weight_decay=args.weight_decay,
@@ -210,6 +236,34 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         ctx.close()
 
 
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from engine.checkpoint import load_checkpoint, save_checkpoint
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out}: already exists (pass --overwrite to replace it)")
+    if out.resolve() == Path(args.model).resolve():
+        raise ValueError(f"{out}: is the --model folder itself; export to another folder")
+    loaded = load_checkpoint(args.model, device="cpu")
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    dtype = getattr(torch, _DTYPES[args.dtype])
+    if dtype == torch.float16:
+        biggest = max(p.detach().abs().max().item() for p in loaded.model.parameters())
+        if biggest > torch.finfo(torch.float16).max:
+            raise ValueError(f"{args.model}: a weight of {biggest:.3g} does not fit in fp16; "
+                             "export fp32 or bf16")
+    save_checkpoint(loaded.model, out, tokenizer=loaded.tokenizer, dtype=dtype)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"wrote {out}: {loaded.architecture}, {args.dtype}, {size / 2**20:.1f} MiB")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.checkpoint import load_checkpoint
     from engine.data.shards import TokenizedCorpus
@@ -217,6 +271,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.train.pretraining import evaluate_pretraining
 
     device = resolve_device(args.device)
+    args.model = args.model or _bundled_model()
     loaded = load_checkpoint(args.model, device=device)
     if not {"mlm", "nsp"} <= loaded.capabilities:
         raise ValueError(f"{args.model} lacks {', '.join(loaded.missing_capabilities)}: "

@@ -349,3 +349,30 @@ def test_model_folder_without_tokenizer(tiny, tmp_path, capsys):
     rc, out, err = call(capsys, "info", "--model", str(folder), "--device", "cpu")
     assert (rc, out) == (2, "")
     assert_one_line_error(err, "tokenizer", str(folder))
+
+
+def test_export_writes_half_precision_that_loads_as_the_same_model(capsys, hf_pretraining_dir,
+                                                                   tmp_path):
+    import transformers
+    from safetensors import safe_open
+
+    from engine.checkpoint import load_checkpoint
+
+    out = tmp_path / "fp16"
+    rc, stdout, _ = call(capsys, "export", "--model", str(hf_pretraining_dir), "--out", str(out),
+                         "--dtype", "fp16")
+    assert rc == 0 and "fp16" in stdout
+    with safe_open(out / "model.safetensors", "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+    assert (out / "vocab.txt").is_file()
+    ids = torch.tensor([[101, 1996, 4937, 103, 2006, 102, 2009, 2001, 102]])
+    types = torch.tensor([[0] * 6 + [1] * 3])
+    full, half = load_checkpoint(hf_pretraining_dir).model, load_checkpoint(out).model
+    assert next(half.parameters()).dtype == torch.float32  # loads back to fp32 for inference
+    hf = transformers.BertForPreTraining.from_pretrained(out, dtype=torch.float32).eval()
+    with torch.no_grad():
+        a, b, c = (m(ids, token_type_ids=types).prediction_logits for m in (full, half, hf))
+    assert (a - b).abs().max() < 1e-2 and (b - c).abs().max() < 1e-4
+
+    rc, _, err = call(capsys, "export", "--model", str(hf_pretraining_dir), "--out", str(out))
+    assert rc == 2 and "already exists" in err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.data.corpus import DataError
-from engine.data.instances import epoch_instances, epoch_plan, truncated_lengths
+from engine.data.instances import NEAR_WINDOW, epoch_instances, epoch_plan, truncated_lengths
 from engine.data.shards import TokenizedCorpus, prepare_corpus
 from engine.tokenizer import WordPieceTokenizer
 
@@ -210,3 +210,32 @@ def test_needs_two_documents(tmp_path, tok):
 def test_rejects_a_tiny_max_seq_length(corpus):
     with pytest.raises(ValueError, match="max_seq_length"):
         epoch_plan(corpus, 4, seed=0, epoch=0)
+
+
+def test_near_negatives_come_from_nearby_documents(corpus):
+    plain = epoch_plan(corpus, MAX_LEN, seed=4, epoch=0)
+    near = epoch_plan(corpus, MAX_LEN, seed=4, epoch=0, near_negatives=1.0)
+    doc_of_token = np.searchsorted(corpus.sentence_offsets[corpus.document_offsets], near.b_lo, "right") - 1
+    distance = np.abs(doc_of_token - near.document)[near.is_random_next]
+    assert (distance >= 1).all() and (distance <= NEAR_WINDOW).all()
+    assert distance.max() == NEAR_WINDOW  # the whole window is used, both ends included
+    assert abs(near.is_random_next.mean() - 0.5) < 0.02
+    plain_distance = np.abs(np.searchsorted(corpus.sentence_offsets[corpus.document_offsets], plain.b_lo,
+                                            "right") - 1 - plain.document)[plain.is_random_next]
+    assert (plain_distance > NEAR_WINDOW).mean() > 0.9  # the default draws from the whole corpus
+
+
+def test_a_share_of_near_negatives(corpus):
+    plan = epoch_plan(corpus, MAX_LEN, seed=5, epoch=0, near_negatives=0.3)
+    doc_of_token = np.searchsorted(corpus.sentence_offsets[corpus.document_offsets], plan.b_lo, "right") - 1
+    near = (np.abs(doc_of_token - plan.document) <= NEAR_WINDOW)[plan.is_random_next]
+    # 30% drawn near, plus the few far draws that happen to land in the window (65 of 2999 documents).
+    assert 0.3 < near.mean() < 0.36
+
+
+def test_no_near_negatives_is_the_plain_plan(corpus):
+    a = epoch_plan(corpus, MAX_LEN, seed=6, epoch=1)
+    b = epoch_plan(corpus, MAX_LEN, seed=6, epoch=1, near_negatives=0.0)
+    np.testing.assert_array_equal(a.b_lo, b.b_lo)
+    with pytest.raises(ValueError, match="near_negatives"):
+        epoch_plan(corpus, MAX_LEN, seed=6, epoch=1, near_negatives=1.5)

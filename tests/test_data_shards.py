@@ -327,3 +327,13 @@ def test_prepare_memory_is_bounded_by_the_batch_not_the_corpus(tmp_path, vocab_f
     # Holding the corpus as Python strings or id lists would cost several times its size;
     # streaming batches of 1,000 sentences costs a few MB.
     assert growth < 15e6 < size / 1.5, f"peak memory grew by {growth / 1e6:.1f} MB for a {size / 1e6:.0f} MB corpus"
+
+
+def test_a_heldout_only_folder_for_evaluation(tmp_path, tok):
+    (tmp_path / "held.txt").write_text(docs_text(6, seed=2, prefix="held"), encoding="utf-8")
+    report = prepare_corpus([], tok, tmp_path / "data", heldout_inputs=[tmp_path / "held.txt"])
+    assert report.documents == {"train": 0, "heldout": 6}
+    held = TokenizedCorpus(tmp_path / "data", "heldout")
+    assert held.num_documents == 6
+    with pytest.raises(DataError, match="no training files"):
+        prepare_corpus([], tok, tmp_path / "data2")

@@ -65,7 +65,7 @@ class PretrainingBatches:
     def __init__(self, corpus: TokenizedCorpus, max_seq_length: int, batch_size: int, seed: int,
                  mask_id: int, vocab_size: int, rank: int = 0, world_size: int = 1, max_predictions: int = 20,
                  whole_word: bool = False, short_seq_prob: float = 0.1, mlm_probability: float = 0.15,
-                 pad_to_max: bool = True):
+                 pad_to_max: bool = True, near_negatives: float = 0.0):
         if batch_size < 1 or world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"need batch_size >= 1 and 0 <= rank < world_size, got batch_size={batch_size}, "
                              f"rank={rank}, world_size={world_size}")
@@ -80,6 +80,7 @@ class PretrainingBatches:
         self.rank, self.world_size = rank, world_size
         self.max_predictions, self.mlm_probability = max_predictions, mlm_probability
         self.whole_word, self.short_seq_prob, self.pad_to_max = whole_word, short_seq_prob, pad_to_max
+        self.near_negatives = near_negatives
         self.global_batch = batch_size * world_size
         self._continuation = None
         if whole_word:
@@ -97,7 +98,8 @@ class PretrainingBatches:
 
     def _load_plan(self, epoch: int) -> InstancePlan:
         if self._plan_epoch != epoch:
-            plan = epoch_plan(self.corpus, self.max_seq_length, self.seed, epoch, self.short_seq_prob)
+            plan = epoch_plan(self.corpus, self.max_seq_length, self.seed, epoch, self.short_seq_prob,
+                              self.near_negatives)
             if len(plan) < self.global_batch:
                 raise DataError(f"{self.corpus.path}: epoch {epoch} has {len(plan)} instances, fewer than one "
                                 f"global batch of {self.global_batch} (batch_size x world_size)")

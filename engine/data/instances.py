@@ -19,6 +19,12 @@ ones are paid back and the overall rate stays 0.5.
 Also, the random document is drawn uniformly among the *other* documents (Google retries 10
 times and may keep the same one), so a corpus needs at least 2 documents.
 
+Harder negatives (an option, not Google's): with `near_negatives` = p, a NotNext B comes with
+probability p from a document at most `NEAR_WINDOW` places away from A's in corpus order instead.
+Corpora keep a book's chapters (or a collection's entries) together, so that is nearly always
+the same book or collection: B then shares A's style, names and vocabulary, and the model must
+judge continuity rather than style. With p = 0 the plan is exactly the plain one.
+
 An instance is four token offsets into the corpus (A and B are each one contiguous range of
 `tokens.bin`), so an epoch of millions of instances is a few compact arrays (`InstancePlan`);
 `Instance` objects are built only for the rows a batch needs. Each epoch is planned with its own
@@ -37,7 +43,9 @@ import numpy as np
 from engine.data.corpus import DataError
 from engine.data.shards import TokenizedCorpus
 
-__all__ = ["Instance", "InstancePlan", "epoch_plan", "epoch_instances", "truncated_lengths"]
+__all__ = ["Instance", "InstancePlan", "epoch_plan", "epoch_instances", "truncated_lengths", "NEAR_WINDOW"]
+
+NEAR_WINDOW = 32  # documents either side of A's that a "near" NotNext B may come from
 
 
 @dataclass
@@ -105,12 +113,14 @@ class InstancePlan:
 
 
 def epoch_plan(corpus: TokenizedCorpus, max_seq_length: int, seed: int, epoch: int,
-               short_seq_prob: float = 0.1) -> InstancePlan:
+               short_seq_prob: float = 0.1, near_negatives: float = 0.0) -> InstancePlan:
     """All instances of one epoch as offsets, shuffled; deterministic for (seed, epoch)."""
     if max_seq_length < 5:
         raise ValueError(f"max_seq_length must be >= 5 ([CLS] A [SEP] B [SEP]), got {max_seq_length}")
     if not 0.0 <= short_seq_prob <= 1.0:
         raise ValueError(f"short_seq_prob must be in [0, 1], got {short_seq_prob}")
+    if not 0.0 <= near_negatives <= 1.0:
+        raise ValueError(f"near_negatives must be in [0, 1], got {near_negatives}")
     n_docs = corpus.num_documents
     if n_docs < 2:
         raise DataError(f"{corpus.path}: split {corpus.split!r} has {n_docs} document(s); "
@@ -156,8 +166,12 @@ def epoch_plan(corpus: TokenizedCorpus, max_seq_length: int, seed: int, epoch: i
                 else:  # a 1-token sentence ending its document: no true next text
                     random_next, owed = True, owed + 1
             if random_next:
-                r = randrange(n_docs - 1)
-                r += r >= d
+                if near_negatives and coin() < near_negatives:
+                    lo, hi = max(0, d - NEAR_WINDOW), min(n_docs, d + NEAR_WINDOW + 1)
+                    r = randrange(lo, hi - 1)
+                else:
+                    r = randrange(n_docs - 1)
+                r += r >= d  # skip A's own document
                 r0, r1 = int(do[r]), int(do[r + 1])
                 start = r0 + randrange(r1 - r0)
                 b_lo = int(so[start])
@@ -187,11 +201,11 @@ def epoch_plan(corpus: TokenizedCorpus, max_seq_length: int, seed: int, epoch: i
 
 
 def epoch_instances(corpus: TokenizedCorpus, max_seq_length: int, seed: int, epoch: int,
-                    short_seq_prob: float = 0.1) -> list[Instance]:
+                    short_seq_prob: float = 0.1, near_negatives: float = 0.0) -> list[Instance]:
     """All instances of one epoch, shuffled; deterministic for (seed, epoch), different across epochs.
 
     Builds every Instance in memory: fine for small corpora and tests; training streams from
     `epoch_plan` instead (see `PretrainingBatches`).
     """
-    plan = epoch_plan(corpus, max_seq_length, seed, epoch, short_seq_prob)
+    plan = epoch_plan(corpus, max_seq_length, seed, epoch, short_seq_prob, near_negatives)
     return [plan.instance(i, corpus.tokens, corpus.cls_id, corpus.sep_id) for i in range(len(plan))]

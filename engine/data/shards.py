@@ -184,7 +184,8 @@ def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceToke
     """Tokenize text files into a data folder (layout in the module docstring); returns counts and speed.
 
     inputs / heldout_inputs: files or folders (folders: every *.txt* file below, sorted); .gz/.xz/.bz2
-    are read transparently. A file named in both goes to heldout only. With heldout_fraction > 0,
+    are read transparently. No inputs but some heldout_inputs: a held-out-only folder (an empty
+    train split), for evaluation. A file named in both goes to heldout only. With heldout_fraction > 0,
     a further share of the input documents goes to heldout, chosen by a hash of the document text.
     progress(bytes_read, seconds) is called after every batch; bytes are on-disk input bytes.
     An existing out_dir is an error unless overwrite=True (then it is replaced at the very end).
@@ -200,7 +201,7 @@ def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceToke
     held_files = expand_paths(heldout_inputs)
     held_set = {p.resolve() for p in held_files}
     train_files = [p for p in expand_paths(inputs) if p.resolve() not in held_set]
-    if not train_files:
+    if not train_files and (inputs or not held_files):
         raise DataError(f"{', '.join(map(str, inputs)) or 'inputs'}: no training files (all are held out?)")
     jobs = [(p, "train") for p in train_files] + [(p, "heldout") for p in held_files]
     sizes = [p.stat().st_size for p, _ in jobs]
@@ -231,7 +232,7 @@ def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceToke
         for w in writers.values():
             w.close()
         counts = {name: w.counts() for name, w in writers.items()}
-        if counts["train"]["documents"] == 0:
+        if train_files and counts["train"]["documents"] == 0:
             raise DataError(f"{', '.join(map(str, train_files))}: no documents with any tokens")
 
         tokenizer.save(tmp / "tokenizer")

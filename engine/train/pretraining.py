@@ -38,6 +38,7 @@ class PretrainSpec:
     max_predictions: int = 20
     whole_word: bool = False
     short_seq_prob: float = 0.1
+    near_negatives: float = 0.0       # share of NotNext B taken from a nearby document (same book)
     eval_batches: int = 20
     seed: int = 0
 
@@ -95,7 +96,8 @@ class PretrainingTask:
                                   mask_id=self.tokenizer.mask_id,
                                   vocab_size=self.tokenizer.vocab_size, rank=rank,
                                   world_size=world_size, max_predictions=s.max_predictions,
-                                  whole_word=s.whole_word, short_seq_prob=s.short_seq_prob)
+                                  whole_word=s.whole_word, short_seq_prob=s.short_seq_prob,
+                                  near_negatives=s.near_negatives)
 
     def batches(self, rank: int, world_size: int) -> PretrainingBatches:
         return self._batches(self.corpus, self.spec.seed, rank, world_size)
