@@ -317,3 +317,26 @@ def test_an_unexpected_error_marks_the_run_failed_not_running(prepared_slice, tm
         trainer.train()
     status = run.read_status()
     assert status["state"] == "failed" and "No space left" in status["error"]
+
+
+def test_heartbeat_continues_through_a_step_longer_than_its_period(prepared_slice, tmp_path):
+    """A monitor marks a job failed when its heartbeat is stale: a slow step must not look dead."""
+    spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=32, batch_size=4)
+    cfg = TrainConfig(max_steps=2, lr=1e-3, checkpoint_every=100, heartbeat_seconds=0.05)
+    run = RunFolder.create(tmp_path / "run", {})
+    trainer = Trainer(PretrainingTask(spec), cfg, run, CPU)
+    beats: list[float] = []
+    losses = trainer.task.losses
+
+    def slow_losses(model, batch):
+        for _ in range(10):  # 0.5 s in a step: ten heartbeat periods
+            time.sleep(0.05)
+            beats.append(run.read_status()["heartbeat"])
+        return losses(model, batch)
+
+    trainer.task.losses = slow_losses
+    assert trainer.train() == "finished"
+    assert len(set(beats)) >= 10  # refreshed while the step ran, not only between steps
+    assert run.read_status()["state"] == "finished"
+    time.sleep(0.2)
+    assert run.read_status()["state"] == "finished"  # the stopped heartbeat wrote nothing back

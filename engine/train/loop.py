@@ -12,16 +12,17 @@ from __future__ import annotations
 import math
 import os
 import signal
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from engine.runlog import MetricsWriter, RunFolder
+from engine.runlog import MetricsWriter, RunFolder, RunFolderError
 from engine.train import checkpointing
 from engine.train.distributed import DistributedContext
 from engine.train.optim import build_optimizer, lr_at
@@ -101,7 +102,9 @@ class Trainer:
         self._checkpointed_step = 0
         self._stop_signal: str | None = None
         self._metrics = MetricsWriter(run.metrics_path) if ctx.is_main else None
-        self._last_heartbeat = 0.0
+        # status.json is read-merged-written; the lock keeps the heartbeat thread from writing
+        # back a state the main thread has just replaced.
+        self._status_lock = threading.Lock()
 
     # ----- public -----
 
@@ -126,6 +129,7 @@ class Trainer:
         model = (DistributedDataParallel(self.model, device_ids=[self.device]
                                          if self.device.type == "cuda" else None)
                  if self.ctx.distributed else self.model)
+        stop_beating = self._start_heartbeat()
         try:
             self._status("running")
             state = self._loop(model)
@@ -141,6 +145,7 @@ class Trainer:
             self._log(f"failed: {type(exc).__name__}: {exc}")
             raise
         finally:
+            stop_beating()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             if self._metrics is not None:
@@ -176,7 +181,6 @@ class Trainer:
                 self._evaluate()
             if checkpoint_due:
                 self._checkpoint()
-            self._heartbeat()
         self._check_ranks_in_sync()
         self._status("finished")
         self._log(f"finished at step {self.step}")
@@ -289,13 +293,36 @@ class Trainer:
         if state in ("starting", "running"):
             fields.setdefault("error", None)  # a resumed run is no longer failed
         if self.ctx.is_main:
-            self.run.write_status(state=state, pid=os.getpid(), step=self.step,
-                                  max_steps=self.cfg.max_steps, **fields)
-            self._last_heartbeat = time.monotonic()
+            with self._status_lock:
+                self.run.write_status(state=state, pid=os.getpid(), step=self.step,
+                                      max_steps=self.cfg.max_steps, **fields)
 
-    def _heartbeat(self) -> None:
-        if time.monotonic() - self._last_heartbeat >= self.cfg.heartbeat_seconds:
-            self._status("running")
+    def _start_heartbeat(self) -> Callable[[], None]:
+        """A thread that refreshes status.json every heartbeat_seconds, also through a long step,
+        evaluation or checkpoint, so a monitor can tell a slow job from a dead one. Returns the
+        function that stops it (and waits: a daemon thread still alive at interpreter exit can
+        abort the process)."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.cfg.heartbeat_seconds):
+                with self._status_lock:
+                    if done.is_set():
+                        return
+                    try:
+                        self.run.write_status(step=self.step)
+                    except (OSError, RunFolderError):
+                        pass  # the main thread meets the same disk problem and reports it
+
+        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+        if self.ctx.is_main:
+            thread.start()
+
+        def stop() -> None:
+            done.set()
+            if thread.is_alive():
+                thread.join()
+        return stop
 
     def _log(self, message: str) -> None:
         if self.ctx.is_main:
