@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -43,6 +44,15 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                                                     "log, checkpoints)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     p.add_argument("--data", metavar="DIR", help="a folder written by `bert-engine prepare`")
+    p.add_argument("--corpus", nargs="+", metavar="PATH",
+                   help="instead of --data: text files or folders, prepared into RUN_DIR/data "
+                        "by the job itself")
+    p.add_argument("--tokenizer", metavar="PATH", help="with --corpus: the vocabulary to use "
+                   "(default: --init-model's, else one trained on the corpus into RUN_DIR/tokenizer)")
+    p.add_argument("--vocab-size", type=int, default=30522, help="with --corpus and a trained "
+                                                                 "tokenizer")
+    p.add_argument("--heldout-fraction", type=float, default=0.02,
+                   help="with --corpus: share of documents held out for evaluation")
     p.add_argument("--init-model", metavar="DIR", help="start from this checkpoint; missing "
                                                        "MLM/NSP heads are initialised")
     p.add_argument("--preset", default="mini", help="tiny mini small medium base large")
@@ -155,8 +165,10 @@ def _specs_from_args(args: argparse.Namespace):
     from engine.train.loop import TrainConfig
     from engine.train.pretraining import PretrainSpec
 
-    if not args.data:
-        raise ValueError("--data is required for a new run")
+    if bool(args.data) == bool(args.corpus):
+        raise ValueError("a new run needs either --data (prepared) or --corpus (text)")
+    if args.corpus:
+        args.data = str(Path(args.run_dir) / "data")
     if not args.max_steps:
         raise ValueError("--max-steps is required for a new run")
     if not 0.0 <= args.nsp_near_negatives <= 1.0:
@@ -176,6 +188,61 @@ def _specs_from_args(args: argparse.Namespace):
                       checkpoint_every=args.checkpoint_every,
                       keep_checkpoints=args.keep_checkpoints, seed=args.seed)
     return spec, cfg
+
+
+def _check_corpus_job(args: argparse.Namespace, spec) -> None:
+    """What can be checked before a --corpus job prepares anything: files, sizes, tokenizer."""
+    from engine.config import BertConfig
+    from engine.data.corpus import expand_paths
+    from engine.train.pretraining import PretrainingTask
+
+    for path in expand_paths(args.corpus):  # raises for missing or empty inputs
+        with open(path, "rb") as f:
+            f.read(1)
+    if args.tokenizer:
+        from engine.tokenizer import WordPieceTokenizer
+
+        WordPieceTokenizer.from_file(args.tokenizer)
+    if not 0.0 <= args.heldout_fraction < 1.0:
+        raise ValueError(f"--heldout-fraction must be in [0, 1), got {args.heldout_fraction}")
+    if spec.init_model is None:  # sizes, with a stand-in vocabulary
+        BertConfig.from_dict({**BertConfig.preset(spec.preset).to_dict(),
+                              **PretrainingTask.size_overrides(spec)})
+
+
+def _prepare_in_run(args: argparse.Namespace, run) -> None:
+    """Tokenizer (given, the init model's, or trained) and RUN_DIR/data, logged in the run."""
+    from engine.runlog import Heartbeat
+
+    run.write_status(state="starting", step=0, message="preparing data")
+    with Heartbeat(run, 5.0, threading.Lock()):
+        _tokenize_corpus(args, run)
+
+
+def _tokenize_corpus(args: argparse.Namespace, run) -> None:
+    from engine.data.corpus import expand_paths, open_text
+    from engine.data.shards import prepare_corpus
+    from engine.tokenizer import WordPieceTokenizer
+
+    files = expand_paths(args.corpus)
+    if args.tokenizer or args.init_model:
+        tokenizer = WordPieceTokenizer.from_file(args.tokenizer or args.init_model)
+    else:
+        run.log(f"training a {args.vocab_size}-token WordPiece vocabulary on {len(files)} file(s)")
+
+        def lines():
+            for path in files:
+                with open_text(path) as f:
+                    yield from f
+
+        tokenizer = WordPieceTokenizer.train_from_texts(lines(), ", ".join(map(str, files)),
+                                                        vocab_size=args.vocab_size)
+        tokenizer.save(run.path / "tokenizer")
+    report = prepare_corpus(files, tokenizer, run.path / "data",
+                            heldout_fraction=args.heldout_fraction)
+    docs, toks = report.documents, report.tokens
+    run.log(f"prepared {docs['train']} training documents ({toks['train']} tokens) and "
+            f"{docs.get('heldout', 0)} held-out ({toks.get('heldout', 0)}) in {report.seconds:.1f} s")
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -204,19 +271,24 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                 run.update_config({**saved, "train": dataclasses.asdict(cfg)})
         else:
             spec, cfg = _specs_from_args(args)
-            task = PretrainingTask(spec)
-            task.model_config()  # bad data or sizes fail before any folder exists
+            if args.corpus:
+                _check_corpus_job(args, spec)
+            else:
+                PretrainingTask(spec).model_config()  # bad data or sizes fail before any folder exists
             run = RunFolder(args.run_dir)
             if ctx.is_main:
                 RunFolder.create(args.run_dir, {
                     "kind": "pretrain", "task": dataclasses.asdict(spec),
                     "train": dataclasses.asdict(cfg), "world_size": ctx.world_size,
                     "command": sys.argv, "created": time.time()})
+                if args.corpus:
+                    _prepare_in_run(args, run)
             ctx.barrier()
+            task = PretrainingTask(spec)
         trainer = Trainer(task, cfg, run, ctx)
         if ctx.is_main:
             run.clear_stop_request()  # a request left by a dead process must not stop this one
-            run.write_status(state="starting", max_steps=cfg.max_steps, error=None)
+            run.write_status(state="starting", max_steps=cfg.max_steps, error=None, message=None)
         if args.resume:
             try:
                 trainer.resume()

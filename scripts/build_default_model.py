@@ -1,6 +1,7 @@
 """Steps that build `resources/models/default` (the commands are in its MODEL_CARD.md).
 
-    build_default_model.py split --out WORK     training and held-out text from resources/corpus
+    build_default_model.py split --out WORK                 training and held-out text
+    build_default_model.py evaluate --model M --work W --vocab V   every held-out measure (JSON)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from default_model.heldout_eval import evaluate_all  # noqa: E402
 from default_model.split import SplitError, split_corpus  # noqa: E402
 
 
@@ -24,12 +26,27 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    results = evaluate_all(Path(args.model), Path(args.work), args.vocab)
+    text = json.dumps(results, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("split", help="write WORK/train/*.txt and WORK/heldout/*.txt")
     p.add_argument("--out", required=True, metavar="WORK")
     p.set_defaults(func=cmd_split)
+    p = sub.add_parser("evaluate", help="held-out MLM and NSP on every measure")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--work", required=True, metavar="WORK")
+    p.add_argument("--vocab", required=True, help="suffix of WORK/data-VOCAB and WORK/eval-VOCAB")
+    p.add_argument("--out", metavar="FILE.json")
+    p.set_defaults(func=cmd_evaluate)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

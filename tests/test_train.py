@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import CORPUS_SLICE
 from engine.checkpoint import load_checkpoint
 from engine.runlog import MetricsReader, RunFolder
 from engine.train.distributed import DistributedContext
@@ -283,7 +284,6 @@ def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(prepared_sli
 def test_train_tokenizer_then_prepare_from_compressed_text(tmp_path):
     import lzma
 
-    from conftest import CORPUS_SLICE
     from engine.data.shards import TokenizedCorpus
 
     text = CORPUS_SLICE.read_bytes()[:300_000].rsplit(b"\n\n", 1)[0]
@@ -340,3 +340,32 @@ def test_heartbeat_continues_through_a_step_longer_than_its_period(prepared_slic
     assert run.read_status()["state"] == "finished"
     time.sleep(0.2)
     assert run.read_status()["state"] == "finished"  # the stopped heartbeat wrote nothing back
+
+
+def test_a_corpus_job_trains_its_tokenizer_prepares_and_trains(tmp_path):
+    """What the New job dialog starts: raw text in, everything else inside the run folder."""
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--corpus", str(CORPUS_SLICE), "--vocab-size", "2000",
+             "--heldout-fraction", "0.05", "--max-steps", "2", *TINY_JOB)
+    run = RunFolder(run_dir)
+    assert run.read_status()["state"] == "finished" and run.read_status()["message"] is None
+    assert (run_dir / "tokenizer" / "vocab.txt").is_file()
+    _, folder = run.latest_checkpoint()
+    loaded = load_checkpoint(folder)
+    assert loaded.config.vocab_size == loaded.tokenizer.vocab_size <= 2000
+    assert any("held-out" in line for line in run.log_tail())
+    assert any(r.get("split") == "heldout" for r in MetricsReader(run.metrics_path).read_new())
+
+
+def test_a_corpus_job_checks_its_inputs_before_creating_anything(tmp_path):
+    bad = pretrain("--run-dir", str(tmp_path / "r1"), "--corpus", str(tmp_path / "missing.txt"),
+                   "--max-steps", "1", *TINY_JOB, check=False)
+    assert bad.returncode == 2 and "missing.txt" in bad.stderr
+    heads = pretrain("--run-dir", str(tmp_path / "r2"), "--corpus", str(CORPUS_SLICE),
+                     "--hidden", "100", "--heads", "3", "--max-steps", "1", *TINY_JOB,
+                     check=False)
+    assert heads.returncode == 2 and "multiple" in heads.stderr
+    both = pretrain("--run-dir", str(tmp_path / "r3"), "--corpus", str(CORPUS_SLICE), "--data",
+                    str(tmp_path), "--max-steps", "1", *TINY_JOB, check=False)
+    assert both.returncode == 2 and "either" in both.stderr
+    assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3"))

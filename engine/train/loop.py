@@ -12,17 +12,18 @@ from __future__ import annotations
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from engine.runlog import MetricsWriter, RunFolder, RunFolderError
+from engine.runlog import Heartbeat, MetricsWriter, RunFolder
 from engine.train import checkpointing
 from engine.train.distributed import DistributedContext
 from engine.train.optim import build_optimizer, lr_at
@@ -105,6 +106,10 @@ class Trainer:
         # status.json is read-merged-written; the lock keeps the heartbeat thread from writing
         # back a state the main thread has just replaced.
         self._status_lock = threading.Lock()
+        # Training wall time over every process of this run (a resumed run adds to it).
+        self._started = time.monotonic()
+        previous = run.read_status() if ctx.is_main else None
+        self._elapsed_before = float((previous or {}).get("elapsed") or 0.0)
 
     # ----- public -----
 
@@ -129,10 +134,13 @@ class Trainer:
         model = (DistributedDataParallel(self.model, device_ids=[self.device]
                                          if self.device.type == "cuda" else None)
                  if self.ctx.distributed else self.model)
-        stop_beating = self._start_heartbeat()
+        beating = (Heartbeat(self.run, self.cfg.heartbeat_seconds, self._status_lock,
+                             lambda: {"step": self.step, "elapsed": self._elapsed()})
+                   if self.ctx.is_main else nullcontext())
         try:
-            self._status("running")
-            state = self._loop(model)
+            with beating:
+                self._status("running")
+                return self._loop(model)
         except TrainingFailed as exc:
             self._status("failed", error=str(exc))
             self._log(f"failed: {exc}")
@@ -145,12 +153,10 @@ class Trainer:
             self._log(f"failed: {type(exc).__name__}: {exc}")
             raise
         finally:
-            stop_beating()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
             if self._metrics is not None:
                 self._metrics.close()
-        return state
 
     # ----- the loop -----
 
@@ -294,35 +300,12 @@ class Trainer:
             fields.setdefault("error", None)  # a resumed run is no longer failed
         if self.ctx.is_main:
             with self._status_lock:
-                self.run.write_status(state=state, pid=os.getpid(), step=self.step,
-                                      max_steps=self.cfg.max_steps, **fields)
+                self.run.write_status(state=state, pid=os.getpid(), host=socket.gethostname(),
+                                      step=self.step, max_steps=self.cfg.max_steps,
+                                      elapsed=self._elapsed(), **fields)
 
-    def _start_heartbeat(self) -> Callable[[], None]:
-        """A thread that refreshes status.json every heartbeat_seconds, also through a long step,
-        evaluation or checkpoint, so a monitor can tell a slow job from a dead one. Returns the
-        function that stops it (and waits: a daemon thread still alive at interpreter exit can
-        abort the process)."""
-        done = threading.Event()
-
-        def beat() -> None:
-            while not done.wait(self.cfg.heartbeat_seconds):
-                with self._status_lock:
-                    if done.is_set():
-                        return
-                    try:
-                        self.run.write_status(step=self.step)
-                    except (OSError, RunFolderError):
-                        pass  # the main thread meets the same disk problem and reports it
-
-        thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
-        if self.ctx.is_main:
-            thread.start()
-
-        def stop() -> None:
-            done.set()
-            if thread.is_alive():
-                thread.join()
-        return stop
+    def _elapsed(self) -> float:
+        return round(self._elapsed_before + time.monotonic() - self._started, 3)
 
     def _log(self, message: str) -> None:
         if self.ctx.is_main:

@@ -53,22 +53,26 @@ class PretrainingTask:
         self.heldout = TokenizedCorpus(spec.data, "heldout") if heldout.is_dir() else None
         self.tokenizer = self.corpus.tokenizer()
 
-    def model_config(self) -> BertConfig:
-        s = self.spec
+    @staticmethod
+    def size_overrides(s: PretrainSpec) -> dict[str, Any]:
+        """The spec's changes to its preset: sizes, dropout, positions for the sequence length."""
         overrides = {k: v for k, v in dict(num_hidden_layers=s.layers, hidden_size=s.hidden,
                                            num_attention_heads=s.heads,
                                            intermediate_size=s.intermediate).items()
                      if v is not None}
-        base = BertConfig.preset(s.preset)
         if s.dropout is not None:
             overrides.update(hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout)
         if s.hidden is not None and s.heads is None:
             overrides["num_attention_heads"] = max(1, s.hidden // 64)
         if s.hidden is not None and s.intermediate is None:
             overrides["intermediate_size"] = 4 * s.hidden
-        return BertConfig.from_dict({**base.to_dict(), **overrides,
-                                     "vocab_size": self.tokenizer.vocab_size,
-                                     "max_position_embeddings": max(512, s.max_seq_length)})
+        overrides["max_position_embeddings"] = max(512, s.max_seq_length)
+        return overrides
+
+    def model_config(self) -> BertConfig:
+        base = BertConfig.preset(self.spec.preset)
+        return BertConfig.from_dict({**base.to_dict(), **self.size_overrides(self.spec),
+                                     "vocab_size": self.tokenizer.vocab_size})
 
     def build_model(self) -> nn.Module:
         if self.spec.init_model is None:
