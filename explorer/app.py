@@ -28,7 +28,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if present)")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="render the window after the first analysis, save it and exit")
+    parser.add_argument("--monitor", action="store_true",
+                        help="open the training monitor (with --screenshot: render it and exit)")
+    parser.add_argument("--runs-root", metavar="DIR",
+                        help="where training jobs keep their run folders (remembered)")
     return parser
+
+
+def job_manager(settings: QSettings, runs_root: str | None):
+    """The jobs under --runs-root, else the remembered root, else the user's data folder."""
+    from explorer.jobs import JobManager, default_runs_root
+
+    if runs_root:
+        settings.setValue("jobs/runs_root", str(Path(runs_root).resolve()))
+    root = runs_root or settings.value("jobs/runs_root") or default_runs_root()
+    extra = settings.value("jobs/extra_runs") or []
+    return JobManager(root, extra_runs=[extra] if isinstance(extra, str) else list(extra))
+
+
+def screenshot_monitor(app: QApplication, monitor, path: Path) -> None:
+    """Render the monitor once its first poll has drawn (a running job's curves, say); exit 0."""
+    def grab() -> None:
+        monitor.poll()
+        ok = monitor.grab().save(str(path))
+        print(f"wrote {path}" if ok else f"could not write {path}",
+              file=sys.stdout if ok else sys.stderr)
+        monitor.timer.stop()
+        monitor.hide()
+        app.exit(0 if ok else 1)
+    QTimer.singleShot(1500, grab)
 
 
 def take_screenshot_when_ready(app: QApplication, window, path: Path) -> None:
@@ -55,22 +83,50 @@ def take_screenshot_when_ready(app: QApplication, window, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.screenshot and not (args.model or default_model_dir()):
+    if args.screenshot and not args.monitor and not (args.model or default_model_dir()):
         print("bert-explorer: --screenshot needs --model DIR (no bundled default model yet)",
               file=sys.stderr)
         return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from explorer.main_window import MainWindow
 
-    settings = None
     if args.screenshot:  # a scripted run must neither read nor change the user's settings
         settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshot.ini"),
                              QSettings.IniFormat)
-    window = MainWindow(device=args.device, settings=settings)
+    else:
+        settings = QSettings("BERT Explorer", "BERT Explorer")
+    manager = job_manager(settings, args.runs_root)
+    if args.monitor:
+        return run_monitor(app, args, settings, manager)
+    window = MainWindow(device=args.device, settings=settings, jobs=manager)
     if args.text_a is not None or args.text_b is not None:
         window.state.set_texts(args.text_a or "", args.text_b or "")
     if args.screenshot:
         take_screenshot_when_ready(app, window, Path(args.screenshot))
     window.show()
     window.start(args.model)
+    return app.exec()
+
+
+def run_monitor(app: QApplication, args: argparse.Namespace, settings: QSettings, manager) -> int:
+    """The monitor on its own; "Open in explorer" opens an explorer window when first used."""
+    from explorer.main_window import MainWindow
+    from explorer.monitor_window import MonitorWindow
+
+    monitor = MonitorWindow(manager, settings)
+    explorers: list[MainWindow] = []
+
+    def open_checkpoint(path: str) -> None:
+        if not explorers:
+            explorers.append(MainWindow(device=args.device, settings=settings, jobs=manager))
+            explorers[0].show()
+            explorers[0].start(path)
+        else:
+            explorers[0].load_model(path)
+        explorers[0].raise_()
+
+    monitor.sig_open_checkpoint.connect(open_checkpoint)
+    if args.screenshot:
+        screenshot_monitor(app, monitor, Path(args.screenshot))
+    monitor.show()
     return app.exec()

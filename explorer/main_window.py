@@ -27,8 +27,10 @@ class MainWindow(QMainWindow):
     sig_analysis_applied = Signal(int)  # sequence number of the analysis now on screen
 
     def __init__(self, state: ExplorerState | None = None, device: str | None = None,
-                 settings: QSettings | None = None):
+                 settings: QSettings | None = None, jobs=None):
         super().__init__()
+        self.jobs = jobs  # explorer.jobs.JobManager for the training monitor (made on demand)
+        self.monitor = None
         self.setWindowTitle("BERT Explorer")
         self.state = state or ExplorerState(self)
         self.settings = settings or QSettings("BERT Explorer", "BERT Explorer")
@@ -103,9 +105,29 @@ class MainWindow(QMainWindow):
         menu.addAction(data)
         menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit)
+        training = self.menuBar().addMenu("&Training")
+        monitor_action = QAction("Training &monitor…", self, shortcut="Ctrl+M")
+        monitor_action.triggered.connect(self.open_monitor)
+        training.addAction(monitor_action)
         quit_action.triggered.connect(self.close)
         menu.addAction(quit_action)
         self._refresh_recent()
+
+    def open_monitor(self) -> None:
+        """The training monitor; its "Open in explorer" loads checkpoints into this window."""
+        if self.monitor is None:
+            from explorer.app import job_manager
+            from explorer.monitor_window import MonitorWindow
+
+            self.jobs = self.jobs or job_manager(self.settings, None)
+            self.monitor = MonitorWindow(self.jobs, self.settings)
+            self.monitor.sig_open_checkpoint.connect(self._open_from_monitor)
+        self.monitor.show()
+        self.monitor.raise_()
+
+    def _open_from_monitor(self, path: str) -> None:
+        self.load_model(path)
+        self.raise_()
 
     # ----- model loading -----
 

@@ -1,0 +1,317 @@
+"""Background training jobs: separate OS processes running ``bert-engine``, each owning a run
+folder under one runs root. Start, pause, resume, cancel; find and reattach to jobs that another
+app instance (or a terminal) started; tell a dead job from a slow one.
+
+No Qt and no torch here: the monitor calls :meth:`JobManager.tick` and :meth:`JobManager.view`
+from a timer, and they only read small files and check processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.runlog import RunFolder, RunFolderError, list_runs
+
+HEARTBEAT_TIMEOUT_S = 30.0  # a running job silent for longer is shown as failed
+CANCEL_TERM_AFTER_S = 20.0  # a cancel request unanswered this long: SIGTERM
+CANCEL_KILL_AFTER_S = 20.0  # then, still alive this long after SIGTERM: SIGKILL
+PROCESS_LOG = "process.log"  # the job's stdout and stderr, written by the launcher
+LOG_TAIL_LINES = 12
+ACTIVE_STATES = ("starting", "running")
+
+
+def default_runs_root() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("bert-explorer", appauthor=False)) / "runs"
+
+
+def engine_command(args: list[str]) -> list[str]:
+    """The process the launcher runs: this interpreter, so the job gets this install's engine."""
+    return [sys.executable, "-m", "engine.cli", *args]
+
+
+def display_command(args: list[str]) -> str:
+    """The same job as a command line a user can paste into a terminal or a cluster script."""
+    return shlex.join(["bert-engine", *args])
+
+
+@dataclass
+class JobView:
+    """What the monitor shows for one run folder."""
+
+    run: RunFolder
+    name: str
+    kind: str
+    state: str                    # the status' state, or "failed" for a dead or silent job
+    step: int
+    max_steps: int | None
+    elapsed_s: float | None       # training wall time over every process of the run
+    eta_s: float | None
+    seq_per_s: float | None
+    error: str | None
+    log_tail: list[str] = field(default_factory=list)
+    process_alive: bool | None = None  # None: unknown (a job on another host)
+
+    @property
+    def can_pause(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def can_resume(self) -> bool:
+        return self.state in ("paused", "failed", "cancelled") and not self.process_alive
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.state in ACTIVE_STATES or bool(self.process_alive)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a zombie (dead, not yet reaped by its parent) still answers kill(pid, 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_job_process(pid: int, run: RunFolder) -> bool:
+    """Whether pid still runs this job (not a new process that reused the number). Where the
+    command line cannot be read (not Linux), trust the pid."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists() and _pid_alive(pid)
+    except OSError:
+        return True
+    return "engine" in cmdline and run.path.name in cmdline
+
+
+class JobManager:
+    """The jobs under one runs root, plus run folders added from elsewhere."""
+
+    def __init__(self, runs_root: str | os.PathLike, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
+                 extra_runs: list[str] | None = None):
+        self.runs_root = Path(runs_root)
+        self.heartbeat_timeout = heartbeat_timeout
+        self._extra: list[Path] = [Path(p) for p in extra_runs or []]
+        self._children: dict[Path, subprocess.Popen] = {}  # processes this app started
+        self._cancels: dict[Path, tuple[float, int | None]] = {}  # run -> (asked at, pid)
+        self._terminated: dict[Path, float] = {}
+        self.host = socket.gethostname()
+
+    # ----- which runs -----
+
+    def runs(self) -> list[RunFolder]:
+        """Run folders under the root (whoever started them), then added and started ones."""
+        found = list_runs(self.runs_root)
+        seen = {r.path.resolve() for r in found}
+        for path in [*self._extra, *self._children]:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                found.append(RunFolder(path))
+        return found
+
+    def add_run_folder(self, path: str | os.PathLike) -> RunFolder:
+        """Watch a run folder from anywhere; RunFolderError if it is not one."""
+        run = RunFolder(path)
+        run.read_config()
+        if run.path.resolve() not in {p.resolve() for p in self._extra}:
+            self._extra.append(run.path)
+        return run
+
+    @property
+    def extra_runs(self) -> list[str]:
+        return [str(p) for p in self._extra]
+
+    def new_run_dir(self, name: str) -> Path:
+        """A fresh folder name under the root: name, name-2, name-3, ..."""
+        base = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-.") or "run"
+        candidate, n = self.runs_root / base, 1
+        while candidate.exists():
+            n += 1
+            candidate = self.runs_root / f"{base}-{n}"
+        return candidate
+
+    # ----- control -----
+
+    def start(self, run_dir: str | os.PathLike, args: list[str]) -> RunFolder:
+        """Launch ``bert-engine pretrain --run-dir RUN_DIR ARGS`` as its own process."""
+        run_dir = Path(run_dir)
+        if (run_dir / "config.json").exists():
+            raise RunFolderError(run_dir, "already holds a run; choose another name")
+        return self._launch(run_dir, ["pretrain", "--run-dir", str(run_dir), *args])
+
+    def resume(self, run: RunFolder) -> RunFolder:
+        """Continue a paused, cancelled or failed run from its last checkpoint."""
+        if self._live_pid(run, run.read_status() or {}):
+            raise RunFolderError(run.path, "its process is still running")
+        self._cancels.pop(run.path, None)
+        self._terminated.pop(run.path, None)
+        return self._launch(run.path, ["pretrain", "--resume", str(run.path)])
+
+    def pause(self, run: RunFolder) -> None:
+        """Ask the job to checkpoint and exit; it ends in state ``paused``."""
+        run.request_stop("pause")
+
+    def cancel(self, run: RunFolder) -> None:
+        """Ask the job to stop; :meth:`tick` escalates to SIGTERM, then SIGKILL, if it does not."""
+        status = run.read_status() or {}
+        pid = self._live_pid(run, status)
+        if status.get("state") in ACTIVE_STATES or pid:
+            run.request_stop("cancel")
+            self._cancels[run.path] = (time.monotonic(), pid)
+
+    def tick(self) -> None:
+        """Reap finished children and escalate unanswered cancels. Call it from a timer."""
+        for path, proc in list(self._children.items()):
+            if proc.poll() is not None:
+                del self._children[path]
+        now = time.monotonic()
+        for path, (asked, pid) in list(self._cancels.items()):
+            if pid is None or not _pid_alive(pid):
+                del self._cancels[path]
+                self._terminated.pop(path, None)
+                continue
+            if path not in self._terminated and now - asked >= CANCEL_TERM_AFTER_S:
+                self._signal(pid, signal.SIGTERM)
+                self._terminated[path] = now
+            elif path in self._terminated and now - self._terminated[path] >= CANCEL_KILL_AFTER_S:
+                self._signal(pid, signal.SIGKILL)
+                RunFolder(path).log("cancel: the job did not stop; killed")
+
+    def shutdown_children(self) -> None:
+        """Forget the processes this app started; they keep running (and are found again)."""
+        self._children.clear()
+
+    @property
+    def has_live_jobs(self) -> bool:
+        return any(self.view(r).process_alive for r in self.runs())
+
+    # ----- what to show -----
+
+    def view(self, run: RunFolder) -> JobView:
+        try:
+            config = run.read_config()
+        except RunFolderError:
+            config = {}
+        status = run.read_status() or {}
+        state = status.get("state") or "starting"
+        alive = self._process_alive(run, status)
+        error = status.get("error")
+        heartbeat = status.get("heartbeat")
+        silent_s = time.time() - heartbeat if isinstance(heartbeat, (int, float)) else None
+        if state in ACTIVE_STATES:
+            if alive is False:
+                state, error = "failed", "the job's process is gone"
+            elif silent_s is not None and silent_s > self.heartbeat_timeout:
+                state, error = "failed", f"no heartbeat for {silent_s:.0f} s (hung?)"
+        step = int(status.get("step") or 0)
+        max_steps = status.get("max_steps") or config.get("train", {}).get("max_steps")
+        elapsed = status.get("elapsed")
+        if elapsed is not None and state in ACTIVE_STATES and silent_s is not None:
+            elapsed += max(0.0, silent_s)
+        rate = _recent_rate(run)
+        eta = ((max_steps - step) / rate[0] if rate and max_steps and state in ACTIVE_STATES
+               else None)
+        tail = self.log_tail(run) if state == "failed" or error else run.log_tail(LOG_TAIL_LINES)
+        return JobView(run=run, name=run.path.name, kind=config.get("kind", "pretrain"),
+                       state=state, step=step, max_steps=max_steps, elapsed_s=elapsed,
+                       eta_s=eta, seq_per_s=rate[1] if rate else None, error=error,
+                       log_tail=tail, process_alive=alive)
+
+    def log_tail(self, run: RunFolder, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """The last lines of log.txt, then of the process' own output (errors, tracebacks)."""
+        tail = run.log_tail(lines)
+        try:
+            with open(run.path / PROCESS_LOG, "rb") as f:
+                f.seek(max(0, os.fstat(f.fileno()).st_size - 8192))
+                output = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+        except OSError:
+            output = []
+        return tail + [line for line in output if line.strip() and line not in tail]
+
+    # ----- internals -----
+
+    def _launch(self, run_dir: Path, args: list[str]) -> RunFolder:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(run_dir / PROCESS_LOG, "ab") as out:
+            out.write(f"$ {display_command(args)}\n".encode())
+            out.flush()
+            # Its own session: closing the app (or Ctrl+C in its terminal) does not stop it.
+            proc = subprocess.Popen(engine_command(args), stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                    cwd=str(Path(__file__).resolve().parent.parent))
+        self._children[run_dir] = proc
+        return RunFolder(run_dir)
+
+    def _process_alive(self, run: RunFolder, status: dict) -> bool | None:
+        child = self._children.get(run.path)
+        if child is not None:
+            return child.poll() is None
+        pid = status.get("pid")
+        if not isinstance(pid, int) or status.get("host") not in (None, self.host):
+            return None if status else False
+        return _pid_alive(pid) and _is_job_process(pid, run)
+
+    def _live_pid(self, run: RunFolder, status: dict) -> int | None:
+        child = self._children.get(run.path)
+        if child is not None:
+            return child.pid if child.poll() is None else None
+        pid = status.get("pid")
+        if isinstance(pid, int) and status.get("host") in (None, self.host) \
+                and _pid_alive(pid) and _is_job_process(pid, run):
+            return pid
+        return None
+
+    @staticmethod
+    def _signal(pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def _recent_rate(run: RunFolder) -> tuple[float, float | None] | None:
+    """(steps per second, sequences per second) from the last train records of metrics.jsonl."""
+    try:
+        with open(run.metrics_path, "rb") as f:
+            start = max(0, os.fstat(f.fileno()).st_size - 16384)
+            f.seek(start)
+            lines = f.read().splitlines()[1 if start else 0:]  # from mid-file: skip the cut line
+    except OSError:
+        return None
+    records = []
+    for raw in lines:
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("split") == "train":
+            records.append(record)
+    if len(records) < 2:
+        return None
+    first, last = records[max(0, len(records) - 6)], records[-1]
+    seconds = last.get("time", 0) - first.get("time", 0)
+    steps = last.get("step", 0) - first.get("step", 0)
+    if seconds <= 0 or steps <= 0:
+        return None
+    return steps / seconds, last.get("seq_per_s")

@@ -1,0 +1,220 @@
+"""New job dialog: a pretraining job from corpus files, checked before it starts, with the
+command line shown so it can be copied to a terminal or a cluster script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
+                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from engine.config import PRESET_SIZES
+from explorer.jobs import display_command
+from explorer.job_form import JobForm, validate
+
+PATH_SEPARATOR = ";"  # several corpus paths in one line
+
+
+def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setGroupSeparatorShown(True)
+    return box
+
+
+def _row(*widgets: QWidget, stretch: QWidget | None = None) -> QWidget:
+    """Widgets side by side; ``stretch`` takes the spare width (else it goes to the end)."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget, 1 if widget is stretch else 0)
+    if stretch is None:
+        layout.addStretch(1)
+    return row
+
+
+class NewJobDialog(QDialog):
+    """``run_dir`` and ``form`` hold the accepted job; nothing is started here."""
+
+    def __init__(self, runs_root: Path, suggested_run_dir, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("New pretraining job")
+        self.runs_root = runs_root
+        self._suggest = suggested_run_dir  # name -> a free folder under the runs root
+        self.run_dir: Path | None = None
+        self.form: JobForm | None = None
+
+        self.name = QLineEdit("pretrain")
+        self.corpus = QLineEdit()
+        self.corpus.setPlaceholderText("text files or folders; several separated by ';'")
+        add_files, add_folder = QPushButton("Files…"), QPushButton("Folder…")
+        add_files.clicked.connect(self._choose_files)
+        add_folder.clicked.connect(self._choose_folder)
+
+        self.train_tokenizer = QRadioButton("Train a new WordPiece vocabulary")
+        self.train_tokenizer.setChecked(True)
+        self.reuse_tokenizer = QRadioButton("Reuse")
+        self.tokenizer = QLineEdit()
+        self.tokenizer.setPlaceholderText("vocab.txt, tokenizer.json or a model folder")
+        browse_tok = QPushButton("…")
+        browse_tok.clicked.connect(lambda: self._choose_into(self.tokenizer))
+        self.vocab_size = _spin(100, 250_000, 30522, 1000)
+
+        self.size = QComboBox()
+        self.size.addItems([*PRESET_SIZES, "custom"])
+        self.size.setCurrentText("mini")
+        self.init_model = QLineEdit()
+        self.init_model.setPlaceholderText("optional: continue from this model folder")
+        browse_init = QPushButton("…")
+        browse_init.clicked.connect(lambda: self._choose_into(self.init_model, folder=True))
+        self.layers, self.hidden = _spin(1, 48, 4), _spin(8, 4096, 256, 64)
+        self.heads, self.intermediate = _spin(1, 64, 4), _spin(8, 16384, 1024, 256)
+        self.custom = QWidget()
+        custom = QHBoxLayout(self.custom)
+        custom.setContentsMargins(0, 0, 0, 0)
+        for label, box in (("layers", self.layers), ("hidden", self.hidden),
+                           ("heads", self.heads), ("intermediate", self.intermediate)):
+            custom.addWidget(QLabel(label))
+            custom.addWidget(box)
+
+        self.seq_len = _spin(8, 4096, 128, 32)
+        self.batch = _spin(1, 65536, 32)
+        self.steps = _spin(1, 100_000_000, 10_000, 1000)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 0.5)
+        self.lr.setSingleStep(1e-5)
+        self.lr.setValue(1e-4)
+        self.warmup = _spin(0, 10_000_000, 100, 100)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.checkpoint_every = _spin(1, 10_000_000, 500, 100)
+
+        data = QGroupBox("Data")
+        data_form = QFormLayout(data)
+        data_form.addRow("Corpus", _row(self.corpus, add_files, add_folder, stretch=self.corpus))
+        data_form.addRow("Tokenizer", _row(self.train_tokenizer, QLabel("with"), self.vocab_size,
+                                           QLabel("tokens")))
+        data_form.addRow("", _row(self.reuse_tokenizer, self.tokenizer, browse_tok,
+                                  stretch=self.tokenizer))
+        model = QGroupBox("Model")
+        model_form = QFormLayout(model)
+        model_form.addRow("Size", self.size)
+        model_form.addRow("", self.custom)
+        model_form.addRow("Start from", _row(self.init_model, browse_init, stretch=self.init_model))
+        training = QGroupBox("Training")
+        train_form = QFormLayout(training)
+        train_form.addRow("Sequence length", self.seq_len)
+        train_form.addRow("Batch size", self.batch)
+        train_form.addRow("Steps", self.steps)
+        train_form.addRow("Learning rate", self.lr)
+        train_form.addRow("Warm-up steps", self.warmup)
+        train_form.addRow("Device", self.device)
+        train_form.addRow("Checkpoint every", self.checkpoint_every)
+
+        self.command = QPlainTextEdit()
+        self.command.setReadOnly(True)
+        self.command.setMaximumHeight(80)
+        copy = QPushButton("Copy command")
+        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.command_text()))
+        self.problems = QLabel()
+        self.problems.setWordWrap(True)
+        self.problems.setStyleSheet("color:#b3261e")
+        self.problems.setVisible(False)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Cancel)
+        self.start_button = self.buttons.addButton("Start", QDialogButtonBox.AcceptRole)
+        self.buttons.accepted.connect(self._try_start)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        name_row = QFormLayout()
+        name_row.addRow("Name", self.name)
+        layout.addLayout(name_row)
+        for group in (data, model, training):
+            layout.addWidget(group)
+        layout.addWidget(QLabel("Command line (the job runs exactly this):"))
+        layout.addWidget(self.command)
+        layout.addWidget(copy)
+        layout.addWidget(self.problems)
+        layout.addWidget(self.buttons)
+
+        for edit in (self.name, self.corpus, self.tokenizer, self.init_model):
+            edit.textChanged.connect(self._update)
+        for box in (self.vocab_size, self.layers, self.hidden, self.heads, self.intermediate,
+                    self.seq_len, self.batch, self.steps, self.warmup, self.checkpoint_every):
+            box.valueChanged.connect(self._update)
+        self.lr.valueChanged.connect(self._update)
+        for combo in (self.size, self.device):
+            combo.currentTextChanged.connect(self._update)
+        self.train_tokenizer.toggled.connect(self._update)
+        self._update()
+
+    # ----- the job described by the fields -----
+
+    def current_form(self) -> JobForm:
+        paths = [p.strip() for p in self.corpus.text().split(PATH_SEPARATOR) if p.strip()]
+        reuse = self.reuse_tokenizer.isChecked()
+        return JobForm(corpus=paths, tokenizer=self.tokenizer.text().strip() if reuse else None,
+                       vocab_size=self.vocab_size.value(),
+                       init_model=self.init_model.text().strip() or None,
+                       preset=self.size.currentText(), layers=self.layers.value(),
+                       hidden=self.hidden.value(), heads=self.heads.value(),
+                       intermediate=self.intermediate.value(), seq_len=self.seq_len.value(),
+                       batch_size=self.batch.value(), max_steps=self.steps.value(),
+                       lr=self.lr.value(), warmup_steps=self.warmup.value(),
+                       device=self.device.currentText(),
+                       checkpoint_every=self.checkpoint_every.value())
+
+    def planned_run_dir(self) -> Path:
+        return self._suggest(self.name.text().strip() or "pretrain")
+
+    def command_text(self) -> str:
+        return display_command(["pretrain", "--run-dir", str(self.planned_run_dir()),
+                                *self.current_form().args()])
+
+    def _update(self, *_args) -> None:
+        custom = self.size.currentText() == "custom"
+        self.custom.setVisible(custom)
+        starts_from_model = bool(self.init_model.text().strip())
+        self.size.setEnabled(not starts_from_model)
+        self.tokenizer.setEnabled(self.reuse_tokenizer.isChecked())
+        self.vocab_size.setEnabled(self.train_tokenizer.isChecked() and not starts_from_model)
+        self.command.setPlainText(self.command_text())
+
+    def _try_start(self) -> None:
+        form = self.current_form()
+        problems = validate(form, self.runs_root)
+        self.problems.setText("\n".join(f"• {p}" for p in problems))
+        self.problems.setVisible(bool(problems))
+        if problems:
+            return
+        self.form, self.run_dir = form, self.planned_run_dir()
+        self.accept()
+
+    # ----- file pickers -----
+
+    def _append_paths(self, paths: list[str]) -> None:
+        current = [p for p in self.corpus.text().split(PATH_SEPARATOR) if p.strip()]
+        self.corpus.setText(PATH_SEPARATOR.join([*current, *paths]))
+
+    def _choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Corpus files", "",
+                                                "Text (*.txt *.txt.gz *.txt.xz *.txt.bz2);;All (*)")
+        self._append_paths(files)
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Corpus folder")
+        if folder:
+            self._append_paths([folder])
+
+    def _choose_into(self, edit: QLineEdit, folder: bool = False) -> None:
+        path = (QFileDialog.getExistingDirectory(self, "Choose a folder") if folder
+                else QFileDialog.getOpenFileName(self, "Choose a file")[0])
+        if path:
+            edit.setText(path)

@@ -1,0 +1,92 @@
+"""The monitor's job list: one row per run folder, updated in place from ``JobView`` objects."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+
+from explorer.jobs import JobView
+
+COLUMNS = ("Name", "Kind", "State", "Step", "Elapsed", "ETA", "Seq/s")
+STATE_COLOURS = {"running": "#1a7f37", "starting": "#1a7f37", "paused": "#9a6700",
+                 "finished": "#0969da", "failed": "#cf222e", "cancelled": "#6e7781"}
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def row_texts(job: JobView) -> tuple[str, ...]:
+    step = f"{job.step:,}/{job.max_steps:,}" if job.max_steps else f"{job.step:,}"
+    rate = f"{job.seq_per_s:.1f}" if job.seq_per_s is not None else "–"
+    return (job.name, job.kind, job.state, step, format_duration(job.elapsed_s),
+            format_duration(job.eta_s), rate)
+
+
+class JobTable(QTableWidget):
+    sig_selection = Signal(list)  # run folder paths (str) of the selected rows, in row order
+
+    def __init__(self, parent=None):
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.setSelectionMode(QAbstractItemView.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.setAlternatingRowColors(True)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.Stretch)
+        self._paths: list[str] = []
+        self.itemSelectionChanged.connect(lambda: self.sig_selection.emit(self.selected_paths()))
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted({i.row() for i in self.selectedIndexes()})
+        return [self._paths[r] for r in rows if r < len(self._paths)]
+
+    def select_path(self, path: str) -> None:
+        if path in self._paths:
+            self.selectRow(self._paths.index(path))
+
+    def state_of(self, path: str) -> str | None:
+        if path not in self._paths:
+            return None
+        return self.item(self._paths.index(path), COLUMNS.index("State")).text()
+
+    def set_jobs(self, jobs: list[JobView]) -> None:
+        """Update rows in place (selection and scroll position survive), adding new runs."""
+        selected = set(self.selected_paths())
+        paths = [str(j.run.path) for j in jobs]
+        if paths != self._paths:
+            self.blockSignals(True)
+            self.setRowCount(len(jobs))
+            self._paths = paths
+            self.clearSelection()
+            self.blockSignals(False)
+        for row, job in enumerate(jobs):
+            for col, text in enumerate(row_texts(job)):
+                item = self.item(row, col)
+                if item is None:
+                    item = QTableWidgetItem()
+                    if col >= COLUMNS.index("Step"):
+                        item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                    self.setItem(row, col, item)
+                if item.text() != text:
+                    item.setText(text)
+            state = self.item(row, COLUMNS.index("State"))
+            state.setForeground(QColor(STATE_COLOURS.get(job.state, "#333")))
+            state.setToolTip(job.error or "")
+        if selected and set(self.selected_paths()) != selected:
+            self.blockSignals(True)
+            model = self.selectionModel()
+            for row, path in enumerate(self._paths):
+                if path in selected:
+                    model.select(self.model().index(row, 0),
+                                 QItemSelectionModel.Select | QItemSelectionModel.Rows)
+            self.blockSignals(False)
