@@ -286,6 +286,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             ctx.barrier()
             task = PretrainingTask(spec)
         trainer = Trainer(task, cfg, run, ctx)
+        if task.heldout_note and ctx.is_main:
+            run.log(f"warning: {task.heldout_note}")
         if ctx.is_main:
             run.clear_stop_request()  # a request left by a dead process must not stop this one
             run.write_status(state="starting", max_steps=cfg.max_steps, error=None, message=None)

@@ -38,6 +38,7 @@ class JobForm:
     warmup_steps: int = 100
     device: str = "auto"            # auto | cpu | cuda
     checkpoint_every: int = 500
+    log_every: int = 10
     heldout_fraction: float = 0.02
 
     def args(self) -> list[str]:
@@ -59,6 +60,7 @@ class JobForm:
                  "--max-steps", str(self.max_steps), "--lr", f"{self.lr:g}",
                  "--warmup-steps", str(self.warmup_steps),
                  "--checkpoint-every", str(self.checkpoint_every),
+                 "--log-every", str(self.log_every),
                  "--keep-checkpoints", str(CHECKPOINTS_KEPT),
                  "--heldout-fraction", f"{self.heldout_fraction:g}"]
         if self.device != "auto":

@@ -57,3 +57,18 @@ def test_gui_code_never_imports_torch_except_in_the_inference_worker():
                           if n.split(".")[0] == "torch" or n in ("engine.infer", "engine.model",
                                                                  "engine.checkpoint")]
     assert offenders == []
+
+
+def test_training_never_runs_in_the_gui_process():
+    """The GUI starts training only as another process (explorer/jobs.py); no GUI module
+    imports the training loop or the training CLI."""
+    import explorer
+
+    offenders = []
+    for path in Path(explorer.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names
+                          if n.startswith(("engine.train", "engine.cli")) or n == "engine.data.batches"]
+    assert offenders == []

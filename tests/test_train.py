@@ -369,3 +369,23 @@ def test_a_corpus_job_checks_its_inputs_before_creating_anything(tmp_path):
                     str(tmp_path), "--max-steps", "1", *TINY_JOB, check=False)
     assert both.returncode == 2 and "either" in both.stderr
     assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3"))
+
+
+
+def test_a_one_document_heldout_split_trains_without_evaluation(tmp_path, vocab_file):
+    """NSP needs two documents; a tiny corpus that holds out one must still train."""
+    from engine.data.shards import prepare_corpus
+    from engine.tokenizer import WordPieceTokenizer
+
+    (tmp_path / "train.txt").write_text(CORPUS_SLICE.read_text(encoding="utf-8")[:60_000],
+                                        encoding="utf-8")
+    (tmp_path / "held.txt").write_text("One held-out sentence.\nAnd its neighbour.\n",
+                                       encoding="utf-8")
+    prepare_corpus([tmp_path / "train.txt"], WordPieceTokenizer.from_file(vocab_file),
+                   tmp_path / "data", heldout_inputs=[tmp_path / "held.txt"])
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--data", str(tmp_path / "data"), "--max-steps", "2",
+             "--checkpoint-every", "1", *TINY_JOB)
+    run = RunFolder(run_dir)
+    assert run.read_status()["state"] == "finished"
+    assert any("no held-out evaluation" in line for line in run.log_tail())

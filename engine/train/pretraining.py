@@ -49,8 +49,15 @@ class PretrainingTask:
     def __init__(self, spec: PretrainSpec):
         self.spec = spec
         self.corpus = TokenizedCorpus(spec.data, "train")
-        heldout = Path(spec.data) / "heldout"
-        self.heldout = TokenizedCorpus(spec.data, "heldout") if heldout.is_dir() else None
+        self.heldout: TokenizedCorpus | None = None
+        self.heldout_note: str | None = None  # why there is no held-out evaluation
+        if (Path(spec.data) / "heldout").is_dir():
+            heldout = TokenizedCorpus(spec.data, "heldout")
+            if heldout.num_documents >= 2:
+                self.heldout = heldout
+            else:  # NSP pairs need a second document; a tiny corpus may hold out only one
+                self.heldout_note = (f"held-out split has {heldout.num_documents} document(s), "
+                                     "fewer than the 2 NSP needs: no held-out evaluation")
         self.tokenizer = self.corpus.tokenizer()
 
     @staticmethod

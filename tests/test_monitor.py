@@ -1,0 +1,200 @@
+"""The training monitor with real jobs: separate bert-engine processes on a tiny corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from conftest import CORPUS_SLICE
+from engine.runlog import RunFolder
+from explorer.jobs import JobManager
+from explorer.monitor_window import ON_CLOSE_KEY, MonitorWindow
+from explorer.new_job_dialog import NewJobDialog
+
+pytestmark = pytest.mark.usefixtures("qapp")
+JOB_TIMEOUT_MS = 120_000  # generous: CI machines are slow and the job imports torch
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """About 120 kB of the shipped slice: enough documents for NSP, quick to tokenize."""
+    text = CORPUS_SLICE.read_text(encoding="utf-8")[:120_000].rsplit("\n\n", 1)[0]
+    path = tmp_path / "tiny.txt"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    s.setValue(ON_CLOSE_KEY, "keep")  # closing with a live job must not open a modal question
+    return s
+
+
+def open_monitor(qtbot, runs_root: Path, settings: QSettings) -> MonitorWindow:
+    monitor = MonitorWindow(JobManager(runs_root), settings)
+    qtbot.addWidget(monitor)
+    monitor.show()
+    return monitor
+
+
+def fill_dialog(dialog: NewJobDialog, corpus: Path) -> None:
+    dialog.name.setText("tiny job")
+    dialog.corpus.setText(str(corpus))
+    dialog.vocab_size.setValue(2000)
+    dialog.size.setCurrentText("tiny")
+    dialog.seq_len.setValue(32)
+    dialog.batch.setValue(4)
+    dialog.steps.setValue(1_000_000)
+    dialog.lr.setValue(1e-3)
+    dialog.warmup.setValue(10)
+    dialog.device.setCurrentText("cpu")
+    dialog.checkpoint_every.setValue(20)
+
+
+def train_steps(run_dir: Path) -> list[int]:
+    lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [r["step"] for r in map(json.loads, lines) if r.get("split") == "train"]
+
+
+def test_a_job_from_the_dialog_through_pause_resume_kill_reopen_and_cancel(qtbot, tmp_path, corpus,
+                                                                          settings):
+    runs_root = tmp_path / "runs"
+    monitor = open_monitor(qtbot, runs_root, settings)
+    dialog = NewJobDialog(runs_root, monitor.manager.new_run_dir, monitor)
+    fill_dialog(dialog, corpus)
+    assert "--corpus" in dialog.command_text() and "--preset tiny" in dialog.command_text()
+    dialog._try_start()
+    assert dialog.result() == NewJobDialog.Accepted
+    monitor.start_job(dialog.run_dir, dialog.form.args())
+    run_dir = str(dialog.run_dir)
+    assert dialog.run_dir.parent == runs_root and monitor.table.selected_paths() == [run_dir]
+
+    # Points arrive in the plots while the job runs, in its own process.
+    qtbot.waitUntil(lambda: monitor.plots.point_counts().get(
+        ("tiny-job", "train", "mlm_loss"), 0) >= 3, timeout=JOB_TIMEOUT_MS)
+    pid = RunFolder(run_dir).read_status()["pid"]
+    assert pid != os.getpid()
+    assert monitor.table.state_of(run_dir) == "running"
+
+    # Pause: a checkpoint, then the process exits; Resume continues from that checkpoint.
+    qtbot.waitUntil(lambda: RunFolder(run_dir).latest_checkpoint() is not None,
+                    timeout=JOB_TIMEOUT_MS)
+    monitor.pause_selected()
+    qtbot.waitUntil(lambda: monitor.table.state_of(run_dir) == "paused", timeout=JOB_TIMEOUT_MS)
+    paused_at = RunFolder(run_dir).read_status()["step"]
+    assert RunFolder(run_dir).latest_checkpoint()[0] == paused_at
+    qtbot.waitUntil(monitor.resume_action.isEnabled, timeout=JOB_TIMEOUT_MS)  # process exited
+    monitor.resume_selected()
+    qtbot.waitUntil(lambda: max(train_steps(Path(run_dir))) > paused_at + 10,
+                    timeout=JOB_TIMEOUT_MS)
+    steps = train_steps(Path(run_dir))
+    after = steps[steps.index(paused_at) + 1] if paused_at in steps else min(
+        s for s in steps if s > paused_at)
+    assert after == paused_at + 10 - paused_at % 10  # the next logged step, not a restart
+
+    # Close the monitor: the job keeps running. A new monitor (a reopened app) finds it.
+    monitor.close()
+    assert RunFolder(run_dir).read_status()["state"] == "running"
+    monitor = open_monitor(qtbot, runs_root, settings)
+    assert monitor.table.state_of(run_dir) == "running"
+    monitor.table.select_path(run_dir)
+
+    # SIGKILL: no checkpoint, no last status; the monitor says failed and shows the log tail.
+    job_pid = RunFolder(run_dir).read_status()["pid"]
+    os.kill(job_pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: monitor.table.state_of(run_dir) == "failed", timeout=JOB_TIMEOUT_MS)
+    assert RunFolder(run_dir).read_status()["state"] == "running"  # the file still says so
+    assert "checkpoint" in monitor.log.toPlainText()
+    assert "gone" in monitor.summary.text()
+
+    # It resumes after the kill too, then Cancel stops it for good.
+    assert monitor.resume_action.isEnabled()
+    monitor.resume_selected()
+    qtbot.waitUntil(lambda: monitor.table.state_of(run_dir) == "running", timeout=JOB_TIMEOUT_MS)
+    monitor.cancel_selected()
+    qtbot.waitUntil(lambda: monitor.table.state_of(run_dir) == "cancelled", timeout=JOB_TIMEOUT_MS)
+    monitor.close()
+
+
+def test_the_dialog_refuses_a_job_that_cannot_run(qtbot, tmp_path, corpus, settings):
+    dialog = NewJobDialog(tmp_path / "runs", JobManager(tmp_path / "runs").new_run_dir)
+    qtbot.addWidget(dialog)
+    fill_dialog(dialog, corpus)
+    dialog.corpus.setText(f"{corpus};{tmp_path / 'missing.txt'}")
+    dialog.size.setCurrentText("custom")
+    dialog.hidden.setValue(100)
+    dialog.heads.setValue(3)
+    dialog._try_start()
+    assert dialog.result() != NewJobDialog.Accepted and dialog.form is None
+    assert "missing.txt" in dialog.problems.text() and "multiple" in dialog.problems.text()
+    assert not (tmp_path / "runs").exists()  # nothing started, nothing created
+
+
+def write_status(run: RunFolder, **fields) -> None:
+    run.write_status(**fields)
+    status = json.loads(run.status_path.read_text())
+    status.update(fields)  # heartbeat as given, not "now"
+    run.status_path.write_text(json.dumps(status))
+
+
+def test_dead_and_silent_jobs_show_as_failed(tmp_path):
+    manager = JobManager(tmp_path, heartbeat_timeout=30)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone = RunFolder.create(tmp_path / "gone", {"kind": "pretrain"})
+    write_status(gone, state="running", pid=dead.pid, host=manager.host, heartbeat=time.time())
+    gone.log("checkpoint step-20")
+    silent = RunFolder.create(tmp_path / "silent", {"kind": "pretrain"})  # on another machine
+    write_status(silent, state="running", pid=1, host="elsewhere", heartbeat=time.time() - 31)
+    fresh = RunFolder.create(tmp_path / "fresh", {"kind": "pretrain"})
+    write_status(fresh, state="running", pid=1, host="elsewhere", heartbeat=time.time() - 5)
+    done = RunFolder.create(tmp_path / "done", {"kind": "pretrain"})
+    write_status(done, state="finished", pid=dead.pid, host=manager.host, heartbeat=0)
+
+    views = {v.name: v for v in map(manager.view, manager.runs())}
+    assert views["gone"].state == "failed" and "gone" in views["gone"].error
+    assert any("checkpoint step-20" in line for line in views["gone"].log_tail)
+    assert views["silent"].state == "failed" and "heartbeat" in views["silent"].error
+    assert views["fresh"].state == "running" and views["fresh"].process_alive is None
+    assert views["done"].state == "finished"
+
+
+def test_added_run_folders_and_malformed_metrics_are_shown(qtbot, tmp_path, settings):
+    elsewhere = RunFolder.create(tmp_path / "elsewhere" / "run-a", {"kind": "pretrain"})
+    write_status(elsewhere, state="finished", step=3, max_steps=3, heartbeat=time.time())
+    lines = [json.dumps({"step": s, "time": s, "split": "train", "mlm_loss": 5.0 - s})
+             for s in (1, 2, 3)]
+    elsewhere.metrics_path.write_text("\n".join(lines[:2]) + "\nnot json\n" + lines[2] + "\n"
+                                      + '{"step": 4, "spl', encoding="utf-8")
+    monitor = open_monitor(qtbot, tmp_path / "runs", settings)
+    assert monitor.table.rowCount() == 0
+    monitor.add_run_path(str(elsewhere.path))
+    monitor.table.select_path(str(elsewhere.path))
+    monitor.poll()
+    assert monitor.plots.point_counts()[("run-a", "train", "mlm_loss")] == 3
+    assert "1 malformed" in monitor.summary.text()
+    monitor.close()
+    again = MonitorWindow(JobManager(tmp_path / "runs", extra_runs=settings.value(
+        "jobs/extra_runs")), settings)
+    qtbot.addWidget(again)
+    assert again.table.state_of(str(elsewhere.path)) == "finished"  # remembered
+    again.close()
+
+
+def test_monitor_screenshot_from_the_command_line(tmp_path):
+    out = tmp_path / "monitor.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-m", "explorer", "--monitor", "--runs-root",
+                           str(tmp_path / "runs"), "--screenshot", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
