@@ -42,12 +42,13 @@ class JobForm:
     heldout_fraction: float = 0.02
 
     def args(self) -> list[str]:
-        """``bert-engine pretrain`` arguments after ``--run-dir``."""
-        args = ["--corpus", *self.corpus]
+        """``bert-engine pretrain`` arguments after ``--run-dir``; paths made absolute, so the
+        command runs the same from any folder."""
+        args = ["--corpus", *map(_absolute, self.corpus)]
         if self.init_model:
-            args += ["--init-model", self.init_model]
+            args += ["--init-model", _absolute(self.init_model)]
         if self.tokenizer:
-            args += ["--tokenizer", self.tokenizer]
+            args += ["--tokenizer", _absolute(self.tokenizer)]
         elif not self.init_model:
             args += ["--vocab-size", str(self.vocab_size)]
         if not self.init_model:
@@ -85,6 +86,10 @@ class JobForm:
         config.max_position_embeddings = max(512, self.seq_len)
         config.validate()
         return config
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().absolute())
 
 
 def parameter_count(c: BertConfig) -> int:

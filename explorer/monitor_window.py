@@ -39,6 +39,7 @@ class MonitorWindow(QMainWindow):
         self._metrics: dict[str, RunMetrics] = {}
         self._views: dict[str, JobView] = {}
         self._followed: tuple[str, int] | None = None  # run path, checkpoint step last opened
+        self._shown_once = False
 
         self.table = JobTable()
         self.log = QPlainTextEdit()
@@ -119,6 +120,12 @@ class MonitorWindow(QMainWindow):
         views = [self.manager.view(r) for r in runs]
         self._views = {str(v.run.path): v for v in views}
         self.table.set_jobs(views)
+        if not self._shown_once and views:  # open on the newest running job, else the newest
+            self._shown_once = True
+            active = [v for v in views if v.state in ("starting", "running")] or views
+            self.table.blockSignals(True)  # this poll goes on to show it
+            self.table.select_path(str(active[-1].run.path))
+            self.table.blockSignals(False)
         selected = [p for p in self.table.selected_paths() if p in self._views]
         for path in selected:
             self._metrics.setdefault(path, RunMetrics(RunFolder(path).metrics_path)).poll()
