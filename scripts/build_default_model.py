@@ -2,6 +2,7 @@
 
     build_default_model.py split --out WORK                 training and held-out text
     build_default_model.py evaluate --model M --work W --vocab V   every held-out measure (JSON)
+    build_default_model.py card --model M --run RUN --work W --comparison C.json   MODEL_CARD.md
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from default_model.card import write_card  # noqa: E402
 from default_model.heldout_eval import evaluate_all  # noqa: E402
+from default_model.probes import ours_top5, transformers_top5  # noqa: E402
 from default_model.split import SplitError, split_corpus  # noqa: E402
 
 
@@ -35,6 +38,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_card(args: argparse.Namespace) -> int:
+    from engine.checkpoint import load_checkpoint
+
+    model, run, work = Path(args.model), Path(args.run), Path(args.work)
+    results = evaluate_all(model, work, "minilm")
+    ours, theirs = ours_top5(model), transformers_top5(model)
+    agrees = [[c[0] for c in a] for a in ours] == [[c[0] for c in b] for b in theirs]
+    parameters = sum(p.numel() for p in load_checkpoint(model).model.parameters())  # tied once
+    size = sum(p.stat().st_size for p in model.iterdir() if p.is_file())
+    write_card(model / "MODEL_CARD.md", model_dir=model, run_dir=run, work=work, results=results,
+               probes_ours=ours, hf_agrees=agrees,
+               comparison=json.loads(Path(args.comparison).read_text(encoding="utf-8")),
+               step=args.step, size_bytes=size, parameters=parameters)
+    print(json.dumps({"results": results, "transformers_agrees": agrees}, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -47,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vocab", required=True, help="suffix of WORK/data-VOCAB and WORK/eval-VOCAB")
     p.add_argument("--out", metavar="FILE.json")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("card", help="evaluate the exported model and write its MODEL_CARD.md")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--run", required=True, metavar="RUN_DIR")
+    p.add_argument("--work", required=True, metavar="WORK")
+    p.add_argument("--comparison", required=True, metavar="FILE.json",
+                   help='{"scratch": evaluate JSON, "minilm": evaluate JSON}')
+    p.add_argument("--step", type=int, required=True, help="the exported checkpoint's step")
+    p.set_defaults(func=cmd_card)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -53,3 +53,50 @@ def test_a_shifted_corpus_is_refused(tmp_path):
     (tmp_path / "heldout.json").write_text(json.dumps(spec))
     with pytest.raises(SplitError, match="does not start with"):
         split_corpus(CORPUS, tmp_path / "heldout.json", tmp_path / "out")
+
+
+# ----- the shipped model -----
+
+@pytest.fixture(scope="module")
+def default_model() -> Path:
+    from engine.paths import default_model_dir
+
+    folder = default_model_dir()
+    assert folder is not None, "resources/models/default is missing"
+    return folder
+
+
+def test_shipped_as_fp16_safetensors_within_50_mb_with_its_card(default_model):
+    from safetensors import safe_open
+
+    size = sum(p.stat().st_size for p in default_model.iterdir() if p.is_file())
+    assert size <= 50 * 2**20
+    with safe_open(default_model / "model.safetensors", "pt") as f:
+        assert {str(f.get_slice(k).get_dtype()) for k in f.keys()} == {"F16"}
+    card = (default_model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for must in ("Apache-2.0", "held-out", "Rebuild", "bert-engine evaluate", "[MASK]"):
+        assert must in card
+
+
+def test_transformers_loads_it_and_its_fill_mask_agrees_with_ours(default_model):
+    import torch
+    import transformers
+
+    from default_model.probes import PROBES, ours_top5, transformers_top5
+
+    hf = transformers.BertForPreTraining.from_pretrained(default_model, dtype=torch.float32)
+    assert hf.config.vocab_size == 30522 and hf.cls.predictions.decoder.weight.shape[0] == 30522
+    ours, theirs = ours_top5(default_model), transformers_top5(default_model)
+    assert len(ours) == len(PROBES) == 10
+    for sentence, a, b in zip(PROBES, ours, theirs):
+        assert [c[0] for c in a] == [c[0] for c in b], sentence
+        assert [c[2] for c in a] == pytest.approx([c[2] for c in b], abs=1e-4), sentence
+
+
+def test_it_answers_fill_mask_with_words_not_punctuation(default_model):
+    """What a user sees on first launch: a noun-like answer for a noun slot."""
+    from default_model.probes import ours_top5
+
+    top5 = ours_top5(default_model)
+    alphabetic = sum(token.isalpha() for cands in top5 for _, token, _ in cands)
+    assert alphabetic >= 45  # of 50 candidates

@@ -198,3 +198,49 @@ def test_monitor_screenshot_from_the_command_line(tmp_path):
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def add_checkpoint(run: RunFolder, step: int) -> Path:
+    folder = run.checkpoints_dir / f"step-{step}"
+    folder.mkdir(parents=True)
+    (folder / "COMPLETE").write_text("")
+    return folder
+
+
+def test_open_in_explorer_and_follow_new_checkpoints(qtbot, tmp_path, settings):
+    run = RunFolder.create(tmp_path / "runs" / "job", {"kind": "pretrain"})
+    write_status(run, state="finished", step=20, heartbeat=time.time())
+    monitor = open_monitor(qtbot, tmp_path / "runs", settings)
+    assert monitor.table.selected_paths() == [str(run.path)]  # opens on the newest job
+    assert not monitor.open_action.isEnabled()  # no checkpoint yet
+    first = add_checkpoint(run, 10)
+    monitor.poll()
+    opened: list[str] = []
+    monitor.sig_open_checkpoint.connect(opened.append)
+    monitor.open_action.trigger()
+    assert opened == [str(first)]
+    second = add_checkpoint(run, 20)
+    monitor.poll()
+    assert opened == [str(first)]  # not following: nothing reloads
+    monitor.follow_action.setChecked(True)
+    monitor.poll()
+    assert opened == [str(first), str(second)]
+    monitor.poll()
+    assert len(opened) == 2  # each checkpoint once
+    monitor.close()
+
+
+def test_the_explorer_loads_what_the_monitor_opens(qtbot, tmp_path, settings, hf_pretraining_dir):
+    from explorer.main_window import MainWindow
+
+    window = MainWindow(device="cpu", settings=settings,
+                        jobs=JobManager(tmp_path / "runs"))
+    qtbot.addWidget(window)
+    window.show()
+    window.worker.start()
+    window.open_monitor()
+    with qtbot.waitSignal(window.worker.sig_model_loaded, timeout=60_000):
+        window.monitor.sig_open_checkpoint.emit(str(hf_pretraining_dir))
+    assert window.state.model.path == str(hf_pretraining_dir)
+    window.monitor.close()
+    window.close()
