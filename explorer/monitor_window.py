@@ -97,6 +97,8 @@ class MonitorWindow(QMainWindow):
         self.new_action = action("New job…", self.new_job, "Start a pretraining job")
         self.add_action = action("Add run folder…", self.add_run_folder,
                                  "Watch a run folder from another place")
+        self.root_action = action("Runs root…", self.choose_runs_root,
+                                  "The folder where new jobs go and whose runs are listed")
         bar.addSeparator()
         self.pause_action = action("Pause", self.pause_selected,
                                    "Checkpoint, then stop; Resume continues from there")
@@ -191,6 +193,18 @@ class MonitorWindow(QMainWindow):
             QMessageBox.warning(self, "Not a run folder", str(exc))
             return
         self.settings.setValue("jobs/extra_runs", self.manager.extra_runs)
+        self.poll()
+
+    def choose_runs_root(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Runs root", str(self.manager.runs_root))
+        if folder:
+            self.set_runs_root(folder)
+
+    def set_runs_root(self, folder: str) -> None:
+        """List (and start new jobs in) another folder; remembered for the next start."""
+        self.manager.runs_root = Path(folder)
+        self.settings.setValue("jobs/runs_root", str(Path(folder).resolve()))
+        self.statusBar().showMessage(f"runs root: {folder}")
         self.poll()
 
     def pause_selected(self) -> None:

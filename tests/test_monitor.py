@@ -244,3 +244,13 @@ def test_the_explorer_loads_what_the_monitor_opens(qtbot, tmp_path, settings, hf
     assert window.state.model.path == str(hf_pretraining_dir)
     window.monitor.close()
     window.close()
+
+
+def test_changing_the_runs_root_lists_its_runs_and_is_remembered(qtbot, tmp_path, settings):
+    RunFolder.create(tmp_path / "other" / "run-b", {"kind": "pretrain"})
+    monitor = open_monitor(qtbot, tmp_path / "runs", settings)
+    assert monitor.table.rowCount() == 0
+    monitor.set_runs_root(str(tmp_path / "other"))
+    assert monitor.table.state_of(str(tmp_path / "other" / "run-b")) is not None
+    assert settings.value("jobs/runs_root") == str((tmp_path / "other").resolve())
+    monitor.close()
