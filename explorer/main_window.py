@@ -106,7 +106,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit)
         training = self.menuBar().addMenu("&Training")
-        monitor_action = QAction("Training &monitor…", self, shortcut="Ctrl+M")
+        monitor_action = QAction("Training &monitor…", self, shortcut="Ctrl+Shift+T")
         monitor_action.triggered.connect(self.open_monitor)
         training.addAction(monitor_action)
         quit_action.triggered.connect(self.close)

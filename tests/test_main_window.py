@@ -126,3 +126,12 @@ def test_screenshot_without_any_model_fails_at_once():
                          text=True, timeout=60, env={**__import__('os').environ,
                                                      "QT_QPA_PLATFORM": "offscreen"})
     assert run.returncode == 2 and "--model" in run.stderr
+
+
+def test_no_two_actions_share_a_shortcut(window):
+    """Ctrl+M masks the selected word; a menu action on the same keys would make both dead."""
+    from PySide6.QtGui import QAction
+
+    keys = [a.shortcut().toString() for a in window.findChildren(QAction)
+            if not a.shortcut().isEmpty()]
+    assert len(keys) == len(set(keys)), sorted(keys)
