@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import socket
 import sys
 import threading
 import time
@@ -210,13 +212,34 @@ def _check_corpus_job(args: argparse.Namespace, spec) -> None:
                               **PretrainingTask.size_overrides(spec)})
 
 
-def _prepare_in_run(args: argparse.Namespace, run) -> None:
-    """Tokenizer (given, the init model's, or trained) and RUN_DIR/data, logged in the run."""
+def _process_fields() -> dict:
+    """Who runs the job: lets a monitor check the process from the first status on."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def _prepare_in_run(args: argparse.Namespace, run) -> str | None:
+    """Tokenizer (given, the init model's, or trained) and RUN_DIR/data, logged in the run.
+    Returns "paused" or "cancelled" when a stop was asked for meanwhile (then training does
+    not start; a resume prepares nothing again and trains from step 0)."""
     from engine.runlog import Heartbeat
 
-    run.write_status(state="starting", step=0, message="preparing data")
-    with Heartbeat(run, 5.0, threading.Lock()):
-        _tokenize_corpus(args, run)
+    run.write_status(message="preparing data")
+    try:
+        with Heartbeat(run, 5.0, threading.Lock()):
+            _tokenize_corpus(args, run)
+    except Exception as exc:
+        run.write_status(state="failed", error=f"preparing the data failed: {exc}")
+        run.log(f"failed: preparing the data: {exc}")
+        raise
+    mode = run.stop_requested()
+    if mode is None:
+        return None
+    state = "paused" if mode == "pause" else "cancelled"
+    run.clear_stop_request()
+    run.write_status(state=state, message=None)
+    run.log(f"stop requested ({mode}) after preparing the data: {state} before training")
+    print(f"{run.path}: {state} at step 0")
+    return state
 
 
 def _tokenize_corpus(args: argparse.Namespace, run) -> None:
@@ -258,6 +281,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         if args.resume:
             run = RunFolder(args.resume)
             saved = run.read_config()
+            if ctx.is_main:  # a request left by a dead process must not stop this one
+                run.clear_stop_request()
+                run.write_status(state="starting", error=None, message=None, **_process_fields())
             if saved.get("world_size", 1) != ctx.world_size:
                 # The saved data position counts global batches of batch x world size.
                 raise ValueError(f"{run.path} was trained with {saved.get('world_size', 1)} "
@@ -276,20 +302,23 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             else:
                 PretrainingTask(spec).model_config()  # bad data or sizes fail before any folder exists
             run = RunFolder(args.run_dir)
+            stopped = None
             if ctx.is_main:
                 RunFolder.create(args.run_dir, {
                     "kind": "pretrain", "task": dataclasses.asdict(spec),
                     "train": dataclasses.asdict(cfg), "world_size": ctx.world_size,
                     "command": sys.argv, "created": time.time()})
+                run.write_status(state="starting", step=0, max_steps=cfg.max_steps,
+                                 **_process_fields())
                 if args.corpus:
-                    _prepare_in_run(args, run)
-            ctx.barrier()
+                    stopped = _prepare_in_run(args, run)
+            if ctx.broadcast_object(stopped) is not None:  # every rank stops, or none
+                return 0
             task = PretrainingTask(spec)
         trainer = Trainer(task, cfg, run, ctx)
         if task.heldout_note and ctx.is_main:
             run.log(f"warning: {task.heldout_note}")
         if ctx.is_main:
-            run.clear_stop_request()  # a request left by a dead process must not stop this one
             run.write_status(state="starting", max_steps=cfg.max_steps, error=None, message=None)
         if args.resume:
             try:

@@ -124,7 +124,9 @@ def validate(form: JobForm, runs_root: Path) -> list[str]:
                     f.read(1)
             except OSError as exc:
                 problems.append(f"{path}: cannot be read ({exc.strerror or exc})")
-    if form.tokenizer and not Path(form.tokenizer).exists():
+    if form.tokenizer is not None and not form.tokenizer.strip():
+        problems.append("Choose the tokenizer to reuse (or train a new one).")
+    elif form.tokenizer and not Path(form.tokenizer).exists():
         problems.append(f"{form.tokenizer}: no such tokenizer file or folder")
     if form.init_model and not (Path(form.init_model) / "config.json").is_file():
         problems.append(f"{form.init_model}: not a model folder (no config.json)")

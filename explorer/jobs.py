@@ -92,16 +92,23 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _is_job_process(pid: int, run: RunFolder) -> bool:
-    """Whether pid still runs this job (not a new process that reused the number). Where the
-    command line cannot be read (not Linux), trust the pid."""
+    """Whether pid still runs this job, not a new process that reused the number: one of its
+    arguments is this run folder (``--run-dir`` or ``--resume``). Where the command line cannot
+    be read (no /proc: macOS, Windows), the pid is trusted."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read().decode("utf-8", "replace")
+            argv = f.read().decode("utf-8", "replace").split("\0")
     except FileNotFoundError:
         return not Path("/proc/self").exists() and _pid_alive(pid)
     except OSError:
         return True
-    return "engine" in cmdline and run.path.name in cmdline
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        cwd = Path("/")
+    target = run.path.resolve()
+    return any(arg and Path(arg).name == target.name and (cwd / arg).resolve() == target
+               for arg in argv)
 
 
 class JobManager:
@@ -109,12 +116,15 @@ class JobManager:
 
     def __init__(self, runs_root: str | os.PathLike, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S,
                  extra_runs: list[str] | None = None):
-        self.runs_root = Path(runs_root)
+        self.runs_root = Path(runs_root).expanduser().absolute()  # jobs run from another cwd
         self.heartbeat_timeout = heartbeat_timeout
-        self._extra: list[Path] = [Path(p) for p in extra_runs or []]
+        self._extra: list[Path] = [Path(p).absolute() for p in extra_runs or []]
         self._children: dict[Path, subprocess.Popen] = {}  # processes this app started
+        self._launched: list[Path] = []  # listed even if the job dies before its config.json
+        self._exit_codes: dict[Path, int] = {}
         self._cancels: dict[Path, tuple[float, int | None]] = {}  # run -> (asked at, pid)
         self._terminated: dict[Path, float] = {}
+        self._killed: set[Path] = set()
         self.host = socket.gethostname()
 
     # ----- which runs -----
@@ -123,7 +133,7 @@ class JobManager:
         """Run folders under the root (whoever started them), then added and started ones."""
         found = list_runs(self.runs_root)
         seen = {r.path.resolve() for r in found}
-        for path in [*self._extra, *self._children]:
+        for path in [*self._extra, *self._launched]:
             if path.resolve() not in seen:
                 seen.add(path.resolve())
                 found.append(RunFolder(path))
@@ -154,7 +164,7 @@ class JobManager:
 
     def start(self, run_dir: str | os.PathLike, args: list[str]) -> RunFolder:
         """Launch ``bert-engine pretrain --run-dir RUN_DIR ARGS`` as its own process."""
-        run_dir = Path(run_dir)
+        run_dir = Path(run_dir).absolute()
         if (run_dir / "config.json").exists():
             raise RunFolderError(run_dir, "already holds a run; choose another name")
         return self._launch(run_dir, ["pretrain", "--run-dir", str(run_dir), *args])
@@ -165,6 +175,7 @@ class JobManager:
             raise RunFolderError(run.path, "its process is still running")
         self._cancels.pop(run.path, None)
         self._terminated.pop(run.path, None)
+        self._killed.discard(run.path)
         return self._launch(run.path, ["pretrain", "--resume", str(run.path)])
 
     def pause(self, run: RunFolder) -> None:
@@ -183,23 +194,26 @@ class JobManager:
         """Reap finished children and escalate unanswered cancels. Call it from a timer."""
         for path, proc in list(self._children.items()):
             if proc.poll() is not None:
+                self._exit_codes[path] = proc.returncode
                 del self._children[path]
         now = time.monotonic()
         for path, (asked, pid) in list(self._cancels.items()):
-            if pid is None or not _pid_alive(pid):
+            run = RunFolder(path)
+            if pid is None or not (_pid_alive(pid) and _is_job_process(pid, run)):
                 del self._cancels[path]
                 self._terminated.pop(path, None)
+                if path in self._killed and (run.read_status() or {}).get("state") in ACTIVE_STATES:
+                    run.write_status(state="cancelled", error="killed after a cancel request")
+                self._killed.discard(path)
                 continue
             if path not in self._terminated and now - asked >= CANCEL_TERM_AFTER_S:
                 self._signal(pid, signal.SIGTERM)
                 self._terminated[path] = now
-            elif path in self._terminated and now - self._terminated[path] >= CANCEL_KILL_AFTER_S:
+            elif (path in self._terminated and path not in self._killed
+                  and now - self._terminated[path] >= CANCEL_KILL_AFTER_S):
                 self._signal(pid, signal.SIGKILL)
-                RunFolder(path).log("cancel: the job did not stop; killed")
-
-    def shutdown_children(self) -> None:
-        """Forget the processes this app started; they keep running (and are found again)."""
-        self._children.clear()
+                self._killed.add(path)
+                run.log("cancel: the job did not stop; killed")
 
     @property
     def has_live_jobs(self) -> bool:
@@ -213,14 +227,18 @@ class JobManager:
         except RunFolderError:
             config = {}
         status = run.read_status() or {}
-        state = status.get("state") or "starting"
         alive = self._process_alive(run, status)
+        if status.get("state") in ACTIVE_STATES and alive is False:
+            status = run.read_status() or {}  # it may have written its last state, then exited
+        state = status.get("state") or "starting"
         error = status.get("error")
         heartbeat = status.get("heartbeat")
         silent_s = time.time() - heartbeat if isinstance(heartbeat, (int, float)) else None
         if state in ACTIVE_STATES:
             if alive is False:
-                state, error = "failed", "the job's process is gone"
+                code = self._exit_codes.get(run.path)
+                state, error = "failed", "the job's process is gone" + (
+                    f" (exit status {code})" if code is not None else "")
             elif silent_s is not None and silent_s > self.heartbeat_timeout:
                 state, error = "failed", f"no heartbeat for {silent_s:.0f} s (hung?)"
         step = int(status.get("step") or 0)
@@ -261,6 +279,9 @@ class JobManager:
                                     stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                     cwd=str(Path(__file__).resolve().parent.parent))
         self._children[run_dir] = proc
+        self._exit_codes.pop(run_dir, None)
+        if run_dir not in self._launched:
+            self._launched.append(run_dir)
         return RunFolder(run_dir)
 
     def _process_alive(self, run: RunFolder, status: dict) -> bool | None:

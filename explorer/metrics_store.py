@@ -36,6 +36,10 @@ class Series:
     def values(self) -> np.ndarray:
         return self._values[:self.size]
 
+    def clear(self) -> None:
+        self.size = 0
+        self.version += 1
+
     def append(self, step: float, value: float) -> None:
         if self.size and step <= self._steps[self.size - 1]:
             self.size = int(np.searchsorted(self._steps[:self.size], step, "left"))
@@ -66,7 +70,8 @@ class RunMetrics:
         """Read what was appended since the last call; returns the number of new records."""
         records = self.reader.read_new()
         if self.reader.restarted:  # the file was replaced or truncated: start over
-            self.series.clear()
+            for series in self.series.values():  # the same objects: plots hold them
+                series.clear()
             self.probes.clear()
         for record in records:
             step, split = record.get("step"), record.get("split", "train")

@@ -8,6 +8,7 @@ asks.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -134,7 +135,8 @@ class MonitorWindow(QMainWindow):
         self.plots.set_runs([(Path(p).name, self._metrics[p]) for p in selected])
         self.plots.refresh()
         first = self._views[selected[0]] if selected else None
-        self.entropy.set_records(self._metrics[selected[0]].probes if selected else [])
+        self.entropy.set_records(self._metrics[selected[0]].probes if selected else [],
+                                 source=selected[0] if selected else None)
         self._show_details(first)
         self._update_actions([self._views[p] for p in selected])
         self._follow_checkpoints()
@@ -149,8 +151,9 @@ class MonitorWindow(QMainWindow):
         metrics = self._metrics.get(str(job.run.path))
         bad = f" · {metrics.malformed} malformed metrics line(s) skipped" if metrics and \
             metrics.malformed else ""
-        error = f"<br><b style='color:#cf222e'>{job.error}</b>" if job.error else ""
-        self.summary.setText(f"<b>{job.name}</b> · {job.state} · {job.run.path}{bad}{error}")
+        error = f"<br><b style='color:#cf222e'>{html.escape(job.error)}</b>" if job.error else ""
+        self.summary.setText(f"<b>{html.escape(job.name)}</b> · {job.state} · "
+                             f"{html.escape(str(job.run.path))}{bad}{error}")
         text = "\n".join(job.log_tail)
         if self.log.toPlainText() != text:
             self.log.setPlainText(text)
@@ -260,8 +263,14 @@ class MonitorWindow(QMainWindow):
             return
         self.timer.stop()
         self.settings.setValue("monitor/geometry", self.saveGeometry())
-        self.manager.shutdown_children()
         super().closeEvent(event)
+
+    def showEvent(self, event) -> None:
+        """Shown again from the Training menu after a close: polling starts again."""
+        super().showEvent(event)
+        if not self.timer.isActive():
+            self.timer.start()
+            self.poll()
 
     def _confirm_close(self, live: list[JobView]) -> bool:
         """Keep or stop the running jobs, as the user said once; False = do not close."""

@@ -72,3 +72,17 @@ def test_many_points_and_probe_records(tmp_path):
     metrics.poll()
     assert metrics.get("train", "lr").size == 100_000
     assert [p["step"] for p in metrics.probes] == [100_000]
+
+
+def test_a_replaced_file_restarts_the_same_series_objects(tmp_path):
+    """Plots hold Series objects: a run folder reused by a new job must refill them."""
+    path = tmp_path / "metrics.jsonl"
+    write(path, "".join(json.dumps({"step": s, "split": "train", "loss": 3.0}) + "\n"
+                        for s in (1, 2)))
+    metrics = RunMetrics(path)
+    metrics.poll()
+    series = metrics.get("train", "loss")
+    path.unlink()
+    write(path, json.dumps({"step": 1, "split": "train", "loss": 9.0}) + "\n")
+    metrics.poll()
+    assert metrics.get("train", "loss") is series and series.values.tolist() == [9.0]

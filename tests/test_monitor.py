@@ -254,3 +254,30 @@ def test_changing_the_runs_root_lists_its_runs_and_is_remembered(qtbot, tmp_path
     assert monitor.table.state_of(str(tmp_path / "other" / "run-b")) is not None
     assert settings.value("jobs/runs_root") == str((tmp_path / "other").resolve())
     monitor.close()
+
+
+def test_a_job_that_dies_before_its_run_folder_exists_stays_listed_as_failed(qtbot, tmp_path):
+    manager = JobManager(tmp_path / "runs")
+    run = manager.start(manager.new_run_dir("bad"), ["--corpus", str(tmp_path / "missing.txt"),
+                                                      "--max-steps", "1"])
+    deadline = time.monotonic() + 120
+    while manager.view(run).process_alive and time.monotonic() < deadline:
+        manager.tick()
+        time.sleep(0.1)
+    manager.tick()
+    view = next(v for v in map(manager.view, manager.runs()) if v.run.path == run.path)
+    assert view.state == "failed" and "exit status 2" in view.error
+    assert any("missing.txt" in line for line in view.log_tail)  # the job's own error message
+
+
+def test_the_entropy_map_follows_the_selected_run(qtbot):
+    from explorer.widgets.entropy_map import EntropyMap
+
+    view = EntropyMap()
+    qtbot.addWidget(view)
+    a = [{"step": 100, "attention_entropy": [[1.0, 2.0]]}]
+    b = [{"step": 100, "attention_entropy": [[0.1, 0.2]]}]
+    view.set_records(a, source="run-a")
+    assert "mean 1.50" in view.caption.text()
+    view.set_records(b, source="run-b")  # the same steps, another run
+    assert "mean 0.15" in view.caption.text()

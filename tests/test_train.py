@@ -389,3 +389,19 @@ def test_a_one_document_heldout_split_trains_without_evaluation(tmp_path, vocab_
     run = RunFolder(run_dir)
     assert run.read_status()["state"] == "finished"
     assert any("no held-out evaluation" in line for line in run.log_tail())
+
+
+def test_a_stop_asked_for_while_the_data_is_prepared_is_honoured(tmp_path):
+    """A pause clicked before training starts must not be lost: the job stops at step 0."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    RunFolder(run_dir).request_stop("pause")  # present before the job even starts
+    proc = pretrain("--run-dir", str(run_dir), "--corpus", str(CORPUS_SLICE), "--vocab-size",
+                    "1000", "--max-steps", "2", *TINY_JOB)
+    run = RunFolder(run_dir)
+    status = run.read_status()
+    assert status["state"] == "paused" and status["step"] == 0 and "pid" in status
+    assert run.latest_checkpoint() is None and run.stop_requested() is None
+    assert "paused at step 0" in proc.stdout
+    pretrain("--resume", str(run_dir))
+    assert run.read_status()["state"] == "finished" and run.latest_checkpoint()[0] == 2

@@ -42,13 +42,17 @@ class EntropyMap(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.caption)
         self._records: list[dict] = []
+        self._source: str | None = None
 
-    def set_records(self, records: list[dict]) -> None:
-        """Probe records ({"step", "attention_entropy": [layers][heads]}), oldest first. The
-        slider stays where it is unless it was at the newest step (then it follows)."""
-        if [r["step"] for r in records] == [r["step"] for r in self._records]:
+    def set_records(self, records: list[dict], source: str | None = None) -> None:
+        """Probe records ({"step", "attention_entropy": [layers][heads]}), oldest first, of the
+        run ``source``. The slider stays where it is unless it was at the newest step (then it
+        follows) or the run changed."""
+        steps = [r["step"] for r in records]
+        if source == self._source and steps == [r["step"] for r in self._records]:
             return
-        at_end = self.slider.value() >= len(self._records) - 1
+        at_end = source != self._source or self.slider.value() >= len(self._records) - 1
+        self._source = source
         self._records = list(records)
         self.slider.setEnabled(len(records) > 1)
         self.slider.blockSignals(True)
