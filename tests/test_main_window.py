@@ -120,12 +120,23 @@ def test_screenshot_command_renders_the_window(tmp_path, hf_pretraining_dir):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
 
-def test_screenshot_without_any_model_fails_at_once():
+def test_screenshot_without_any_model_fails_at_once(monkeypatch, capsys, tmp_path):
+    from explorer import app
+
+    monkeypatch.setattr(app, "default_model_dir", lambda: None)  # a checkout without the model
+    assert app.main(["--screenshot", str(tmp_path / "never.png")]) == 2
+    assert "--model" in capsys.readouterr().err and not (tmp_path / "never.png").exists()
+
+
+def test_without_a_model_argument_the_bundled_model_opens(tmp_path):
+    """What ./run.sh shows on first launch: the bundled model, with fill-mask and NSP."""
     exe = Path(sys.executable).with_name("bert-explorer")
-    run = subprocess.run([str(exe), "--screenshot", "/tmp/never.png"], capture_output=True,
-                         text=True, timeout=60, env={**__import__('os').environ,
-                                                     "QT_QPA_PLATFORM": "offscreen"})
-    assert run.returncode == 2 and "--model" in run.stderr
+    out = tmp_path / "first-launch.png"
+    run = subprocess.run([str(exe), "--text-a", "The [MASK] is open.", "--screenshot", str(out)],
+                         capture_output=True, text=True, timeout=180,
+                         env={**__import__('os').environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_no_two_actions_share_a_shortcut(window):
