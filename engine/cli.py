@@ -12,7 +12,7 @@ from typing import Any
 from engine.checkpoint import CheckpointError
 from engine.cli_train import add_training_commands
 from engine.config import ConfigError
-from engine.paths import default_model_dir
+from engine.paths import model_or_default
 from engine.runlog import RunFolderError
 from engine.tokenizer import TokenizerError
 
@@ -24,19 +24,10 @@ class CliError(Exception):
     """A problem the user can fix; printed as one line."""
 
 
-def _model_dir(args: argparse.Namespace) -> Path:
-    if args.model is not None:
-        return Path(args.model)
-    bundled = default_model_dir()
-    if bundled is None:
-        raise CliError("no --model given and no bundled default model in resources/models/default")
-    return bundled
-
-
 def _predictor(args: argparse.Namespace):
     from engine.infer import Predictor  # torch loads here, not for --help
 
-    return Predictor.load(_model_dir(args), device=args.device, bf16=args.bf16)
+    return Predictor.load(model_or_default(args.model), device=args.device, bf16=args.bf16)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:

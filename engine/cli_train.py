@@ -109,33 +109,32 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
-def cmd_train_tokenizer(args: argparse.Namespace) -> int:
-    from engine.data.corpus import expand_paths, open_text
+def _train_tokenizer(files: list[Path], vocab_size: int, lowercase: bool = True,
+                     min_frequency: int = 2):
+    """A WordPiece vocabulary trained on every line of ``files`` (compressed ones too)."""
+    from engine.data.corpus import open_text
     from engine.tokenizer import WordPieceTokenizer
-
-    files = expand_paths(args.inputs)
 
     def lines():
         for path in files:
             with open_text(path) as f:
                 yield from f
 
-    tokenizer = WordPieceTokenizer.train_from_texts(
-        lines(), ", ".join(map(str, files)), vocab_size=args.vocab_size,
-        lowercase=not args.cased, min_frequency=args.min_frequency)
+    return WordPieceTokenizer.train_from_texts(lines(), ", ".join(map(str, files)),
+                                               vocab_size=vocab_size, lowercase=lowercase,
+                                               min_frequency=min_frequency)
+
+
+def cmd_train_tokenizer(args: argparse.Namespace) -> int:
+    from engine.data.corpus import expand_paths
+
+    files = expand_paths(args.inputs)
+    tokenizer = _train_tokenizer(files, args.vocab_size, lowercase=not args.cased,
+                                 min_frequency=args.min_frequency)
     tokenizer.save(args.out)
     print(f"wrote {args.out}: {tokenizer.vocab_size} tokens"
           f"{'' if args.cased else ', lowercase'}, from {len(files)} file(s)")
     return 0
-
-
-def _bundled_model() -> Path:
-    from engine.paths import default_model_dir
-
-    bundled = default_model_dir()
-    if bundled is None:
-        raise ValueError("no --model given and no bundled default model in resources/models/default")
-    return bundled
 
 
 def _progress_printer():
@@ -194,7 +193,6 @@ def _specs_from_args(args: argparse.Namespace):
 
 def _check_corpus_job(args: argparse.Namespace, spec) -> None:
     """What can be checked before a --corpus job prepares anything: files, sizes, tokenizer."""
-    from engine.config import BertConfig
     from engine.data.corpus import expand_paths
     from engine.train.pretraining import PretrainingTask
 
@@ -208,8 +206,7 @@ def _check_corpus_job(args: argparse.Namespace, spec) -> None:
     if not 0.0 <= args.heldout_fraction < 1.0:
         raise ValueError(f"--heldout-fraction must be in [0, 1), got {args.heldout_fraction}")
     if spec.init_model is None:  # sizes, with a stand-in vocabulary
-        BertConfig.from_dict({**BertConfig.preset(spec.preset).to_dict(),
-                              **PretrainingTask.size_overrides(spec)})
+        PretrainingTask.config_for(spec, args.vocab_size)
 
 
 def _process_fields() -> dict:
@@ -221,7 +218,7 @@ def _prepare_in_run(args: argparse.Namespace, run) -> str | None:
     """Tokenizer (given, the init model's, or trained) and RUN_DIR/data, logged in the run.
     Returns "paused" or "cancelled" when a stop was asked for meanwhile (then training does
     not start; a resume prepares nothing again and trains from step 0)."""
-    from engine.runlog import Heartbeat
+    from engine.heartbeat import Heartbeat
 
     run.write_status(message="preparing data")
     try:
@@ -243,7 +240,7 @@ def _prepare_in_run(args: argparse.Namespace, run) -> str | None:
 
 
 def _tokenize_corpus(args: argparse.Namespace, run) -> None:
-    from engine.data.corpus import expand_paths, open_text
+    from engine.data.corpus import expand_paths
     from engine.data.shards import prepare_corpus
     from engine.tokenizer import WordPieceTokenizer
 
@@ -253,13 +250,7 @@ def _tokenize_corpus(args: argparse.Namespace, run) -> None:
     else:
         run.log(f"training a {args.vocab_size}-token WordPiece vocabulary on {len(files)} file(s)")
 
-        def lines():
-            for path in files:
-                with open_text(path) as f:
-                    yield from f
-
-        tokenizer = WordPieceTokenizer.train_from_texts(lines(), ", ".join(map(str, files)),
-                                                        vocab_size=args.vocab_size)
+        tokenizer = _train_tokenizer(files, args.vocab_size)
         tokenizer.save(run.path / "tokenizer")
     report = prepare_corpus(files, tokenizer, run.path / "data",
                             heldout_fraction=args.heldout_fraction)
@@ -369,12 +360,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from engine.checkpoint import load_checkpoint
+    from engine.paths import model_or_default
     from engine.data.shards import TokenizedCorpus
     from engine.infer import resolve_device
     from engine.train.pretraining import evaluate_pretraining
 
     device = resolve_device(args.device)
-    args.model = args.model or _bundled_model()
+    args.model = model_or_default(args.model)
     loaded = load_checkpoint(args.model, device=device)
     if not {"mlm", "nsp"} <= loaded.capabilities:
         raise ValueError(f"{args.model} lacks {', '.join(loaded.missing_capabilities)}: "

@@ -294,14 +294,11 @@ class JobManager:
         return _pid_alive(pid) and _is_job_process(pid, run)
 
     def _live_pid(self, run: RunFolder, status: dict) -> int | None:
+        """The job's pid while its process runs on this host, else None."""
+        if not self._process_alive(run, status):
+            return None
         child = self._children.get(run.path)
-        if child is not None:
-            return child.pid if child.poll() is None else None
-        pid = status.get("pid")
-        if isinstance(pid, int) and status.get("host") in (None, self.host) \
-                and _pid_alive(pid) and _is_job_process(pid, run):
-            return pid
-        return None
+        return child.pid if child is not None else status["pid"]
 
     @staticmethod
     def _signal(pid: int, sig: int) -> None:

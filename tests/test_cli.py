@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from engine import cli
+from engine import paths
 from engine.paths import default_model_dir
 
 SCRIPT = Path(sys.executable).with_name("bert-engine")
@@ -243,7 +244,7 @@ def test_usage_errors_exit_2(capsys):
 # ----- in-process: the bad-input matrix -----
 
 def test_no_model_in_process(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "default_model_dir", lambda: None)
+    monkeypatch.setattr(paths, "default_model_dir", lambda: None)
     rc, out, err = call(capsys, "analyze", "some text")
     assert (rc, out) == (2, "")
     assert_one_line_error(err, "no --model")

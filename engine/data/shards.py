@@ -75,7 +75,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _heldout_by_hash(sentences: list[str], fraction: float) -> bool:
+def heldout_by_hash(sentences: list[str], fraction: float) -> bool:
     """Same text -> same split, wherever and however often the document appears."""
     digest = hashlib.blake2b("\n".join(sentences).encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "little") < fraction * 2.0 ** 64
@@ -221,7 +221,7 @@ def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceToke
         for (path, split), size in zip(jobs, sizes):
             raw: list = []  # receives the open on-disk file: raw[0].tell() = bytes read
             for doc in iter_file_documents(path, split_sentences, max_document_sentences, raw):
-                if split == "train" and heldout_fraction > 0 and _heldout_by_hash(doc, heldout_fraction):
+                if split == "train" and heldout_fraction > 0 and heldout_by_hash(doc, heldout_fraction):
                     split_of_doc = "heldout"
                 else:
                     split_of_doc = split

@@ -23,7 +23,8 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from engine.runlog import Heartbeat, MetricsWriter, RunFolder
+from engine.heartbeat import Heartbeat
+from engine.runlog import MetricsWriter, RunFolder
 from engine.train import checkpointing
 from engine.train.distributed import DistributedContext
 from engine.train.optim import build_optimizer, lr_at

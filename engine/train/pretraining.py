@@ -61,8 +61,8 @@ class PretrainingTask:
         self.tokenizer = self.corpus.tokenizer()
 
     @staticmethod
-    def size_overrides(s: PretrainSpec) -> dict[str, Any]:
-        """The spec's changes to its preset: sizes, dropout, positions for the sequence length."""
+    def config_for(s: PretrainSpec, vocab_size: int) -> BertConfig:
+        """The preset with the spec's sizes, dropout and positions; ConfigError if they clash."""
         overrides = {k: v for k, v in dict(num_hidden_layers=s.layers, hidden_size=s.hidden,
                                            num_attention_heads=s.heads,
                                            intermediate_size=s.intermediate).items()
@@ -73,13 +73,12 @@ class PretrainingTask:
             overrides["num_attention_heads"] = max(1, s.hidden // 64)
         if s.hidden is not None and s.intermediate is None:
             overrides["intermediate_size"] = 4 * s.hidden
-        overrides["max_position_embeddings"] = max(512, s.max_seq_length)
-        return overrides
+        return BertConfig.from_dict({**BertConfig.preset(s.preset).to_dict(), **overrides,
+                                     "vocab_size": vocab_size,
+                                     "max_position_embeddings": max(512, s.max_seq_length)})
 
     def model_config(self) -> BertConfig:
-        base = BertConfig.preset(self.spec.preset)
-        return BertConfig.from_dict({**base.to_dict(), **self.size_overrides(self.spec),
-                                     "vocab_size": self.tokenizer.vocab_size})
+        return self.config_for(self.spec, self.tokenizer.vocab_size)
 
     def build_model(self) -> nn.Module:
         if self.spec.init_model is None:

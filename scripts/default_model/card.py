@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -31,8 +32,6 @@ def cpu_name() -> str:
             name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         name = platform.processor() or "unknown CPU"
-    import os
-
     return f"{name}, {os.cpu_count()} cores, no GPU"
 
 

@@ -12,6 +12,8 @@ import json
 import lzma
 from pathlib import Path
 
+from engine.data.shards import heldout_by_hash
+
 
 class SplitError(ValueError):
     pass
@@ -22,12 +24,6 @@ def read_documents(path: Path) -> list[str]:
     opener = lzma.open if path.suffix == ".xz" else open
     with opener(path, "rt", encoding="utf-8") as f:
         return [d for d in f.read().strip("\n").split("\n\n") if d]
-
-
-def in_hash_fraction(document: str, fraction: float) -> bool:
-    """The same text always lands on the same side, whatever file or position it has."""
-    digest = hashlib.blake2b(document.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little") < fraction * 2.0 ** 64
 
 
 def _range(docs: list[str], entry: dict, path: Path) -> range:
@@ -61,7 +57,7 @@ def split_corpus(corpus_dir: Path, heldout_json: Path, out_dir: Path) -> dict:
         if "heldout_fraction" in rules:
             group = rules["heldout_fraction"]
             for i, doc in enumerate(docs):
-                if role[i] == "train" and in_hash_fraction(doc, group["fraction"]):
+                if role[i] == "train" and heldout_by_hash(doc.split("\n"), group["fraction"]):
                     role[i] = group["name"]
         source = file_name.split(".")[0]
         for doc, r in zip(docs, role):
