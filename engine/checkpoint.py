@@ -229,13 +229,23 @@ def _initialise_missing(model: BertPreTrainedModel) -> None:
                 getattr(module, n).copy_(value)
 
 
+def _is_encoder_key(key: str) -> bool:
+    return key.startswith(("bert.embeddings", "bert.encoder", "embeddings", "encoder"))
+
+
 def _load_weights(model: BertPreTrainedModel, state: dict[str, torch.Tensor], source: Path,
-                  warnings: list[str]) -> None:
+                  warnings: list[str], new_heads: bool = False) -> None:
     if isinstance(model, BertModel):  # a bare encoder: strip the prefix the keys now carry
         state = {k.removeprefix("bert."): v for k, v in state.items() if k.startswith("bert.")}
     expected = model.state_dict()  # meta tensors: shapes and dtypes only
-    for key, value in state.items():
+    for key, value in list(state.items()):
         if key in expected and expected[key].shape != value.shape:
+            if new_heads and not _is_encoder_key(key):
+                # A classifier fine-tuned for other labels: its head starts afresh.
+                del state[key]
+                warnings.append(f"{key}: shape {tuple(value.shape)} does not fit the new "
+                                f"labels {tuple(expected[key].shape)}; initialised afresh")
+                continue
             raise CheckpointError(source, f"shape mismatch for {key}: the config gives "
                                           f"{tuple(expected[key].shape)}, the file holds "
                                           f"{tuple(value.shape)}")
@@ -244,8 +254,7 @@ def _load_weights(model: BertPreTrainedModel, state: dict[str, torch.Tensor], so
     # assign: the loaded tensors become the parameters, so the weights exist once in memory.
     result = model.load_state_dict(floating, strict=False, assign=True)
     missing = [k for k in result.missing_keys if k not in TIED_KEYS]
-    heads = [k for k in missing if not k.startswith(("bert.embeddings", "bert.encoder",
-                                                     "embeddings", "encoder"))]
+    heads = [k for k in missing if not _is_encoder_key(k)]
     if len(heads) < len(missing):
         lost = [k for k in missing if k not in heads]
         raise CheckpointError(source, f"missing {len(lost)} encoder weights, e.g. {lost[0]}")
@@ -276,17 +285,25 @@ def _read_tokenizer(folder: Path, config: BertConfig,
 
 
 def load_checkpoint(path: str | os.PathLike, architecture: str | None = None,
-                    device: str | torch.device = "cpu") -> LoadedCheckpoint:
+                    device: str | torch.device = "cpu",
+                    config_overrides: dict | None = None) -> LoadedCheckpoint:
     """Load a checkpoint folder (ours or HF's) as ``architecture`` or the one its weights fit.
 
     Asking for an architecture whose heads the folder lacks (e.g. ``BertForPreTraining`` from
     an encoder-only folder) initialises those heads and says so in ``warnings``.
+    ``config_overrides`` (labels, problem type, dropout... for fine-tuning) replace config
+    fields; task-head weights that no longer fit them are initialised afresh, with a warning.
     """
     folder = Path(path)
     if not folder.is_dir():
         raise CheckpointError(folder, "not a folder (a checkpoint is a folder with config.json "
                                       "and model.safetensors)")
     config = read_config(folder)
+    if config_overrides:
+        try:
+            config = BertConfig.from_dict({**config.to_dict(), **config_overrides})
+        except ConfigError as exc:
+            raise CheckpointError(folder, f"cannot adapt its config: {exc}") from exc
     state, source = read_state_dict(folder)
     state = normalize_keys(state)
     arch = architecture or detect_architecture(config, set(state))
@@ -296,7 +313,7 @@ def load_checkpoint(path: str | os.PathLike, architecture: str | None = None,
     warnings: list[str] = []
     tokenizer = _read_tokenizer(folder, config, warnings)
     model = _build_empty(arch, config)
-    _load_weights(model, state, source, warnings)
+    _load_weights(model, state, source, warnings, new_heads=bool(config_overrides))
     model.to(device).eval()
     return LoadedCheckpoint(model=model, config=config, tokenizer=tokenizer, path=folder,
                             architecture=arch, capabilities=_capabilities(model),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.checkpoint import CheckpointError
+from engine.cli_finetune import add_finetune_command
 from engine.cli_train import add_training_commands
 from engine.config import ConfigError
 from engine.paths import model_or_default
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     att.add_argument("--out", required=True, metavar="FILE", help="FILE.npz or FILE.json")
     add("analyze", cmd_analyze, "tokens, fill-mask, NSP and an attention summary", "optional")
     add_training_commands(sub)
+    add_finetune_command(sub)
     return parser
 
 

@@ -262,7 +262,7 @@ def _tokenize_corpus(args: argparse.Namespace, run) -> None:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from engine.runlog import RunFolder
     from engine.train import distributed
-    from engine.train.loop import TrainConfig, Trainer, TrainingFailed
+    from engine.train.loop import TrainConfig
     from engine.train.pretraining import PretrainingTask, PretrainSpec
 
     if bool(args.run_dir) == bool(args.resume):
@@ -270,16 +270,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     ctx = distributed.setup(args.device)
     try:
         if args.resume:
-            run = RunFolder(args.resume)
-            saved = run.read_config()
-            if ctx.is_main:  # a request left by a dead process must not stop this one
-                run.clear_stop_request()
-                run.write_status(state="starting", error=None, message=None, **_process_fields())
-            if saved.get("world_size", 1) != ctx.world_size:
-                # The saved data position counts global batches of batch x world size.
-                raise ValueError(f"{run.path} was trained with {saved.get('world_size', 1)} "
-                                 f"process(es); resume it with the same number, not "
-                                 f"{ctx.world_size}")
+            run, saved = open_for_resume(args.resume, ctx, "pretrain")
             spec = PretrainSpec(**saved["task"])
             task = PretrainingTask(spec)
             cfg = TrainConfig(**{**saved["train"],
@@ -306,28 +297,54 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             if ctx.broadcast_object(stopped) is not None:  # every rank stops, or none
                 return 0
             task = PretrainingTask(spec)
-        trainer = Trainer(task, cfg, run, ctx)
-        if task.heldout_note and ctx.is_main:
-            run.log(f"warning: {task.heldout_note}")
-        if ctx.is_main:
-            run.write_status(state="starting", max_steps=cfg.max_steps, error=None, message=None)
-        if args.resume:
-            try:
-                trainer.resume()
-            except Exception as exc:
-                if ctx.is_main:
-                    run.write_status(state="failed", error=f"could not resume: {exc}")
-                raise
-        try:
-            state = trainer.train()
-        except TrainingFailed as exc:
-            print(f"bert-engine: training failed: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        if ctx.is_main:
-            print(f"{run.path}: {state} at step {trainer.step}")
-        return 0
+        return train_in_run(task, cfg, run, ctx, resume=bool(args.resume))
     finally:
         ctx.close()
+
+
+def open_for_resume(path: str, ctx, kind: str):
+    """The run folder to resume and its saved config, checked against this launch."""
+    from engine.runlog import RunFolder
+
+    run = RunFolder(path)
+    saved = run.read_config()
+    if saved.get("kind", kind) != kind:
+        raise ValueError(f"{run.path} is a {saved.get('kind')} run: resume it with "
+                         f"`bert-engine {saved.get('kind')} --resume`")
+    if ctx.is_main:  # a request left by a dead process must not stop this one
+        run.clear_stop_request()
+        run.write_status(state="starting", error=None, message=None, **_process_fields())
+    if saved.get("world_size", 1) != ctx.world_size:
+        # The saved data position counts global batches of batch x world size.
+        raise ValueError(f"{run.path} was trained with {saved.get('world_size', 1)} "
+                         f"process(es); resume it with the same number, not {ctx.world_size}")
+    return run, saved
+
+
+def train_in_run(task, cfg, run, ctx, resume: bool) -> int:
+    """Train ``task`` in ``run`` (from its last checkpoint when ``resume``); the exit code."""
+    from engine.train.loop import Trainer, TrainingFailed
+
+    trainer = Trainer(task, cfg, run, ctx)
+    if task.heldout_note and ctx.is_main:
+        run.log(f"warning: {task.heldout_note}")
+    if ctx.is_main:
+        run.write_status(state="starting", max_steps=cfg.max_steps, error=None, message=None)
+    if resume:
+        try:
+            trainer.resume()
+        except Exception as exc:
+            if ctx.is_main:
+                run.write_status(state="failed", error=f"could not resume: {exc}")
+            raise
+    try:
+        state = trainer.train()
+    except TrainingFailed as exc:
+        print(f"bert-engine: training failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if ctx.is_main:
+        print(f"{run.path}: {state} at step {trainer.step}")
+    return 0
 
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}

@@ -17,6 +17,7 @@ import torch
 
 from engine.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from engine.cpu_packing import pack_linears, packing_available
+from engine.infer_tasks import TaskPrediction, needs_every_row, predict_task, task_kind
 from engine.tokenizer import Encoding
 
 DEFAULT_TOP_K = 10
@@ -55,6 +56,7 @@ class Analysis:
     elapsed_ms: float
     device: str
     notes: tuple[str, ...] = field(default=())  # why a result is absent (no mask, no head, ...)
+    task: TaskPrediction | None = None  # a fine-tuned model's reading: classes, tags or answer
 
     @property
     def num_tokens(self) -> int:
@@ -109,6 +111,7 @@ class Predictor:
         # Every architecture keeps its encoder in ``.bert``, except a bare BertModel.
         self.encoder = getattr(self.model, "bert", self.model)
         self.heads = getattr(self.model, "cls", None)
+        self.task_kind = task_kind(checkpoint.architecture, self.config)
         if bf16:  # weights cast once: half the memory, and no per-call casts as under autocast
             self.model.to(torch.bfloat16)
         elif device.type == "cpu" and packing_available():
@@ -148,8 +151,10 @@ class Predictor:
         mask_rows = [i for i, (tok_id, special) in
                      enumerate(zip(enc.ids, enc.special_tokens_mask))
                      if tok_id == self.tokenizer.mask_id and not special]
-        # The last layer is needed only at [CLS] (NSP) and the masks (fill-mask).
-        rows = torch.tensor([0, *mask_rows], device=self.device)
+        # The last layer is needed only at [CLS] (NSP, classes) and the masks (fill-mask),
+        # unless a tagging or QA head reads every token.
+        every_row = needs_every_row(self.task_kind)
+        rows = None if every_row else torch.tensor([0, *mask_rows], device=self.device)
         cfg = self.config
         # Filled layer by layer, so the maps exist once, as the float32 we return; on a GPU
         # they cross to the host in one transfer at the end.
@@ -158,8 +163,12 @@ class Predictor:
         with torch.inference_mode():
             out = self.encoder(ids, token_type_ids=types, output_attentions=True,
                                last_layer_rows=rows, attentions_out=attentions)
-            fill_mask, notes = self._fill_mask(out.last_hidden_state[0, 1:], mask_rows, top_k)
+            last = out.last_hidden_state[0]  # [T, H], or [1 + M, H] at the chosen rows
+            fill_mask, notes = self._fill_mask(last[mask_rows] if every_row else last[1:],
+                                               mask_rows, top_k)
             nsp, nsp_note = self._next_sentence(enc, out.pooler_output)
+            task = (predict_task(self.task_kind, self.model, cfg, enc, text_b, last,
+                                 out.pooler_output) if self.task_kind else None)
         host_attentions = _to_host(attentions[:, 0]).numpy()  # [L, N, T, T]; waits for the GPU
         elapsed_ms = (time.perf_counter() - start) * 1000
         return Analysis(
@@ -173,7 +182,7 @@ class Predictor:
             attentions=host_attentions, fill_mask=fill_mask, nsp_is_next=nsp,
             truncated_a=enc.truncated_a, truncated_b=enc.truncated_b,
             warnings=tuple(enc.warnings), elapsed_ms=elapsed_ms, device=str(self.device),
-            notes=tuple(notes + ([nsp_note] if nsp_note else [])))
+            notes=tuple(notes + ([nsp_note] if nsp_note else [])), task=task)
 
     def _fill_mask(self, mask_hidden: torch.Tensor, mask_rows: list[int],
                    top_k: int) -> tuple[list[MaskPrediction], list[str]]:

@@ -302,6 +302,15 @@ class WordPieceTokenizer:
         return [self._assemble(a, next(pieces), next(pieces) if _present(b) else None, max_length)
                 for a, b in pairs]
 
+    def encode_words(self, words: list[str], max_length: int = 512) -> Encoding:
+        """One segment from words already split (a CoNLL sentence): ``word_ids`` index
+        ``words``, so a word the pre-tokenizer would split (``U.S.``) stays one word."""
+        if not words:
+            raise ValueError("encode_words needs at least one word")
+        pieces = self._tok.encode([_clean(w) for w in words], is_pretokenized=True,
+                                  add_special_tokens=False)
+        return self._assemble(" ".join(words), pieces, None, max_length)
+
     def encode_plain(self, texts: list[str]) -> list[list[int]]:
         """Word-piece ids of many texts at once (Rust thread pool): no special tokens, no truncation.
 
@@ -313,6 +322,14 @@ class WordPieceTokenizer:
             self._plain = Tokenizer.from_str(json.dumps(spec))
         return [e.ids for e in self._plain.encode_batch_fast([_clean(t) for t in texts],
                                                               add_special_tokens=False)]
+
+    def encode_pieces(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Word-piece ids of one text and each piece's char span in `text`; no special tokens, no truncation.
+
+        For callers that cut long texts into windows themselves (SQuAD's document stride).
+        """
+        pieces = self._tok.encode(_clean(text), add_special_tokens=False)
+        return pieces.ids, pieces.offsets
 
     def _assemble(self, text_a: str, a, b, max_length: int) -> Encoding:
         n_special = 3 if b is not None else 2

@@ -21,6 +21,8 @@ from engine.train.distributed import DistributedContext
 STATE_NAME = "trainer_state.pt"
 EXTRAS_NAME = "probe.json"
 COMPLETE_MARKER = "COMPLETE"
+BEST_NAME = "best"
+BEST_INFO = "best.json"
 FORMAT_VERSION = 1
 
 
@@ -52,14 +54,15 @@ def restore_rng(states: list[dict[str, Any]], rank: int) -> None:
 
 def save_training_checkpoint(run: RunFolder, step: int, model: nn.Module, tokenizer,
                              optimizer: torch.optim.Optimizer, data_state: dict,
-                             rng: list[dict[str, Any]], extras: dict[str, Any]) -> Path:
+                             rng: list[dict[str, Any]], extras: dict[str, Any],
+                             best: dict[str, Any] | None = None) -> Path:
     final = run.checkpoints_dir / f"step-{step}"
     tmp = run.checkpoints_dir / f".step-{step}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         save_checkpoint(model, tmp, tokenizer)
         torch.save({"format": FORMAT_VERSION, "step": step, "optimizer": optimizer.state_dict(),
-                    "data": data_state, "rng": rng}, tmp / STATE_NAME)
+                    "data": data_state, "rng": rng, "best": best}, tmp / STATE_NAME)
         if extras:
             (tmp / EXTRAS_NAME).write_text(json.dumps(extras), encoding="utf-8")
         for item in tmp.iterdir():
@@ -95,6 +98,25 @@ def load_training_state(folder: Path, model: nn.Module,
                                     f"expected {FORMAT_VERSION}")
     optimizer.load_state_dict(trainer["optimizer"])
     return trainer
+
+
+def save_best(run: RunFolder, model: nn.Module, tokenizer, best: dict[str, Any]) -> Path:
+    """``RUN/best/``: the weights with the best main metric so far, in HF layout (loadable by
+    ``transformers`` and the explorer as is), with ``best.json`` saying which step and score.
+    Written like any checkpoint: to a temp folder, then renamed over the previous best."""
+    folder = run.path / BEST_NAME
+    tmp = run.path / f".{BEST_NAME}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save_checkpoint(model, tmp, tokenizer)
+        (tmp / BEST_INFO).write_text(json.dumps(best, indent=2) + "\n", encoding="utf-8")
+        with open(tmp / BEST_INFO, "rb") as f:
+            os.fsync(f.fileno())
+        replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
 
 
 def prune(run: RunFolder, keep: int) -> None:

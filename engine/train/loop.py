@@ -48,6 +48,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     seed: int = 0
     heartbeat_seconds: float = 5.0
+    early_stopping_patience: int = 0  # stop after this many evaluations without a new best
 
     def __post_init__(self) -> None:
         if self.max_steps < 1 or self.grad_accum < 1 or self.log_every < 1:
@@ -58,6 +59,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if not self.lr > 0 or self.warmup_steps < 0:
             raise ValueError("lr must be positive and warmup_steps not negative")
+        if self.early_stopping_patience < 0:
+            raise ValueError("early_stopping_patience must not be negative")
 
 
 class ResumableBatches(Protocol):
@@ -102,6 +105,8 @@ class Trainer:
         self.batches = task.batches(ctx.rank, ctx.world_size)
         self.step = 0
         self._checkpointed_step = 0
+        # Best checkpoint by the task's main metric (fine-tuning); none for pretraining.
+        self.best = _BestTracker(getattr(task, "main_metric", None), cfg.early_stopping_patience)
         self._stop_signal: str | None = None
         self._metrics = MetricsWriter(run.metrics_path) if ctx.is_main else None
         # status.json is read-merged-written; the lock keeps the heartbeat thread from writing
@@ -123,6 +128,7 @@ class Trainer:
         state = checkpointing.load_training_state(folder, self.model, self.optimizer)
         self.step = self._checkpointed_step = state["step"]
         self.batches.load_state(state["data"])
+        self.best.load_state(state.get("best") or {})
         checkpointing.restore_rng(state["rng"], self.ctx.rank)
         self._log(f"resumed from {folder.name} (step {step})")
         return step
@@ -188,6 +194,15 @@ class Trainer:
                 self._evaluate()
             if checkpoint_due:
                 self._checkpoint()
+            if self.best.stop:
+                if self._checkpointed_step != self.step:
+                    self._checkpoint(evaluate=False)
+                message = (f"early stopping: no better {self.best.metric} in "
+                           f"{self.best.patience} evaluations (best {self.best.value:.4f} at "
+                           f"step {self.best.step})")
+                self._log(message)
+                self._status("finished", message=message)
+                return "finished"
         self._check_ranks_in_sync()
         self._status("finished")
         self._log(f"finished at step {self.step}")
@@ -254,9 +269,15 @@ class Trainer:
         if self._metrics is not None and scores:
             self._metrics.write({"step": self.step, "time": time.time(), "split": "heldout",
                                  **scores})
+        if self.best.improved_by(scores, self.step) and self.ctx.is_main:
+            folder = checkpointing.save_best(self.run, self.model, self.task.tokenizer,
+                                             self.best.state())
+            self._status("running", best=self.best.state())
+            self._log(f"new best {self.best.metric} {self.best.value:.4f}: {folder.name}")
 
-    def _checkpoint(self) -> None:
-        self._evaluate()
+    def _checkpoint(self, evaluate: bool = True) -> None:
+        if evaluate:
+            self._evaluate()
         rng = checkpointing.gather_rng(self.ctx)
         if self.ctx.is_main:
             self.model.eval()
@@ -266,7 +287,7 @@ class Trainer:
                 self.model.train()
             folder = checkpointing.save_training_checkpoint(
                 self.run, self.step, self.model, self.task.tokenizer, self.optimizer,
-                self.batches.state(), rng, extras)
+                self.batches.state(), rng, extras, best=self.best.state())
             checkpointing.prune(self.run, self.cfg.keep_checkpoints)
             if extras and self._metrics is not None:
                 self._metrics.write({"step": self.step, "time": time.time(), "split": "probe",
@@ -311,6 +332,40 @@ class Trainer:
     def _log(self, message: str) -> None:
         if self.ctx.is_main:
             self.run.log(message)
+
+
+class _BestTracker:
+    """The best value of the main metric so far (higher is better), and early stopping.
+    Every rank sees the same scores, so every rank agrees on when to stop."""
+
+    def __init__(self, metric: str | None, patience: int):
+        self.metric, self.patience = metric, patience
+        self.value: float | None = None
+        self.step: int | None = None
+        self.bad_evaluations = 0
+
+    @property
+    def stop(self) -> bool:
+        return bool(self.patience) and self.bad_evaluations >= self.patience
+
+    def improved_by(self, scores: dict[str, float], step: int) -> bool:
+        if not self.metric or self.metric not in scores:
+            return False
+        value = float(scores[self.metric])
+        if math.isfinite(value) and (self.value is None or value > self.value):
+            self.value, self.step, self.bad_evaluations = value, step, 0
+            return True
+        self.bad_evaluations += 1
+        return False
+
+    def state(self) -> dict[str, Any]:
+        return {"metric": self.metric, "value": self.value, "step": self.step,
+                "bad_evaluations": self.bad_evaluations}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if state.get("metric") == self.metric:
+            self.value, self.step = state.get("value"), state.get("step")
+            self.bad_evaluations = int(state.get("bad_evaluations") or 0)
 
 
 class _Window:

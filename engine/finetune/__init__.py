@@ -1,0 +1,1 @@
+"""Fine-tuning: labelled data readers, features, metrics and answer decoding."""

@@ -1,0 +1,290 @@
+"""The fine-tuning task for the shared training loop: classify, regress, tag, qa.
+
+Data are read and checked when the task is built, before any run folder exists, so bad input
+never leaves a half-made run. The label set is fixed from the training file on the first start
+and saved in the run's config, so a resumed run maps labels to the same ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.checkpoint import load_checkpoint
+from engine.finetune import evaluation, features as feats
+from engine.finetune.batches import EpochBatches
+from engine.model import IGNORE_INDEX
+
+TASKS = ("classify", "regress", "tag", "qa")
+ARCHITECTURE = {"classify": "BertForSequenceClassification",
+                "regress": "BertForSequenceClassification",
+                "tag": "BertForTokenClassification", "qa": "BertForQuestionAnswering"}
+# The metric that picks the best checkpoint, by task and problem; all are "higher is better".
+MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regress": "pearson",
+               "tag": "entity_f1", "qa": "f1"}
+
+
+@dataclass
+class FinetuneSpec:
+    task: str                          # classify | regress | tag | qa
+    model: str                         # the checkpoint to start from
+    train: str | None = None           # file (or GLUE task folder with --glue-task)
+    eval: str | None = None
+    glue_task: str | None = None
+    text_a: str = "text"               # columns (names, or 0-based indices without a header)
+    text_b: str | None = None
+    label: str = "label"
+    has_header: bool = True
+    multi_label: bool = False
+    label_separator: str = ","
+    word_column: int = 0               # CoNLL
+    tag_column: int = -1
+    tag_scheme: str = "IOB2"
+    max_seq_length: int = 128
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    doc_stride: int = 128              # QA
+    max_query_length: int = 64
+    max_answer_length: int = 30
+    n_best: int = 20
+    null_threshold: float = 0.0
+    dropout: float | None = None
+    metric_for_best: str | None = None
+    seed: int = 0
+    labels: list[str] | None = field(default=None)  # fixed on the first start
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r} (choose from {', '.join(TASKS)})")
+        if self.glue_task and self.task not in ("classify", "regress"):
+            raise ValueError("--glue-task goes with --task classify or regress")
+        if not self.glue_task and not self.train:
+            raise ValueError("give --train FILE (or --glue-task NAME --glue-dir DIR)")
+        if self.max_seq_length < 8:
+            raise ValueError(f"--seq-len {self.max_seq_length} is too short (at least 8)")
+        if self.multi_label and self.task != "classify":
+            raise ValueError("--multi-label goes with --task classify")
+
+    @property
+    def problem(self) -> str:
+        """single | multi | regress | tag | qa"""
+        if self.task == "classify":
+            return "multi" if self.multi_label else "single"
+        return self.task
+
+
+class FinetuningTask:
+    kind = "finetune"
+
+    def __init__(self, spec: FinetuneSpec):
+        self.spec = spec
+        self.tokenizer = load_checkpoint(spec.model).tokenizer  # also checks the model folder
+        if self.tokenizer is None:
+            raise ValueError(f"{spec.model}: has no vocab.txt or tokenizer.json to encode text")
+        self.main_metric = spec.metric_for_best or self._glue_main_metric() or MAIN_METRIC[spec.problem]
+        self.heldout_note: str | None = None
+        self.data = _TaskData(spec, self.tokenizer)
+        spec.labels = self.data.labels
+        if self.data.eval is None:
+            self.heldout_note = "no --eval file: no evaluation and no best checkpoint"
+
+    def _glue_main_metric(self) -> str | None:
+        if not self.spec.glue_task:
+            return None
+        from engine.finetune.glue import glue_task
+
+        return glue_task(self.spec.glue_task).main_metric
+
+    # ----- the loop's interface -----
+
+    def build_model(self) -> nn.Module:
+        s = self.spec
+        overrides: dict[str, Any] = {}
+        if s.problem in ("single", "multi", "tag"):
+            overrides["id2label"] = dict(enumerate(self.data.labels))
+            overrides["num_labels"] = len(self.data.labels)
+        else:
+            overrides["id2label"] = None
+            overrides["num_labels"] = 1 if s.problem == "regress" else 2
+        overrides["problem_type"] = {"single": "single_label_classification",
+                                     "multi": "multi_label_classification",
+                                     "regress": "regression"}.get(s.problem)
+        if s.dropout is not None:
+            overrides.update(hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout)
+        loaded = load_checkpoint(s.model, architecture=ARCHITECTURE[s.task],
+                                 config_overrides=overrides)
+        if loaded.config.max_position_embeddings < s.max_seq_length:
+            raise ValueError(f"{s.model}: {loaded.config.max_position_embeddings} positions, "
+                             f"fewer than --seq-len {s.max_seq_length}")
+        self.load_warnings = loaded.warnings
+        return loaded.model.train()
+
+    def batches(self, rank: int, world_size: int) -> EpochBatches:
+        return EpochBatches(self.data.train, self.spec.batch_size, self.spec.seed,
+                            self.tokenizer.pad_id, rank, world_size)
+
+    def denominators(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        problem = self.spec.problem
+        if problem == "tag":
+            return {"tag": float((batch["labels"] != IGNORE_INDEX).sum())}
+        if problem == "multi":
+            return {"cls": float(batch["labels"].numel())}
+        return {_LOSS_KEY[problem]: float(batch["input_ids"].shape[0])}
+
+    def losses(self, model: nn.Module, batch: dict[str, torch.Tensor]):
+        """Loss SUMS (the loop divides by the global denominators) and hit counts."""
+        problem = self.spec.problem
+        batch = _trim_padding(batch, per_token_labels=problem == "tag")
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
+        logits = model(**inputs).logits.float()
+        if problem == "qa":
+            start, end = batch["start_positions"], batch["end_positions"]
+            total = (F.cross_entropy(logits[..., 0], start, reduction="sum")
+                     + F.cross_entropy(logits[..., 1], end, reduction="sum")) / 2
+            hits = ((logits[..., 0].argmax(-1) == start) & (logits[..., 1].argmax(-1) == end)).sum()
+            return {"qa": total}, {"qa": hits}
+        labels = batch["labels"]
+        if problem == "regress":
+            return {"reg": F.mse_loss(logits.squeeze(-1), labels, reduction="sum")}, {}
+        if problem == "multi":
+            total = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
+            return {"cls": total}, {"cls": ((logits > 0) == (labels > 0.5)).sum()}
+        if problem == "tag":
+            flat, gold = logits.flatten(0, 1), labels.flatten()   # [B*T, K], [B*T]
+            total = F.cross_entropy(flat, gold, ignore_index=IGNORE_INDEX, reduction="sum")
+            return {"tag": total}, {"tag": ((flat.argmax(-1) == gold) & (gold != IGNORE_INDEX)).sum()}
+        total = F.cross_entropy(logits, labels, reduction="sum")
+        return {"cls": total}, {"cls": (logits.argmax(-1) == labels).sum()}
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        data = self.data
+        if data.eval is None:
+            return {}
+        s = self.spec
+        logits, loss = evaluation.predict_logits(model, data.eval, s.eval_batch_size,
+                                                 self.tokenizer.pad_id, device)
+        if s.problem == "tag":
+            scores = evaluation.tagging_scores(logits, data.eval_sentences, data.eval_word_ids,
+                                               data.labels, s.tag_scheme)
+        elif s.problem == "qa":
+            scores = self._qa_scores(logits)
+        else:
+            scores = evaluation.sequence_scores(logits, data.eval, s.problem, len(data.labels or [1]))
+        return {**scores, "eval_loss": loss, "examples": data.eval_examples}
+
+    def _qa_scores(self, logits) -> dict[str, float]:
+        from engine.finetune import metrics, squad
+
+        s, data = self.spec, self.data
+        predictions = squad.decode_answers(
+            data.eval_qa_examples, data.eval_qa_features, [row[:, 0] for row in logits],
+            [row[:, 1] for row in logits], n_best=s.n_best,
+            max_answer_length=s.max_answer_length, version_2=data.version_2,
+            null_threshold=s.null_threshold)
+        return metrics.squad_scores({k: p.text for k, p in predictions.items()},
+                                    data.eval_qa_examples)
+
+    def checkpoint_extras(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
+        return {}
+
+
+_LOSS_KEY = {"single": "cls", "regress": "reg", "qa": "qa"}
+_PER_TOKEN = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _trim_padding(batch: dict[str, torch.Tensor], per_token_labels: bool) -> dict[str, torch.Tensor]:
+    """Drop the columns past the longest row: padding for every row, so the results are
+    identical and a batch that arrives padded to a fixed width costs only its real length."""
+    width = int(batch["attention_mask"].sum(1).max())
+    per_token = _PER_TOKEN + (("labels",) if per_token_labels else ())
+    return {k: v[:, :width] if k in per_token else v for k, v in batch.items()}
+
+
+class _TaskData:
+    """The task's training and evaluation features, read and checked once."""
+
+    def __init__(self, spec: FinetuneSpec, tokenizer):
+        self.spec, self.tokenizer = spec, tokenizer
+        self.eval = None
+        self.eval_examples = 0
+        self.version_2 = False
+        {"classify": self._sequences, "regress": self._sequences, "tag": self._tagging,
+         "qa": self._qa}[spec.task]()
+        if not self.train:
+            raise ValueError(f"{spec.train}: no training examples")
+
+    def _sequences(self) -> None:
+        from engine.finetune import tables
+
+        s = self.spec
+        if s.glue_task:
+            from engine.finetune.glue import glue_task, read_glue
+
+            task = glue_task(s.glue_task)
+            if (task.problem == "regress") != (s.task == "regress"):
+                raise ValueError(f"GLUE {task.name} is a {task.problem} task: use --task "
+                                 f"{'regress' if task.problem == 'regress' else 'classify'}")
+            train = read_glue(task.name, s.train, "train").examples
+            evaluated = read_glue(task.name, s.train, "dev").examples
+            self.labels = list(task.labels) if task.labels else None
+        else:
+            problem = "regress" if s.task == "regress" else s.problem
+            read = dict(text_a=s.text_a, text_b=s.text_b, label=s.label, problem=problem,
+                        label_separator=s.label_separator, has_header=s.has_header)
+            train = tables.read_examples(s.train, **read)
+            evaluated = tables.read_examples(s.eval, **read) if s.eval else None
+            self.labels = (None if problem == "regress"
+                           else s.labels or tables.label_vocabulary(train, problem))
+            if evaluated is not None and self.labels is not None:
+                tables.check_labels_known(evaluated, self.labels, s.eval)
+            if self.labels is not None and s.labels is not None:
+                tables.check_labels_known(train, self.labels, s.train)
+        encode = lambda examples: feats.encode_text_examples(  # noqa: E731
+            examples, self.tokenizer, s.max_seq_length, self.labels, s.problem)
+        self.train = encode(train)
+        if evaluated:
+            self.eval, self.eval_examples = encode(evaluated), len(evaluated)
+
+    def _tagging(self) -> None:
+        from engine.finetune import conll
+
+        s = self.spec
+        sentences = conll.read_conll(s.train, s.word_column, s.tag_column)
+        self.labels = s.labels or conll.tag_vocabulary(sentences)
+        conll.check_tags_known(sentences, self.labels, s.train)
+        self.train, _ = feats.encode_tagged_sentences(sentences, self.tokenizer,
+                                                      s.max_seq_length, self.labels)
+        if s.eval:
+            evaluated = conll.read_conll(s.eval, s.word_column, s.tag_column)
+            conll.check_tags_known(evaluated, self.labels, s.eval)
+            self.eval, self.eval_word_ids = feats.encode_tagged_sentences(
+                evaluated, self.tokenizer, s.max_seq_length, self.labels)
+            self.eval_sentences, self.eval_examples = evaluated, len(evaluated)
+
+    def _qa(self) -> None:
+        from engine.finetune import squad
+
+        s = self.spec
+        self.labels = None
+        examples, version_2 = squad.read_squad(s.train)
+        self.train = self._qa_features(squad.build_features(
+            examples, self.tokenizer, s.max_seq_length, s.doc_stride, s.max_query_length))
+        if s.eval:
+            evaluated, self.version_2 = squad.read_squad(s.eval)
+            self.eval_qa_examples = evaluated
+            self.eval_qa_features = squad.build_features(
+                evaluated, self.tokenizer, s.max_seq_length, s.doc_stride, s.max_query_length)
+            self.eval = self._qa_features(self.eval_qa_features)
+            self.eval_examples = len(evaluated)
+        self.version_2 = self.version_2 or version_2
+
+    @staticmethod
+    def _qa_features(features) -> list[feats.Feature]:
+        return [{"input_ids": f.input_ids, "token_type_ids": f.token_type_ids,
+                 "start_positions": f.start_position, "end_positions": f.end_position}
+                for f in features]
