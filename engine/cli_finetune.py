@@ -23,7 +23,10 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
                                                   "bundled model)")
     p.add_argument("--train", metavar="FILE", help="CSV, TSV or JSONL (classify/regress), CoNLL "
                                                    "(tag) or SQuAD JSON (qa)")
-    p.add_argument("--eval", metavar="FILE", help="same format; scored at every evaluation")
+    p.add_argument("--eval", metavar="FILE", help="same format; scored at every evaluation "
+                                                  "(picks the best checkpoint)")
+    p.add_argument("--test", metavar="FILE", help="same format; scored once at the end with "
+                                                  "the best checkpoint")
     p.add_argument("--run-dir", metavar="DIR", help="new run folder")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     g = p.add_argument_group("classify / regress")
@@ -46,8 +49,10 @@ def add_finetune_command(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--tag-scheme", default="IOB2", choices=["IOB2", "IOB1"],
                    help="how entities are read for entity F1")
     g = p.add_argument_group("qa")
-    g.add_argument("--doc-stride", type=int, default=128, help="tokens between window starts")
-    g.add_argument("--max-query-length", type=int, default=64)
+    g.add_argument("--doc-stride", type=int, help="tokens between window starts (default "
+                                                   "128, less when --seq-len leaves less room)")
+    g.add_argument("--max-query-length", type=int, help="question tokens kept (default 64, "
+                                                        "at most half of --seq-len)")
     g.add_argument("--max-answer-length", type=int, default=30, help="in tokens")
     g.add_argument("--n-best", type=int, default=20)
     g.add_argument("--null-threshold", type=float, default=0.0,
@@ -88,15 +93,19 @@ def _spec_from_args(args: argparse.Namespace):
     if args.glue_task and not args.glue_dir:
         raise ValueError("--glue-task needs --glue-dir (the task's folder with train.tsv)")
     resolve = lambda value: str(Path(value).resolve()) if value else None  # noqa: E731
+    # BERT's SQuAD defaults (64, 128) are for 384 tokens; shorter sequences get room to fit.
+    query = args.max_query_length or max(1, min(64, args.seq_len // 2 - 2))
+    stride = args.doc_stride or max(1, min(128, (args.seq_len - query - 3) // 2))
     return FinetuneSpec(
         task=args.task, model=resolve(model_or_default(args.model)),
         train=resolve(args.glue_dir if args.glue_task else args.train), eval=resolve(args.eval),
+        test=resolve(args.test),
         glue_task=args.glue_task, text_a=args.text_a, text_b=args.text_b, label=args.label,
         has_header=not args.no_header, multi_label=args.multi_label,
         label_separator=args.label_separator, word_column=args.word_column,
         tag_column=args.tag_column, tag_scheme=args.tag_scheme, max_seq_length=args.seq_len,
         batch_size=args.batch_size, eval_batch_size=args.eval_batch_size,
-        doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+        doc_stride=stride, max_query_length=query,
         max_answer_length=args.max_answer_length, n_best=args.n_best,
         null_threshold=args.null_threshold, dropout=args.dropout,
         metric_for_best=args.metric_for_best, seed=args.seed)
@@ -156,6 +165,34 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 run.log(f"{task.spec.task}: {len(task.data.train)} training rows, "
                         f"{task.data.eval_examples} evaluation examples, labels "
                         f"{task.data.labels}; best checkpoint by {task.main_metric}")
-        return train_in_run(task, cfg, run, ctx, resume=bool(args.resume))
+        code = train_in_run(task, cfg, run, ctx, resume=bool(args.resume))
+        if code == 0 and ctx.is_main and task.data.test is not None:
+            _score_test(task, run, ctx.device)
+        return code
     finally:
         ctx.close()
+
+
+def _score_test(task, run, device) -> None:
+    """Score the --test set with the best checkpoint (the last one without --eval), once the
+    run has finished; the scores go to metrics.jsonl (split "test"), status.json and stdout."""
+    import json
+
+    from engine.checkpoint import load_checkpoint
+    from engine.runlog import MetricsWriter
+    from engine.train.checkpointing import BEST_NAME
+
+    status = run.read_status() or {}
+    if status.get("state") != "finished":
+        return
+    best = run.path / BEST_NAME
+    folder = best if best.is_dir() else run.latest_checkpoint()[1]
+    model = load_checkpoint(folder, device=device).model
+    scores = task.score(model, task.data.test, device)
+    with MetricsWriter(run.metrics_path) as writer:
+        writer.write({"step": status.get("step"), "time": time.time(), "split": "test",
+                      "checkpoint": folder.name, **scores})
+    run.write_status(test={"checkpoint": folder.name, **scores})
+    run.log(f"test set ({task.data.test.count} examples) with {folder.name}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float)))
+    print(json.dumps({"test": scores, "checkpoint": str(folder)}))

@@ -17,6 +17,7 @@ from torch import nn
 from engine.checkpoint import load_checkpoint
 from engine.finetune import evaluation, features as feats
 from engine.finetune.batches import EpochBatches
+from engine.finetune.task_data import EvalSet, TaskData
 from engine.model import IGNORE_INDEX
 
 TASKS = ("classify", "regress", "tag", "qa")
@@ -26,6 +27,12 @@ ARCHITECTURE = {"classify": "BertForSequenceClassification",
 # The metric that picks the best checkpoint, by task and problem; all are "higher is better".
 MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regress": "pearson",
                "tag": "entity_f1", "qa": "f1"}
+# What each evaluation reports (``--metric-for-best`` must be one of them).
+METRICS = {"single": ("accuracy", "mcc", "f1", "macro_f1"),
+           "multi": ("micro_f1", "macro_f1", "subset_accuracy"),
+           "regress": ("pearson", "spearman", "mse"),
+           "tag": ("entity_f1", "entity_precision", "entity_recall", "tag_accuracy"),
+           "qa": ("f1", "exact_match")}
 
 
 @dataclass
@@ -34,6 +41,7 @@ class FinetuneSpec:
     model: str                         # the checkpoint to start from
     train: str | None = None           # file (or GLUE task folder with --glue-task)
     eval: str | None = None
+    test: str | None = None            # scored once with the best weights at the end
     glue_task: str | None = None
     text_a: str = "text"               # columns (names, or 0-based indices without a header)
     text_b: str | None = None
@@ -85,12 +93,22 @@ class FinetuningTask:
         self.tokenizer = load_checkpoint(spec.model).tokenizer  # also checks the model folder
         if self.tokenizer is None:
             raise ValueError(f"{spec.model}: has no vocab.txt or tokenizer.json to encode text")
-        self.main_metric = spec.metric_for_best or self._glue_main_metric() or MAIN_METRIC[spec.problem]
+        known = METRICS[spec.problem] + ("eval_loss",)
+        if spec.metric_for_best and spec.metric_for_best not in known:
+            raise ValueError(f"--metric-for-best {spec.metric_for_best!r} is not reported for "
+                             f"--task {spec.task} (choose from {', '.join(known)})")
         self.heldout_note: str | None = None
-        self.data = _TaskData(spec, self.tokenizer)
+        self.data = TaskData(spec, self.tokenizer)
+        self.main_metric = (spec.metric_for_best or self._glue_main_metric()
+                            or self._default_metric())
         spec.labels = self.data.labels
         if self.data.eval is None:
             self.heldout_note = "no --eval file: no evaluation and no best checkpoint"
+
+    def _default_metric(self) -> str:
+        if self.spec.problem == "tag" and not evaluation.has_entities(self.data.labels):
+            return "tag_accuracy"  # plain per-word labels (POS tags): no entities to score
+        return MAIN_METRIC[self.spec.problem]
 
     def _glue_main_metric(self) -> str | None:
         if not self.spec.glue_task:
@@ -162,32 +180,35 @@ class FinetuningTask:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        data = self.data
-        if data.eval is None:
-            return {}
+        return {} if self.data.eval is None else self.score(model, self.data.eval, device)
+
+    @torch.no_grad()
+    def score(self, model: nn.Module, data: EvalSet, device: torch.device) -> dict[str, float]:
+        """The task's metrics on ``data`` (the --eval or --test set), plus the mean loss."""
         s = self.spec
-        logits, loss = evaluation.predict_logits(model, data.eval, s.eval_batch_size,
+        logits, loss = evaluation.predict_logits(model, data.features, s.eval_batch_size,
                                                  self.tokenizer.pad_id, device)
         if s.problem == "tag":
-            scores = evaluation.tagging_scores(logits, data.eval_sentences, data.eval_word_ids,
-                                               data.labels, s.tag_scheme)
+            scores = evaluation.tagging_scores(logits, data.sentences, data.word_ids,
+                                               self.data.labels, s.tag_scheme)
         elif s.problem == "qa":
-            scores = self._qa_scores(logits)
+            scores = self._qa_scores(logits, data)
         else:
-            scores = evaluation.sequence_scores(logits, data.eval, s.problem, len(data.labels or [1]))
-        return {**scores, "eval_loss": loss, "examples": data.eval_examples}
+            scores = evaluation.sequence_scores(logits, data.features, s.problem,
+                                                len(self.data.labels or [1]))
+        return {**scores, "eval_loss": loss, "examples": data.count}
 
-    def _qa_scores(self, logits) -> dict[str, float]:
+    def _qa_scores(self, logits, data: EvalSet) -> dict[str, float]:
         from engine.finetune import metrics, squad
 
-        s, data = self.spec, self.data
+        s = self.spec
         predictions = squad.decode_answers(
-            data.eval_qa_examples, data.eval_qa_features, [row[:, 0] for row in logits],
+            data.qa_examples, data.qa_features, [row[:, 0] for row in logits],
             [row[:, 1] for row in logits], n_best=s.n_best,
             max_answer_length=s.max_answer_length, version_2=data.version_2,
             null_threshold=s.null_threshold)
         return metrics.squad_scores({k: p.text for k, p in predictions.items()},
-                                    data.eval_qa_examples)
+                                    data.qa_examples)
 
     def checkpoint_extras(self, model: nn.Module, device: torch.device) -> dict[str, Any]:
         return {}
@@ -203,88 +224,3 @@ def _trim_padding(batch: dict[str, torch.Tensor], per_token_labels: bool) -> dic
     width = int(batch["attention_mask"].sum(1).max())
     per_token = _PER_TOKEN + (("labels",) if per_token_labels else ())
     return {k: v[:, :width] if k in per_token else v for k, v in batch.items()}
-
-
-class _TaskData:
-    """The task's training and evaluation features, read and checked once."""
-
-    def __init__(self, spec: FinetuneSpec, tokenizer):
-        self.spec, self.tokenizer = spec, tokenizer
-        self.eval = None
-        self.eval_examples = 0
-        self.version_2 = False
-        {"classify": self._sequences, "regress": self._sequences, "tag": self._tagging,
-         "qa": self._qa}[spec.task]()
-        if not self.train:
-            raise ValueError(f"{spec.train}: no training examples")
-
-    def _sequences(self) -> None:
-        from engine.finetune import tables
-
-        s = self.spec
-        if s.glue_task:
-            from engine.finetune.glue import glue_task, read_glue
-
-            task = glue_task(s.glue_task)
-            if (task.problem == "regress") != (s.task == "regress"):
-                raise ValueError(f"GLUE {task.name} is a {task.problem} task: use --task "
-                                 f"{'regress' if task.problem == 'regress' else 'classify'}")
-            train = read_glue(task.name, s.train, "train").examples
-            evaluated = read_glue(task.name, s.train, "dev").examples
-            self.labels = list(task.labels) if task.labels else None
-        else:
-            problem = "regress" if s.task == "regress" else s.problem
-            read = dict(text_a=s.text_a, text_b=s.text_b, label=s.label, problem=problem,
-                        label_separator=s.label_separator, has_header=s.has_header)
-            train = tables.read_examples(s.train, **read)
-            evaluated = tables.read_examples(s.eval, **read) if s.eval else None
-            self.labels = (None if problem == "regress"
-                           else s.labels or tables.label_vocabulary(train, problem))
-            if evaluated is not None and self.labels is not None:
-                tables.check_labels_known(evaluated, self.labels, s.eval)
-            if self.labels is not None and s.labels is not None:
-                tables.check_labels_known(train, self.labels, s.train)
-        encode = lambda examples: feats.encode_text_examples(  # noqa: E731
-            examples, self.tokenizer, s.max_seq_length, self.labels, s.problem)
-        self.train = encode(train)
-        if evaluated:
-            self.eval, self.eval_examples = encode(evaluated), len(evaluated)
-
-    def _tagging(self) -> None:
-        from engine.finetune import conll
-
-        s = self.spec
-        sentences = conll.read_conll(s.train, s.word_column, s.tag_column)
-        self.labels = s.labels or conll.tag_vocabulary(sentences)
-        conll.check_tags_known(sentences, self.labels, s.train)
-        self.train, _ = feats.encode_tagged_sentences(sentences, self.tokenizer,
-                                                      s.max_seq_length, self.labels)
-        if s.eval:
-            evaluated = conll.read_conll(s.eval, s.word_column, s.tag_column)
-            conll.check_tags_known(evaluated, self.labels, s.eval)
-            self.eval, self.eval_word_ids = feats.encode_tagged_sentences(
-                evaluated, self.tokenizer, s.max_seq_length, self.labels)
-            self.eval_sentences, self.eval_examples = evaluated, len(evaluated)
-
-    def _qa(self) -> None:
-        from engine.finetune import squad
-
-        s = self.spec
-        self.labels = None
-        examples, version_2 = squad.read_squad(s.train)
-        self.train = self._qa_features(squad.build_features(
-            examples, self.tokenizer, s.max_seq_length, s.doc_stride, s.max_query_length))
-        if s.eval:
-            evaluated, self.version_2 = squad.read_squad(s.eval)
-            self.eval_qa_examples = evaluated
-            self.eval_qa_features = squad.build_features(
-                evaluated, self.tokenizer, s.max_seq_length, s.doc_stride, s.max_query_length)
-            self.eval = self._qa_features(self.eval_qa_features)
-            self.eval_examples = len(evaluated)
-        self.version_2 = self.version_2 or version_2
-
-    @staticmethod
-    def _qa_features(features) -> list[feats.Feature]:
-        return [{"input_ids": f.input_ids, "token_type_ids": f.token_type_ids,
-                 "start_positions": f.start_position, "end_positions": f.end_position}
-                for f in features]

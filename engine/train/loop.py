@@ -335,11 +335,13 @@ class Trainer:
 
 
 class _BestTracker:
-    """The best value of the main metric so far (higher is better), and early stopping.
-    Every rank sees the same scores, so every rank agrees on when to stop."""
+    """The best value of the main metric so far, and early stopping. Higher is better except
+    for losses and errors (``*loss``, ``mse``). Every rank sees the same scores, so every rank
+    agrees on when to stop."""
 
     def __init__(self, metric: str | None, patience: int):
         self.metric, self.patience = metric, patience
+        self.sign = -1.0 if metric and (metric.endswith("loss") or metric == "mse") else 1.0
         self.value: float | None = None
         self.step: int | None = None
         self.bad_evaluations = 0
@@ -352,7 +354,7 @@ class _BestTracker:
         if not self.metric or self.metric not in scores:
             return False
         value = float(scores[self.metric])
-        if math.isfinite(value) and (self.value is None or value > self.value):
+        if math.isfinite(value) and (self.value is None or self.sign * (value - self.value) > 0):
             self.value, self.step, self.bad_evaluations = value, step, 0
             return True
         self.bad_evaluations += 1

@@ -1,0 +1,265 @@
+"""Fine-tuning end to end: each task learns a small learnable data set, the best checkpoint is
+kept and loads into the matching ``transformers`` class with identical logits; exact resume;
+early stopping; GLUE by name; bad input stops before anything is written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import finetune_synthetic as synth
+from engine.checkpoint import load_checkpoint
+from engine.cli import main
+from engine.infer import Predictor
+from engine.runlog import MetricsReader, RunFolder
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "resources" / "models" / "default"
+
+
+def finetune(*args: str) -> int:
+    return main(["finetune", "--device", "cpu", "--log-every", "1", *args])
+
+
+def records(run_dir: Path, split: str) -> list[dict]:
+    return [r for r in MetricsReader(run_dir / "metrics.jsonl").read_new()
+            if r.get("split") == split]
+
+
+def best_info(run_dir: Path) -> dict:
+    return json.loads((run_dir / "best" / "best.json").read_text())
+
+
+def assert_transformers_logits_equal(folder: Path, hf_class: str, text_a: str,
+                                     text_b: str | None) -> None:
+    """Our loaded checkpoint and ``transformers``' give the same logits (1e-5)."""
+    import transformers
+
+    ours = load_checkpoint(folder)
+    theirs = getattr(transformers, hf_class).from_pretrained(folder).eval()
+    enc = ours.tokenizer.encode(text_a, text_b)
+    ids, types = torch.tensor([enc.ids]), torch.tensor([enc.token_type_ids])
+    with torch.no_grad():
+        a = ours.model(ids, token_type_ids=types).logits
+        out = theirs(input_ids=ids, token_type_ids=types)
+    b = (torch.stack([out.start_logits, out.end_logits], -1)
+         if hf_class == "BertForQuestionAnswering" else out.logits)
+    assert ours.architecture == hf_class
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+# ----- each task learns (the bundled model, a few dozen steps) -----
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pair")
+    train = synth.write_jsonl(root / "train.jsonl", synth.pair_rows(96, seed=1))
+    dev = synth.write_jsonl(root / "dev.jsonl", synth.pair_rows(40, seed=2))
+    assert finetune("--task", "classify", "--model", str(DEFAULT_MODEL), "--train", str(train),
+                    "--eval", str(dev), "--test", str(dev), "--text-b", "text_b",
+                    "--run-dir", str(root / "run"), "--max-steps", "12", "--eval-every", "6",
+                    "--checkpoint-every", "100", "--batch-size", "16", "--lr", "1e-4", "--seq-len", "32") == 0
+    return root / "run"
+
+
+def test_pair_classification_learns_and_keeps_the_best_checkpoint(pair_run):
+    evaluations = records(pair_run, "heldout")
+    best = best_info(pair_run)
+    assert best["metric"] == "accuracy"
+    assert best["value"] == max(r["accuracy"] for r in evaluations) >= 0.95
+    assert best["step"] == next(r["step"] for r in evaluations if r["accuracy"] == best["value"])
+    assert {"accuracy", "f1", "mcc", "eval_loss"} <= set(evaluations[-1])
+    status = RunFolder(pair_run).read_status()
+    assert status["state"] == "finished" and status["best"]["value"] == best["value"]
+    # --test is scored once at the end with the best weights.
+    (test,) = records(pair_run, "test")
+    assert test["checkpoint"] == "best" and test["accuracy"] >= 0.95
+
+
+def test_a_fine_tuned_classifier_loads_into_transformers_and_the_predictor(pair_run):
+    best = pair_run / "best"
+    config = json.loads((best / "config.json").read_text())
+    assert config["id2label"] == {"0": "different", "1": "same"}
+    assert config["problem_type"] == "single_label_classification"
+    assert_transformers_logits_equal(best, "BertForSequenceClassification",
+                                     "red cat tree milk", "milk tree red cat")
+    predictor = Predictor.load(best, device="cpu")
+    same = predictor.analyze("red cat tree milk", "milk tree red cat").task
+    different = predictor.analyze("red cat tree milk", "dog house bird door").task
+    assert same.kind == "classify" and same.labels == ["different", "same"]
+    assert same.probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert same.probs[1] > 0.5 > different.probs[1]
+
+
+def test_tagging_learns_entities_and_loads_into_transformers(tmp_path):
+    train = synth.write_conll(tmp_path / "train.conll", synth.tagged_sentences(96, seed=1))
+    dev = synth.write_conll(tmp_path / "dev.conll", synth.tagged_sentences(40, seed=2))
+    run = tmp_path / "run"
+    assert finetune("--task", "tag", "--model", str(DEFAULT_MODEL), "--train", str(train),
+                    "--eval", str(dev), "--run-dir", str(run), "--max-steps", "18",
+                    "--eval-every", "6", "--checkpoint-every", "100", "--batch-size", "16", "--lr", "2e-4",
+                    "--seq-len", "32") == 0
+    best = best_info(run)
+    assert best["metric"] == "entity_f1" and best["value"] >= 0.95
+    config = json.loads((run / "best" / "config.json").read_text())
+    assert list(config["id2label"].values()) == ["O", "B-LOC", "B-PER", "I-PER"]
+    assert_transformers_logits_equal(run / "best", "BertForTokenClassification",
+                                     "alice smith went to paris", None)
+    task = Predictor.load(run / "best", device="cpu").analyze("bob jones met carol in rome").task
+    assert task.tags == [None, "B-PER", "I-PER", "O", "B-PER", "O", "B-LOC", None]
+
+
+def test_question_answering_learns_spans_and_loads_into_transformers(tmp_path):
+    train = synth.write_json(tmp_path / "train.json", synth.squad_data(96, seed=1))
+    dev = synth.write_json(tmp_path / "dev.json", synth.squad_data(40, seed=2))
+    run = tmp_path / "run"
+    assert finetune("--task", "qa", "--model", str(DEFAULT_MODEL), "--train", str(train),
+                    "--eval", str(dev), "--run-dir", str(run), "--max-steps", "18",
+                    "--eval-every", "6", "--checkpoint-every", "100", "--batch-size", "16", "--lr", "2e-4",
+                    "--seq-len", "48") == 0
+    assert max(r["exact_match"] for r in records(run, "heldout")) >= 0.9
+    assert best_info(run)["metric"] == "f1"
+    assert_transformers_logits_equal(run / "best", "BertForQuestionAnswering",
+                                     "Which animal is named?", "we saw the old horse by river.")
+    context = "then we saw a green cow near the house."
+    answer = Predictor.load(run / "best", device="cpu").analyze("Which animal is named?",
+                                                               context).task.answer
+    assert answer.text == "cow" and context[answer.char_start:answer.char_end] == "cow"
+
+
+# ----- the loop's fine-tuning behaviour (a tiny random model: fast) -----
+
+@pytest.fixture
+def tiny_pair_files(tmp_path) -> tuple[Path, Path]:
+    return (synth.write_jsonl(tmp_path / "train.jsonl", synth.pair_rows(40, seed=1)),
+            synth.write_jsonl(tmp_path / "dev.jsonl", synth.pair_rows(12, seed=2)))
+
+
+def tiny_job(model: Path, train: Path, dev: Path, *extra: str) -> list[str]:
+    return ["--task", "classify", "--model", str(model), "--train", str(train), "--eval",
+            str(dev), "--text-b", "text_b", "--batch-size", "8", "--seq-len", "32", *extra]
+
+
+def test_resume_continues_a_fine_tuning_run_bitwise(hf_pretraining_dir, tiny_pair_files,
+                                                    tmp_path):
+    job = tiny_job(hf_pretraining_dir, *tiny_pair_files, "--max-steps", "8",
+                   "--checkpoint-every", "4", "--eval-every", "4", "--lr", "1e-3")
+    straight = tmp_path / "straight"
+    assert finetune("--run-dir", str(straight), *job) == 0
+    # The state a kill after step 4's checkpoint leaves: step-8 and later records gone.
+    resumed = tmp_path / "resumed"
+    shutil.copytree(straight, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step-8")
+    shutil.rmtree(resumed / "best")
+    lines = (resumed / "metrics.jsonl").read_text().splitlines()
+    (resumed / "metrics.jsonl").write_text(
+        "".join(line + "\n" for line in lines if json.loads(line)["step"] <= 4))
+    assert finetune("--resume", str(resumed)) == 0
+    a = {r["step"]: r for r in records(straight, "train")}
+    b = {r["step"]: r for r in records(resumed, "train")}
+    for step in range(5, 9):
+        assert b[step]["loss"] == a[step]["loss"] and b[step]["grad_norm"] == a[step]["grad_norm"]
+    assert records(resumed, "heldout")[-1] == {**records(straight, "heldout")[-1],
+                                               "time": records(resumed, "heldout")[-1]["time"]}
+    assert RunFolder(resumed).read_config()["task"]["labels"] == ["different", "same"]
+
+
+def test_early_stopping_ends_the_run_when_the_metric_stops_improving(
+        hf_pretraining_dir, tiny_pair_files, tmp_path):
+    run = tmp_path / "run"
+    # A learning rate this small cannot change a prediction: no evaluation beats the first.
+    assert finetune("--run-dir", str(run), *tiny_job(hf_pretraining_dir, *tiny_pair_files,
+                    "--max-steps", "40", "--eval-every", "2", "--checkpoint-every", "100", "--lr", "1e-12",
+                    "--early-stopping", "2")) == 0
+    status = RunFolder(run).read_status()
+    assert status["state"] == "finished" and status["step"] == 6  # evals at 2 (best), 4, 6
+    assert "early stopping" in status["message"]
+    assert best_info(run)["step"] == 2
+    assert RunFolder(run).latest_checkpoint()[0] == 6
+
+
+def test_a_lower_is_better_metric_picks_the_lowest(hf_pretraining_dir, tiny_pair_files,
+                                                   tmp_path):
+    run = tmp_path / "run"
+    assert finetune("--run-dir", str(run), *tiny_job(hf_pretraining_dir, *tiny_pair_files,
+                    "--max-steps", "6", "--eval-every", "2", "--lr", "1e-3",
+                    "--metric-for-best", "eval_loss")) == 0
+    losses = {r["step"]: r["eval_loss"] for r in records(run, "heldout")}
+    best = best_info(run)
+    assert best["value"] == min(losses.values()) and losses[best["step"]] == best["value"]
+
+
+def test_glue_task_by_name_reads_its_files_and_reports_its_metrics(hf_pretraining_dir, tmp_path):
+    folder = tmp_path / "MRPC"
+    folder.mkdir()
+    header = "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"
+    rows = [(row["label"] == "same", row["text"], row["text_b"])
+            for row in synth.pair_rows(24, seed=3)]
+    body = "".join(f"{int(q)}\t{i}\t{i + 100}\t{a}\t{b}\n" for i, (q, a, b) in enumerate(rows))
+    (folder / "train.tsv").write_text(header + body)
+    (folder / "dev.tsv").write_text(header + body[:200].rsplit("\n", 1)[0] + "\n")
+    run = tmp_path / "run"
+    assert finetune("--task", "classify", "--glue-task", "MRPC", "--glue-dir", str(folder),
+                    "--model", str(hf_pretraining_dir), "--run-dir", str(run),
+                    "--max-steps", "2", "--batch-size", "8", "--seq-len", "32") == 0
+    assert RunFolder(run).read_config()["main_metric"] == "f1"
+    assert {"f1", "accuracy"} <= set(records(run, "heldout")[-1])
+    assert json.loads((run / "best" / "config.json").read_text())["id2label"] == {"0": "0",
+                                                                                  "1": "1"}
+
+
+# ----- bad input: a clear message naming the file and line; nothing written -----
+
+def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
+    good = synth.write_jsonl(tmp / "good.jsonl", synth.pair_rows(8, seed=1))
+    csv_file = tmp / "missing.csv"
+    csv_file.write_text("text,label\nhello there,pos\n")
+    unseen = tmp / "unseen.jsonl"
+    unseen.write_text('{"text": "a b", "text_b": "b a", "label": "same"}\n'
+                      '{"text": "a b", "text_b": "c d", "label": "maybe"}\n')
+    empty = tmp / "empty.jsonl"
+    empty.write_text("")
+    broken_json = tmp / "broken.jsonl"
+    broken_json.write_text('{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n'
+                           '{"text": "c", "label": \n')
+    conll = tmp / "broken.conll"
+    conll.write_text("alice NN B-PER\nwent NN O\n\nparis\n")
+    squad_file = tmp / "broken.json"
+    squad_file.write_text('{"data": [\n  {"paragraphs": [}\n]}\n')
+    pair = ["--task", "classify", "--text-b", "text_b"]
+    return [
+        (["--task", "classify", "--train", str(csv_file), "--text-b", "sentence2"],
+         f"{csv_file}:1"),
+        ([*pair, "--train", str(good), "--eval", str(unseen)], f"{unseen}:2"),
+        ([*pair, "--train", str(empty)], str(empty)),
+        (["--task", "classify", "--train", str(broken_json)], f"{broken_json}:3"),
+        (["--task", "tag", "--train", str(conll), "--tag-column", "2"], f"{conll}:4"),
+        (["--task", "qa", "--train", str(squad_file)], f"{squad_file}:2"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(6), ids=["missing-column", "unseen-eval-label",
+                                                "empty-file", "malformed-jsonl",
+                                                "malformed-conll", "malformed-squad"])
+def test_bad_input_names_file_and_line_and_writes_nothing(case, hf_pretraining_dir, tmp_path,
+                                                          capsys):
+    args, where = _bad_inputs(tmp_path)[case]
+    run = tmp_path / "run"
+    assert finetune(*args, "--model", str(hf_pretraining_dir), "--run-dir", str(run),
+                    "--max-steps", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bert-engine: error: ") and where in err, err
+    assert not run.exists()
+
+
+def test_option_mistakes_are_refused_before_a_run_exists(hf_pretraining_dir, tiny_pair_files,
+                                                         tmp_path, capsys):
+    run = tmp_path / "run"
+    job = tiny_job(hf_pretraining_dir, *tiny_pair_files, "--max-steps", "1")
+    assert finetune("--run-dir", str(run), *job, "--metric-for-best", "bleu") == 2
+    assert "--metric-for-best 'bleu'" in capsys.readouterr().err
+    assert finetune("--run-dir", str(run), *job, "--multi-label", "--task", "tag") == 2
+    assert not run.exists()
