@@ -39,7 +39,30 @@ def analysis_summary(analysis: Analysis) -> dict[str, Any]:
         "attention_shape": list(analysis.attentions.shape),
         "elapsed_ms": analysis.elapsed_ms,
         "device": analysis.device,
+        "task": task_summary(analysis.task),
     }
+
+
+def task_summary(task) -> dict[str, Any] | None:
+    """A fine-tuned model's reading (``TaskPrediction``) as JSON-ready values."""
+    if task is None:
+        return None
+    out: dict[str, Any] = {"kind": task.kind}
+    if task.kind in ("classify", "multi_label"):
+        out["classes"] = [{"label": name, "prob": float(p)}
+                          for name, p in sorted(zip(task.labels, task.probs), key=lambda c: -c[1])]
+    elif task.kind == "regress":
+        out["value"] = task.value
+    elif task.kind == "tag":
+        out["tags"] = task.tags
+    elif task.answer is not None:
+        a = task.answer
+        out["answer"] = {"text": a.text, "score": a.score, "null_score": a.null_score,
+                         "char_start": a.char_start, "char_end": a.char_end,
+                         "no_answer_wins": a.no_answer_wins}
+    if task.note:
+        out["note"] = task.note
+    return out
 
 
 def save_analysis(analysis: Analysis, path: str | os.PathLike) -> Path:

@@ -158,6 +158,34 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _task_lines(analysis) -> list[str]:
+    task = analysis.task
+    if task.kind in ("classify", "multi_label"):
+        order = task.probs.argsort()[::-1]
+        return [f"{task.labels[i]:<20} {task.probs[i]:.1%}" for i in order]
+    if task.kind == "regress":
+        return [f"value {task.value:.4f}"]
+    if task.kind == "tag":
+        return [" ".join(tok if tag in (None, "O") else f"{tok}/{tag}"
+                         for tok, tag in zip(analysis.tokens, task.tags))]
+    if task.answer is None:
+        return [f"note: {task.note}"]
+    a = task.answer
+    verdict = "  (no answer scores higher)" if a.no_answer_wins else ""
+    return [f"answer: {a.text!r} at {a.char_start}..{a.char_end} of B, score {a.score:.2f}, "
+            f"no-answer score {a.null_score:.2f}{verdict}"]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    analysis, data = _analyze(args, args.text_b)
+    if analysis.task is None:
+        raise CliError("this model is not fine-tuned for a task (no classifier, tagger or QA "
+                       "head): try fill-mask or nsp, or `bert-engine finetune` it")
+    _emit(args, {**data["task"], "tokens": analysis.tokens, "warnings": data["warnings"]},
+          _task_lines(analysis) + [f"warning: {w}" for w in analysis.warnings])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bert-engine", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
               "export every head's attention as .npz or .json", "optional")
     att.add_argument("--out", required=True, metavar="FILE", help="FILE.npz or FILE.json")
     add("analyze", cmd_analyze, "tokens, fill-mask, NSP and an attention summary", "optional")
+    add("predict", cmd_predict, "a fine-tuned model's answer: classes, tags or the answer "
+                                "span (QA: question as TEXT_A, passage as TEXT_B)", "optional")
     add_training_commands(sub)
     add_finetune_command(sub)
     return parser

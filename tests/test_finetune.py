@@ -94,6 +94,16 @@ def test_a_fine_tuned_classifier_loads_into_transformers_and_the_predictor(pair_
     assert same.probs[1] > 0.5 > different.probs[1]
 
 
+def test_predict_command_prints_the_classes_of_a_fine_tuned_model(pair_run, capsys):
+    assert main(["predict", "--model", str(pair_run / "best"), "--json", "red cat tree milk",
+                 "milk tree red cat"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "classify" and out["classes"][0]["label"] == "same"
+    assert sum(c["prob"] for c in out["classes"]) == pytest.approx(1.0, abs=1e-5)
+    assert main(["predict", "--model", str(DEFAULT_MODEL), "red cat"]) == 2
+    assert "not fine-tuned for a task" in capsys.readouterr().err
+
+
 def test_tagging_learns_entities_and_loads_into_transformers(tmp_path):
     train = synth.write_conll(tmp_path / "train.conll", synth.tagged_sentences(96, seed=1))
     dev = synth.write_conll(tmp_path / "dev.conll", synth.tagged_sentences(40, seed=2))
