@@ -221,6 +221,40 @@ def test_glue_task_by_name_reads_its_files_and_reports_its_metrics(hf_pretrainin
                                                                                   "1": "1"}
 
 
+def test_multi_label_and_regression_runs_save_what_transformers_and_the_predictor_need(
+        hf_pretraining_dir, tmp_path):
+    multi = tmp_path / "multi.jsonl"
+    multi.write_text("".join(json.dumps({"text": " ".join(words), "label": labels}) + "\n"
+                             for words, labels in [(["red", "cat"], ["colour", "animal"]),
+                                                   (["dog"], ["animal"]), (["blue"], ["colour"]),
+                                                   (["tree"], [])] * 4))
+    scores = tmp_path / "scores.csv"
+    scores.write_text("sentence,score\n" + "".join(f"{'very ' * k}good,{k}\n"
+                                                    for k in range(8)))
+    jobs = {"multi": ["--task", "classify", "--multi-label", "--train", str(multi),
+                      "--eval", str(multi)],
+            "regress": ["--task", "regress", "--train", str(scores), "--eval", str(scores),
+                        "--text-a", "sentence", "--label", "score"]}
+    for name, args in jobs.items():
+        assert finetune(*args, "--model", str(hf_pretraining_dir), "--run-dir",
+                        str(tmp_path / name), "--max-steps", "2", "--batch-size", "4",
+                        "--seq-len", "32") == 0
+    config = json.loads((tmp_path / "multi" / "best" / "config.json").read_text())
+    assert config["problem_type"] == "multi_label_classification"
+    assert list(config["id2label"].values()) == ["animal", "colour"]
+    assert {"micro_f1", "macro_f1", "subset_accuracy"} <= set(records(tmp_path / "multi",
+                                                                      "heldout")[-1])
+    task = Predictor.load(tmp_path / "multi" / "best", device="cpu").analyze("red dog").task
+    assert task.kind == "multi_label" and ((task.probs > 0) & (task.probs < 1)).all()
+    config = json.loads((tmp_path / "regress" / "best" / "config.json").read_text())
+    assert config["problem_type"] == "regression" and config["num_labels"] == 1
+    assert {"pearson", "spearman", "mse"} <= set(records(tmp_path / "regress", "heldout")[-1])
+    assert_transformers_logits_equal(tmp_path / "regress" / "best",
+                                     "BertForSequenceClassification", "very good", None)
+    task = Predictor.load(tmp_path / "regress" / "best", device="cpu").analyze("good").task
+    assert task.kind == "regress" and isinstance(task.value, float)
+
+
 # ----- bad input: a clear message naming the file and line; nothing written -----
 
 def _bad_inputs(tmp: Path) -> list[tuple[list[str], str]]:
@@ -272,4 +306,6 @@ def test_option_mistakes_are_refused_before_a_run_exists(hf_pretraining_dir, tin
     assert finetune("--run-dir", str(run), *job, "--metric-for-best", "bleu") == 2
     assert "--metric-for-best 'bleu'" in capsys.readouterr().err
     assert finetune("--run-dir", str(run), *job, "--multi-label", "--task", "tag") == 2
+    assert finetune("--run-dir", str(run), *job, "--seq-len", "128") == 2  # 64 positions
+    assert "64 positions, fewer than --seq-len 128" in capsys.readouterr().err
     assert not run.exists()

@@ -90,9 +90,13 @@ class FinetuningTask:
 
     def __init__(self, spec: FinetuneSpec):
         self.spec = spec
-        self.tokenizer = load_checkpoint(spec.model).tokenizer  # also checks the model folder
+        base = load_checkpoint(spec.model)  # a bad folder fails here, before any run exists
+        self.tokenizer = base.tokenizer
         if self.tokenizer is None:
             raise ValueError(f"{spec.model}: has no vocab.txt or tokenizer.json to encode text")
+        if base.config.max_position_embeddings < spec.max_seq_length:
+            raise ValueError(f"{spec.model}: {base.config.max_position_embeddings} positions, "
+                             f"fewer than --seq-len {spec.max_seq_length}")
         known = METRICS[spec.problem] + ("eval_loss",)
         if spec.metric_for_best and spec.metric_for_best not in known:
             raise ValueError(f"--metric-for-best {spec.metric_for_best!r} is not reported for "
@@ -135,10 +139,6 @@ class FinetuningTask:
             overrides.update(hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout)
         loaded = load_checkpoint(s.model, architecture=ARCHITECTURE[s.task],
                                  config_overrides=overrides)
-        if loaded.config.max_position_embeddings < s.max_seq_length:
-            raise ValueError(f"{s.model}: {loaded.config.max_position_embeddings} positions, "
-                             f"fewer than --seq-len {s.max_seq_length}")
-        self.load_warnings = loaded.warnings
         return loaded.model.train()
 
     def batches(self, rank: int, world_size: int) -> EpochBatches:
