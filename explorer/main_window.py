@@ -17,6 +17,8 @@ from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
 from explorer.widgets.predictions import PredictionsPanel
+from explorer.widgets.task_common import task_summary
+from explorer.widgets.task_panel import TaskPanel
 from explorer.widgets.token_strip import TokenStrip
 
 DEBOUNCE_MS = 150  # analysis reruns this long after the last keystroke
@@ -42,6 +44,7 @@ class MainWindow(QMainWindow):
         self.pair_input = PairInput(self.state)
         self.token_strip = TokenStrip(self.state)
         self.predictions = PredictionsPanel(self.state)
+        self.task_panel = TaskPanel(self.state)  # shown only for fine-tuned models
         self.attention = AttentionPanel(self.state)
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
@@ -69,6 +72,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.pair_input)
         column.addWidget(self.token_strip, 1)
+        column.addWidget(self.task_panel, 3)
         column.addWidget(self.predictions, 3)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
@@ -154,6 +158,7 @@ class MainWindow(QMainWindow):
         self._model_path = info.path
         self.error_banner.setVisible(False)
         self.state.set_model(info)
+        self._update_title()
         self.statusBar().showMessage(f"loaded {info.name}", 3000)
         recent = [info.path] + [p for p in self._recent() if p != info.path]
         self.settings.setValue("recent_models", recent[:MAX_RECENT])
@@ -190,11 +195,22 @@ class MainWindow(QMainWindow):
             return  # a newer request is on its way: drop the stale result
         self.error_banner.setVisible(False)  # an earlier failure is no longer current
         self.state.set_analysis(analysis)
+        self._update_title()
         notices = list(analysis.warnings)
         self.status_timing.setText(f"{analysis.elapsed_ms:.0f} ms · {analysis.num_tokens} tokens"
                                    f" · {analysis.device}")
         self.statusBar().showMessage("; ".join(notices))
         self.sig_analysis_applied.emit(seq)
+
+    def _update_title(self) -> None:
+        """'BERT Explorer — model', with the task of a fine-tuned model: '— classify: 4 labels'."""
+        parts = ["BERT Explorer"]
+        if self.state.model is not None:
+            parts.append(self.state.model.name)
+            task = getattr(self.state.analysis, "task", None)
+            if task is not None and self.task_panel.kind is not None:
+                parts.append(task_summary(task))
+        self.setWindowTitle(" — ".join(parts))
 
     def _on_analysis_failed(self, seq: int, message: str) -> None:
         if seq == self._seq:

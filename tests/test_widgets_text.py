@@ -195,7 +195,8 @@ def test_format_and_notice_and_utf16():
 def test_widget_modules_do_not_import_torch():
     code = ("import sys\n"
             "import explorer.text_edits, explorer.widgets.pair_input, "
-            "explorer.widgets.token_strip, explorer.widgets.predictions\n"
+            "explorer.widgets.token_strip, explorer.widgets.predictions, "
+            "explorer.widgets.task_panel, explorer.widgets.task_chips\n"
             "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.') "
             "or m == 'engine.infer')\n"
             "assert not bad, bad\n"

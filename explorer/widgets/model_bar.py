@@ -1,10 +1,12 @@
-"""The model bar: which model is loaded, its size, what it can do, and a busy indicator."""
+"""The model bar: which model is loaded, its size, what it can do, the task of a fine-tuned
+model ("classify: 4 labels"), and a busy indicator."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from explorer.state import ExplorerState, ModelInfo
+from explorer.widgets.task_common import TASK_CAPABILITIES, task_summary
 
 CAPABILITY_LABELS = {"mlm": "fill-mask", "nsp": "next sentence", "attention": "attention",
                      "classify": "classification", "tag": "token tags", "qa": "question answering"}
@@ -27,12 +29,20 @@ class ModelBar(QWidget):
         self.busy.setRange(0, 0)  # indeterminate
         self.busy.setMaximumWidth(120)
         self.busy.setVisible(False)
+        self.task_label = QLabel()
+        self.task_label.setObjectName("task_label")
+        self.task_label.setToolTip("the task this model was fine-tuned for")
+        self.task_label.setStyleSheet("QLabel { background: #2f6f4f; color: white; "
+                                      "border-radius: 4px; padding: 1px 8px; font-weight: bold; }")
+        self.task_label.setVisible(False)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 2, 6, 2)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.task_label)
         layout.addWidget(self.busy)
         state.sig_model_changed.connect(self._on_model)
         state.sig_busy_changed.connect(self.busy.setVisible)
+        state.sig_analysis_changed.connect(self._on_analysis)
 
     def _on_model(self, model: ModelInfo | None) -> None:
         self.label.setText(describe(model) if model is not None
@@ -40,3 +50,13 @@ class ModelBar(QWidget):
         if model is not None:
             self.label.setToolTip(model.path + ("\n" + "\n".join(model.warnings)
                                                 if model.warnings else ""))
+        self._on_analysis(self.state.analysis)
+
+    def _on_analysis(self, analysis) -> None:
+        """The task as the latest analysis read it; gone at once for a model without one."""
+        task = getattr(analysis, "task", None)
+        model = self.state.model
+        shown = task is not None and model is not None and bool(
+            model.capabilities & TASK_CAPABILITIES)
+        self.task_label.setText(task_summary(task) if shown else "")
+        self.task_label.setVisible(shown)

@@ -3,19 +3,30 @@
 Every edit goes to ``state.set_texts``; the main window decides when to analyse. Texts changed
 elsewhere (a fill-mask candidate, a double-clicked chip) come back through
 ``sig_texts_changed`` and are applied as the smallest edit, so the cursor stays put.
+A question-answering model's answer is highlighted in sentence B as an extra selection: it
+never touches the text or the cursor, and its cursor moves with edits until the next analysis.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QTextCursor
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
-                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+                               QSizePolicy, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
 from explorer.state import ExplorerState
 from explorer.text_edits import MASK, diff_region, from_utf16, selection_word_span, to_utf16
+from explorer.widgets.task_common import ANSWER, TASK_CAPABILITIES, WEAK_ANSWER, answer_chars
 
 _EDITOR_LINES = 3
+PLACEHOLDERS = {  # (A, B) for question answering, other fine-tuned heads, pretrained models
+    "qa": ("Question: what to look for in the passage",
+           "Passage: the text the answer is taken from (highlighted here)"),
+    "task": ("Sentence A: the text to classify or tag",
+             "Sentence B (optional): the second text of a pair"),
+    None: ("Sentence A: type text; [MASK] marks a word to predict",
+           "Sentence B (optional): a second sentence for NSP"),
+}
 
 
 class _SentenceEdit(QPlainTextEdit):
@@ -59,8 +70,9 @@ class PairInput(QWidget):
     """Two editors bound to ``state.text_a`` / ``state.text_b``.
 
     Public: ``editor_a``, ``editor_b`` (QPlainTextEdit), ``swap_button``, ``clear_b_button``,
-    ``mask_button`` and ``mask_action`` (Ctrl+M), and the slots ``swap()``, ``clear_b()``,
-    ``mask_selected_word()``. Emits no signals of its own: it writes to the state.
+    ``mask_button`` and ``mask_action`` (Ctrl+M), the slots ``swap()``, ``clear_b()``,
+    ``mask_selected_word()``, and ``answer_range()`` (the highlighted QA answer in B). Emits no
+    signals of its own: it writes to the state.
     """
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
@@ -69,10 +81,8 @@ class PairInput(QWidget):
         self._applying = False  # True while texts from the state are written into the editors
         self._last_editor: QPlainTextEdit | None = None
 
-        self.editor_a = _SentenceEdit("Sentence A: type text; [MASK] marks a word to predict",
-                                      self._focused)
-        self.editor_b = _SentenceEdit("Sentence B (optional): a second sentence for NSP",
-                                      self._focused)
+        self.editor_a = _SentenceEdit(PLACEHOLDERS[None][0], self._focused)
+        self.editor_b = _SentenceEdit(PLACEHOLDERS[None][1], self._focused)
         self.editor_a.setObjectName("sentence_a")
         self.editor_b.setObjectName("sentence_b")
         self.editor_a.setAccessibleName("Sentence A")
@@ -135,6 +145,8 @@ class PairInput(QWidget):
         self.editor_a.textChanged.connect(self._edited)
         self.editor_b.textChanged.connect(self._edited)
         state.sig_texts_changed.connect(self._apply_texts)
+        state.sig_analysis_changed.connect(self._show_answer)
+        state.sig_model_changed.connect(self._model_changed)
 
     # ----- editors -> state -----
 
@@ -154,6 +166,42 @@ class PairInput(QWidget):
             _set_text_minimal(self.editor_b, text_b)
         finally:
             self._applying = False
+
+    def _model_changed(self, model) -> None:
+        capabilities = model.capabilities if model is not None else frozenset()
+        key = ("qa" if "qa" in capabilities else
+               "task" if capabilities & TASK_CAPABILITIES else None)
+        for editor, text in zip((self.editor_a, self.editor_b), PLACEHOLDERS[key]):
+            editor.setPlaceholderText(text)
+
+    def _show_answer(self, analysis) -> None:
+        """Highlight the answer's chars [start, end) of B. An analysis of an older text keeps
+        the current highlight, which has moved with the edits since."""
+        span = answer_chars(analysis)
+        text = self.editor_b.toPlainText()
+        if span is None:
+            self.editor_b.setExtraSelections([])
+            return
+        if (analysis.text_b or "") != text:
+            return
+        start, end, wins = span
+        selection = QTextEdit.ExtraSelection()
+        selection.cursor = QTextCursor(self.editor_b.document())
+        selection.cursor.setPosition(to_utf16(text, start))
+        selection.cursor.setPosition(to_utf16(text, end), QTextCursor.MoveMode.KeepAnchor)
+        selection.format = QTextCharFormat()
+        selection.format.setBackground((ANSWER if wins else WEAK_ANSWER).background)
+        if not wins:  # the best span, though "no answer" scores higher
+            selection.format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
+        self.editor_b.setExtraSelections([selection])
+
+    def answer_range(self) -> tuple[int, int] | None:
+        """The highlighted answer as (start, end) chars of sentence B, or None."""
+        selections = self.editor_b.extraSelections()
+        if not selections:
+            return None
+        text, cursor = self.editor_b.toPlainText(), selections[0].cursor
+        return from_utf16(text, cursor.selectionStart()), from_utf16(text, cursor.selectionEnd())
 
     # ----- actions -----
 

@@ -2,7 +2,9 @@
 
 Each candidate is a row with a probability bar; clicking it writes the candidate into the text
 in place of that [MASK] (a ``##`` piece is glued to the word before). NSP is a two-part bar,
-greyed out with the reason when there is no sentence B or no NSP head.
+greyed out with the reason when there is no sentence B or no NSP head. A model with neither
+head (a fine-tuned one, a bare encoder) gets one compact note instead, leaving the space to
+the views that do apply.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractButton, QFrame, QGridLayout, QGroupBox, 
 
 from explorer.state import ExplorerState
 from explorer.text_edits import format_percent, mask_ordinal, replace_nth_mask
+from explorer.widgets.task_common import TASK_CAPABILITIES
 
 MASK_COLUMNS = 2
 MAX_MASK_GROUPS = 24     # more masks than this: the rest are summarised in one line
@@ -21,6 +24,7 @@ BAR_COLOUR = QColor("#3b78b8")
 IS_NEXT_COLOUR = QColor("#1b9e77")    # teal / purple: distinct for common colour-vision types
 NOT_NEXT_COLOUR = QColor("#7570b3")
 SEGMENT_NAMES = {0: "A", 1: "B"}
+PRETRAINING_HEADS = frozenset({"mlm", "nsp"})
 
 
 def _is_nsp_note(note: str) -> bool:
@@ -159,7 +163,8 @@ class PredictionsPanel(QWidget):
 
     Public: ``mask_groups`` (QGroupBox per shown [MASK]), ``candidate_rows`` ({position:
     [CandidateRow]}), ``mask_hint`` (QLabel), ``nsp_box``, ``nsp_bar`` (disabled when NSP is
-    unavailable), ``nsp_reason``, ``nsp_available()``, and the slot
+    unavailable), ``nsp_reason``, ``nsp_available()``, ``heads_note`` (the compact note shown
+    instead of everything else when the model has neither head), and the slot
     ``apply_candidate(position, token)``. Signal ``sig_candidate_chosen(int, str)``:
     [MASK] position and the candidate written into the text.
     """
@@ -172,10 +177,16 @@ class PredictionsPanel(QWidget):
         self.mask_groups: list[QGroupBox] = []
         self.candidate_rows: dict[int, list[CandidateRow]] = {}
 
-        title = QLabel("Fill-mask")
-        bold = title.font()
+        self.title = QLabel("Fill-mask")
+        bold = self.title.font()
         bold.setBold(True)
-        title.setFont(bold)
+        self.title.setFont(bold)
+        self.heads_note = QLabel("")
+        self.heads_note.setObjectName("heads_note")
+        # One line, whatever the width: a wrapped label would ask for several lines of room.
+        self.heads_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.heads_note.setStyleSheet("QLabel { background: #f3f4f6; color: #4a4f57; border: 1px "
+                                      "solid #d6d8dc; border-radius: 4px; padding: 4px 6px; }")
         self.mask_hint = QLabel("")
         self.mask_hint.setObjectName("mask_hint")
         self.mask_hint.setWordWrap(True)
@@ -208,7 +219,8 @@ class PredictionsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
-        layout.addWidget(title)
+        layout.addWidget(self.title)
+        layout.addWidget(self.heads_note)
         layout.addWidget(self.mask_hint)
         layout.addWidget(self.scroll, 1)
         layout.addWidget(self.nsp_box)
@@ -222,6 +234,30 @@ class PredictionsPanel(QWidget):
     def _show_analysis(self, analysis) -> None:
         self._show_fill_mask(analysis)
         self._show_nsp(analysis)
+        self._set_compact(self._headless_note())
+
+    def _headless_note(self) -> str:
+        """The one line shown for a model without MLM and NSP heads; '' for any other."""
+        model = self.state.model
+        if model is None or model.capabilities & PRETRAINING_HEADS:
+            return ""
+        why = ("fine-tuning replaced them by the task head" if model.capabilities
+               & TASK_CAPABILITIES else "this encoder has no pretraining heads")
+        return f"No fill-mask or next-sentence prediction: {why}."
+
+    def _set_compact(self, note: str) -> None:
+        compact = bool(note)
+        self.heads_note.setText(note)
+        self.heads_note.setToolTip("Fill-mask needs the MLM head and next-sentence prediction "
+                                   "the NSP head; attention works as for any model." if note else "")
+        self.heads_note.setVisible(compact)
+        for widget in (self.title, self.scroll, self.nsp_box):
+            widget.setVisible(not compact)
+        if compact:
+            self.mask_hint.hide()
+        # Compact: no taller than the note, so the column gives the room to other panels.
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum if compact
+                           else QSizePolicy.Policy.Preferred)
 
     def _clear_groups(self) -> None:
         for group in self.mask_groups:

@@ -17,6 +17,9 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePo
 
 from explorer.state import ExplorerState
 from explorer.text_edits import (MASK, MaskMemory, segment_text, truncation_notice, word_span)
+from explorer.widgets.task_chips import (answer_colour, answer_pen, paint_tag, tag_band,
+                                         tag_font, tag_widths)
+from explorer.widgets.task_common import NO_MARKS, ChipMarks, chip_marks, task_tooltip_lines
 
 CLS, SEP, UNK = "[CLS]", "[SEP]", "[UNK]"
 SEGMENT_NAMES = {0: "A", 1: "B"}
@@ -78,6 +81,7 @@ class TokenCanvas(QWidget):
         self.joined: list[bool] = []     # True: a ## piece glued to the chip before it
         self.tooltips: list[str] = []
         self.rects: list[QRect] = []
+        self.marks: ChipMarks = NO_MARKS  # a fine-tuned model's tags or answer span
         self.selected = -1
         self.hovered = -1
         self._widths: list[int] = []
@@ -85,13 +89,15 @@ class TokenCanvas(QWidget):
         self._content_height = 0
         self._bold = QFont(self.font())
         self._bold.setBold(True)
+        self._tag_font = tag_font(self.font())
         self._width_cache: dict[tuple[str, bool], int] = {}
 
     # ----- data -----
 
-    def set_tokens(self, tokens, kinds, segments, joined, tooltips) -> None:
+    def set_tokens(self, tokens, kinds, segments, joined, tooltips,
+                   marks: ChipMarks = NO_MARKS) -> None:
         self.tokens, self.kinds, self.segments = list(tokens), list(kinds), list(segments)
-        self.joined, self.tooltips = list(joined), list(tooltips)
+        self.joined, self.tooltips, self.marks = list(joined), list(tooltips), marks
         fm, fm_bold = QFontMetrics(self.font()), QFontMetrics(self._bold)
         widths = []
         for token, kind in zip(self.tokens, self.kinds):
@@ -103,6 +109,8 @@ class TokenCanvas(QWidget):
                     self._width_cache.clear()
                 self._width_cache[key] = width
             widths.append(width)
+        if marks.tags:  # a chip is at least as wide as its tag pill
+            widths = [max(w, t) for w, t in zip(widths, tag_widths(self._tag_font, marks.tags))]
         self._widths = widths
         self.hovered = -1
         self._relayout(force=True)
@@ -118,12 +126,17 @@ class TokenCanvas(QWidget):
     def chip_height(self) -> int:
         return QFontMetrics(self.font()).height() + 2 * _PAD_Y
 
+    def line_pitch(self) -> int:
+        """From one line of chips to the next, the tag pills under them included."""
+        return (self.chip_height() + _LINE_GAP
+                + (tag_band(self._tag_font) if self.marks.tags else 0))
+
     def _relayout(self, force: bool = False) -> None:
         width = max(self.width(), 120)
         if not force and width == self._layout_width:
             return
         self._layout_width = width
-        height = self.chip_height()
+        height, pitch = self.chip_height(), self.line_pitch()
         right = width - _MARGIN
         x, y = _MARGIN, _MARGIN
         rects: list[QRect] = []
@@ -136,17 +149,18 @@ class TokenCanvas(QWidget):
                 j += 1
             group = sum(self._widths[i:j])
             if x > _MARGIN and x + group > right and group <= right - _MARGIN:
-                x, y = _MARGIN, y + height + _LINE_GAP
+                x, y = _MARGIN, y + pitch
             for k in range(i, j):
                 w = self._widths[k]
                 if x > _MARGIN and x + w > right:  # a word longer than a line breaks in pieces
-                    x, y = _MARGIN, y + height + _LINE_GAP
+                    x, y = _MARGIN, y + pitch
                 rects.append(QRect(x, y, w, height))
                 x += w
             x += _GAP
             i = j
         self.rects = rects
-        self._content_height = (y + height + _MARGIN) if rects else 2 * _MARGIN + height
+        last = y + pitch - _LINE_GAP  # the bottom of the last line, its tag pills included
+        self._content_height = (last + _MARGIN) if rects else 2 * _MARGIN + height
         if self.minimumHeight() != self._content_height:
             self.setMinimumHeight(self._content_height)
         self.updateGeometry()
@@ -188,12 +202,15 @@ class TokenCanvas(QWidget):
                                and self.rects[i + 1].left() == rect.right() + 1)
             shape = _chip_path(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), left_round, right_round)
             selected = i == self.selected
-            fill = SELECTED[kind] if selected else style.background
+            answer = answer_colour(self.marks, i)
+            fill = SELECTED[kind] if selected else answer.background if answer else style.background
             if i == self.hovered and not selected:
                 fill = fill.darker(108)
             painter.fillPath(shape, fill)
             pen = QPen(SELECTED_BORDER if selected else style.border, 2.2 if selected else 1.0)
-            if style.dashed and not selected:
+            if answer is not None and not selected:
+                pen = answer_pen(answer)
+            elif style.dashed and not selected:
                 pen.setStyle(Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.drawPath(shape)
@@ -212,6 +229,8 @@ class TokenCanvas(QWidget):
                 label = QFontMetrics(self._bold).elidedText(label, Qt.TextElideMode.ElideRight,
                                                             text_rect.width() + 4)
             painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
+            if self.marks.tags:
+                paint_tag(painter, rect, self.marks.tags[i], self.marks.labels, self._tag_font)
         if not self.rects:
             painter.setPen(self.palette().color(self.foregroundRole()))
             painter.drawText(self.rect().adjusted(_MARGIN, 0, 0, 0),
@@ -326,7 +345,7 @@ class TokenStrip(QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setFrameShape(QFrame.Shape.StyledPanel)
-        self.scroll.setMinimumHeight(self.canvas.chip_height() + 4 * _MARGIN)
+        self._fit_scroll()
 
         title = QLabel("Tokens")
         font = title.font()
@@ -382,6 +401,7 @@ class TokenStrip(QWidget):
     def _show_analysis(self, analysis) -> None:
         if analysis is None:
             self.canvas.set_tokens([], [], [], [], [])
+            self._fit_scroll()
             self.count_label.setText("")
             self.notice.hide()
             return
@@ -393,7 +413,9 @@ class TokenStrip(QWidget):
                   and kinds[i] in ("A", "B") and segments[i] == segments[i - 1]
                   for i in range(n)]
         self.canvas.set_tokens(tokens, kinds, segments, joined,
-                               [self._tooltip(analysis, i, kinds[i]) for i in range(n)])
+                               [self._tooltip(analysis, i, kinds[i]) for i in range(n)],
+                               chip_marks(analysis))
+        self._fit_scroll()
         self.canvas.set_selected(self.state.query_token)
         n_a = sum(1 for s in segments if s == 0)
         n_b = sum(1 for s in segments if s == 1)
@@ -403,6 +425,11 @@ class TokenStrip(QWidget):
                                  self._max_positions(analysis))
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def _fit_scroll(self) -> None:
+        """One line of chips always in view; two when they carry tags."""
+        lines = 2 if self.canvas.marks.tags else 1
+        self.scroll.setMinimumHeight(lines * self.canvas.line_pitch() - _LINE_GAP + 4 * _MARGIN)
 
     def _max_positions(self, analysis) -> int:
         model = self.state.model
@@ -422,7 +449,7 @@ class TokenStrip(QWidget):
             lines.append(f"text: “{_html(text[start:end])}” (chars {start}–{end})")
             lines.append("double-click: restore the word" if kind == "mask"
                          else "double-click: mask this word")
-        return "<br>".join(lines)
+        return "<br>".join(lines + task_tooltip_lines(analysis, i))
 
     def _selection_changed(self, _layer: int, _head: int, query: int) -> None:
         self.canvas.set_selected(query)
