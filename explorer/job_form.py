@@ -22,6 +22,8 @@ COMPRESSED_TEXT = (".gz", ".xz", ".bz2")
 
 @dataclass
 class JobForm:
+    COMMAND = "pretrain"  # the bert-engine subcommand; args() follow its --run-dir
+
     corpus: list[str] = field(default_factory=list)
     tokenizer: str | None = None    # None: train a new WordPiece vocabulary on the corpus
     vocab_size: int = 30522

@@ -27,6 +27,7 @@ CANCEL_KILL_AFTER_S = 20.0  # then, still alive this long after SIGTERM: SIGKILL
 PROCESS_LOG = "process.log"  # the job's stdout and stderr, written by the launcher
 LOG_TAIL_LINES = 12
 ACTIVE_STATES = ("starting", "running")
+JOB_COMMANDS = ("pretrain", "finetune")  # bert-engine subcommands that write a run folder
 
 
 def default_runs_root() -> Path:
@@ -61,6 +62,9 @@ class JobView:
     error: str | None
     log_tail: list[str] = field(default_factory=list)
     process_alive: bool | None = None  # None: unknown (a job on another host)
+    task: str | None = None           # fine-tuning: classify | regress | tag | qa
+    main_metric: str | None = None    # fine-tuning: the held-out metric that picks the best
+    best: dict | None = None          # fine-tuning: {"metric", "value", "step", ...} so far
 
     @property
     def can_pause(self) -> bool:
@@ -162,12 +166,16 @@ class JobManager:
 
     # ----- control -----
 
-    def start(self, run_dir: str | os.PathLike, args: list[str]) -> RunFolder:
-        """Launch ``bert-engine pretrain --run-dir RUN_DIR ARGS`` as its own process."""
+    def start(self, run_dir: str | os.PathLike, args: list[str],
+              command: str = "pretrain") -> RunFolder:
+        """Launch ``bert-engine COMMAND --run-dir RUN_DIR ARGS`` (pretrain or finetune) as its
+        own process."""
+        if command not in JOB_COMMANDS:
+            raise ValueError(f"unknown job command {command!r}")
         run_dir = Path(run_dir).absolute()
         if (run_dir / "config.json").exists():
             raise RunFolderError(run_dir, "already holds a run; choose another name")
-        return self._launch(run_dir, ["pretrain", "--run-dir", str(run_dir), *args])
+        return self._launch(run_dir, [command, "--run-dir", str(run_dir), *args])
 
     def resume(self, run: RunFolder) -> RunFolder:
         """Continue a paused, cancelled or failed run from its last checkpoint."""
@@ -176,7 +184,9 @@ class JobManager:
         self._cancels.pop(run.path, None)
         self._terminated.pop(run.path, None)
         self._killed.discard(run.path)
-        return self._launch(run.path, ["pretrain", "--resume", str(run.path)])
+        kind = run.read_config().get("kind")
+        return self._launch(run.path, [kind if kind in JOB_COMMANDS else "pretrain", "--resume",
+                                       str(run.path)])
 
     def pause(self, run: RunFolder) -> None:
         """Ask the job to checkpoint and exit; it ends in state ``paused``."""
@@ -250,10 +260,16 @@ class JobManager:
         eta = ((max_steps - step) / rate[0] if rate and max_steps and state in ACTIVE_STATES
                else None)
         tail = self.log_tail(run) if state == "failed" or error else run.log_tail(LOG_TAIL_LINES)
-        return JobView(run=run, name=run.path.name, kind=config.get("kind", "pretrain"),
+        kind = config.get("kind", "pretrain")
+        spec = config.get("task") if kind == "finetune" else None
+        best = status.get("best")
+        return JobView(run=run, name=run.path.name, kind=kind,
                        state=state, step=step, max_steps=max_steps, elapsed_s=elapsed,
                        eta_s=eta, seq_per_s=rate[1] if rate else None, error=error,
-                       log_tail=tail, process_alive=alive)
+                       log_tail=tail, process_alive=alive,
+                       task=spec.get("task") if isinstance(spec, dict) else None,
+                       main_metric=config.get("main_metric"),
+                       best=best if isinstance(best, dict) else None)
 
     def log_tail(self, run: RunFolder, lines: int = LOG_TAIL_LINES) -> list[str]:
         """The last lines of log.txt, then of the process' own output (errors, tracebacks)."""

@@ -22,7 +22,7 @@ from explorer.jobs import JobManager, JobView
 from explorer.metrics_store import RunMetrics
 from explorer.new_job_dialog import NewJobDialog
 from explorer.widgets.entropy_map import EntropyMap
-from explorer.widgets.job_table import JobTable
+from explorer.widgets.job_table import JobTable, best_text
 from explorer.widgets.metric_plots import MetricPlots
 
 POLL_MS = 500
@@ -95,7 +95,7 @@ class MonitorWindow(QMainWindow):
             bar.addAction(act)
             return act
 
-        self.new_action = action("New job…", self.new_job, "Start a pretraining job")
+        self.new_action = action("New job…", self.new_job, "Start a pretraining or fine-tuning job")
         self.add_action = action("Add run folder…", self.add_run_folder,
                                  "Watch a run folder from another place")
         self.root_action = action("Runs root…", self.choose_runs_root,
@@ -132,9 +132,11 @@ class MonitorWindow(QMainWindow):
         selected = [p for p in self.table.selected_paths() if p in self._views]
         for path in selected:
             self._metrics.setdefault(path, RunMetrics(RunFolder(path).metrics_path)).poll()
-        self.plots.set_runs([(Path(p).name, self._metrics[p]) for p in selected])
-        self.plots.refresh()
         first = self._views[selected[0]] if selected else None
+        main = first.main_metric if first is not None and first.kind == "finetune" else None
+        self.plots.set_runs([(Path(p).name, self._metrics[p]) for p in selected], main_metric=main)
+        self.plots.set_best([self._views[p].best for p in selected])
+        self.plots.refresh()
         self.entropy.set_records(self._metrics[selected[0]].probes if selected else [],
                                  source=selected[0] if selected else None)
         self._show_details(first)
@@ -152,8 +154,10 @@ class MonitorWindow(QMainWindow):
         bad = f" · {metrics.malformed} malformed metrics line(s) skipped" if metrics and \
             metrics.malformed else ""
         error = f"<br><b style='color:#cf222e'>{html.escape(job.error)}</b>" if job.error else ""
+        best = best_text(job)
+        best = f"<br>best so far: <b>{html.escape(best)}</b> (its weights: best/)" if best else ""
         self.summary.setText(f"<b>{html.escape(job.name)}</b> · {job.state} · "
-                             f"{html.escape(str(job.run.path))}{bad}{error}")
+                             f"{html.escape(str(job.run.path))}{bad}{best}{error}")
         text = "\n".join(job.log_tail)
         if self.log.toPlainText() != text:
             self.log.setPlainText(text)
@@ -173,11 +177,11 @@ class MonitorWindow(QMainWindow):
     def new_job(self) -> None:
         dialog = NewJobDialog(self.manager.runs_root, self.manager.new_run_dir, self)
         if dialog.exec() and dialog.form is not None:
-            self.start_job(dialog.run_dir, dialog.form.args())
+            self.start_job(dialog.run_dir, dialog.form.args(), dialog.form.COMMAND)
 
-    def start_job(self, run_dir: Path, args: list[str]) -> None:
+    def start_job(self, run_dir: Path, args: list[str], command: str = "pretrain") -> None:
         try:
-            self.manager.start(run_dir, args)
+            self.manager.start(run_dir, args, command)
         except (OSError, RunFolderError) as exc:
             QMessageBox.warning(self, "Could not start the job", str(exc))
             return

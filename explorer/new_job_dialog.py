@@ -1,42 +1,25 @@
-"""New job dialog: a pretraining job from corpus files, checked before it starts, with the
-command line shown so it can be copied to a terminal or a cluster script."""
+"""New job dialog: a pretraining job from corpus files, or a fine-tuning job from labelled data
+(``FinetunePanel``), checked before it starts, with the command line shown so it can be copied
+to a terminal or a cluster script."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QRadioButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox,
+                               QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QRadioButton,
+                               QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from engine.config import PRESET_SIZES
+from explorer.finetune_form import FinetuneForm
 from explorer.jobs import display_command
 from explorer.job_form import JobForm, validate
+from explorer.widgets.finetune_panel import FinetunePanel, row, spin
 
 PATH_SEPARATOR = ";"  # several corpus paths in one line
-
-
-def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setGroupSeparatorShown(True)
-    return box
-
-
-def _row(*widgets: QWidget, stretch: QWidget | None = None) -> QWidget:
-    """Widgets side by side; ``stretch`` takes the spare width (else it goes to the end)."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget, 1 if widget is stretch else 0)
-    if stretch is None:
-        layout.addStretch(1)
-    return row
+DEFAULT_NAMES = {"pretrain": "pretrain", "finetune": "finetune"}
 
 
 class NewJobDialog(QDialog):
@@ -44,11 +27,11 @@ class NewJobDialog(QDialog):
 
     def __init__(self, runs_root: Path, suggested_run_dir, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setWindowTitle("New pretraining job")
+        self.setWindowTitle("New job")
         self.runs_root = runs_root
         self._suggest = suggested_run_dir  # name -> a free folder under the runs root
         self.run_dir: Path | None = None
-        self.form: JobForm | None = None
+        self.form: JobForm | FinetuneForm | None = None
 
         self.name = QLineEdit("pretrain")
         self.corpus = QLineEdit()
@@ -64,7 +47,7 @@ class NewJobDialog(QDialog):
         self.tokenizer.setPlaceholderText("vocab.txt, tokenizer.json or a model folder")
         browse_tok = QPushButton("…")
         browse_tok.clicked.connect(lambda: self._choose_into(self.tokenizer))
-        self.vocab_size = _spin(100, 250_000, 30522, 1000)
+        self.vocab_size = spin(100, 250_000, 30522, 1000)
 
         self.size = QComboBox()
         self.size.addItems([*PRESET_SIZES, "custom"])
@@ -73,9 +56,10 @@ class NewJobDialog(QDialog):
         self.init_model.setPlaceholderText("optional: continue from this model folder")
         browse_init = QPushButton("…")
         browse_init.clicked.connect(lambda: self._choose_into(self.init_model, folder=True))
-        self.layers, self.hidden = _spin(1, 48, 4), _spin(8, 4096, 256, 64)
-        self.heads, self.intermediate = _spin(1, 64, 4), _spin(8, 16384, 1024, 256)
+        self.layers, self.hidden = spin(1, 48, 4), spin(8, 4096, 256, 64)
+        self.heads, self.intermediate = spin(1, 64, 4), spin(8, 16384, 1024, 256)
         self.custom = QWidget()
+        self.custom.setVisible(False)  # until "custom" is chosen
         custom = QHBoxLayout(self.custom)
         custom.setContentsMargins(0, 0, 0, 0)
         for label, box in (("layers", self.layers), ("hidden", self.hidden),
@@ -83,31 +67,31 @@ class NewJobDialog(QDialog):
             custom.addWidget(QLabel(label))
             custom.addWidget(box)
 
-        self.seq_len = _spin(8, 4096, 128, 32)
-        self.batch = _spin(1, 65536, 32)
-        self.steps = _spin(1, 100_000_000, 10_000, 1000)
+        self.seq_len = spin(8, 4096, 128, 32)
+        self.batch = spin(1, 65536, 32)
+        self.steps = spin(1, 100_000_000, 10_000, 1000)
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(6)
         self.lr.setRange(1e-6, 0.5)
         self.lr.setSingleStep(1e-5)
         self.lr.setValue(1e-4)
-        self.warmup = _spin(0, 10_000_000, 100, 100)
+        self.warmup = spin(0, 10_000_000, 100, 100)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.checkpoint_every = _spin(1, 10_000_000, 500, 100)
+        self.checkpoint_every = spin(1, 10_000_000, 500, 100)
 
         data = QGroupBox("Data")
         data_form = QFormLayout(data)
-        data_form.addRow("Corpus", _row(self.corpus, add_files, add_folder, stretch=self.corpus))
-        data_form.addRow("Tokenizer", _row(self.train_tokenizer, QLabel("with"), self.vocab_size,
+        data_form.addRow("Corpus", row(self.corpus, add_files, add_folder, stretch=self.corpus))
+        data_form.addRow("Tokenizer", row(self.train_tokenizer, QLabel("with"), self.vocab_size,
                                            QLabel("tokens")))
-        data_form.addRow("", _row(self.reuse_tokenizer, self.tokenizer, browse_tok,
+        data_form.addRow("", row(self.reuse_tokenizer, self.tokenizer, browse_tok,
                                   stretch=self.tokenizer))
         model = QGroupBox("Model")
         model_form = QFormLayout(model)
         model_form.addRow("Size", self.size)
         model_form.addRow("", self.custom)
-        model_form.addRow("Start from", _row(self.init_model, browse_init, stretch=self.init_model))
+        model_form.addRow("Start from", row(self.init_model, browse_init, stretch=self.init_model))
         training = QGroupBox("Training")
         train_form = QFormLayout(training)
         train_form.addRow("Sequence length", self.seq_len)
@@ -132,12 +116,28 @@ class NewJobDialog(QDialog):
         self.buttons.accepted.connect(self._try_start)
         self.buttons.rejected.connect(self.reject)
 
+        self.pretrain_choice = QRadioButton("Pretrain a model (MLM + NSP) on a text corpus")
+        self.pretrain_choice.setChecked(True)
+        self.finetune_choice = QRadioButton("Fine-tune a model on labelled data")
+        kinds = QButtonGroup(self)
+        kinds.addButton(self.pretrain_choice)
+        kinds.addButton(self.finetune_choice)
+        pretrain_page = QWidget()
+        page = QVBoxLayout(pretrain_page)
+        page.setContentsMargins(0, 0, 0, 0)
+        for group in (data, model, training):
+            page.addWidget(group)
+        self.finetune = FinetunePanel()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(pretrain_page)
+        self.pages.addWidget(self.finetune)
+
         layout = QVBoxLayout(self)
         name_row = QFormLayout()
+        name_row.addRow("Job", row(self.pretrain_choice, self.finetune_choice))
         name_row.addRow("Name", self.name)
         layout.addLayout(name_row)
-        for group in (data, model, training):
-            layout.addWidget(group)
+        layout.addWidget(self.pages)
         layout.addWidget(QLabel("Command line (the job runs exactly this):"))
         layout.addWidget(self.command)
         layout.addWidget(copy)
@@ -153,7 +153,9 @@ class NewJobDialog(QDialog):
         for combo in (self.size, self.device):
             combo.currentTextChanged.connect(self._update)
         self.train_tokenizer.toggled.connect(self._update)
-        self._update()
+        self.finetune_choice.toggled.connect(self._on_kind)
+        self.finetune.sig_changed.connect(self._update)
+        self._on_kind()
 
     # ----- the job described by the fields -----
 
@@ -171,12 +173,38 @@ class NewJobDialog(QDialog):
                        device=self.device.currentText(),
                        checkpoint_every=self.checkpoint_every.value())
 
+    @property
+    def kind(self) -> str:
+        return "finetune" if self.finetune_choice.isChecked() else "pretrain"
+
+    def job_form(self) -> JobForm | FinetuneForm:
+        """The job the fields describe, of the chosen kind."""
+        return self.finetune.current_form() if self.kind == "finetune" else self.current_form()
+
     def planned_run_dir(self) -> Path:
-        return self._suggest(self.name.text().strip() or "pretrain")
+        return self._suggest(self.name.text().strip() or DEFAULT_NAMES[self.kind])
+
+    def command_args(self) -> list[str]:
+        """The ``bert-engine`` arguments of the job, subcommand first."""
+        form = self.job_form()
+        return [form.COMMAND, "--run-dir", str(self.planned_run_dir()), *form.args()]
 
     def command_text(self) -> str:
-        return display_command(["pretrain", "--run-dir", str(self.planned_run_dir()),
-                                *self.current_form().args()])
+        return display_command(self.command_args())
+
+    def _on_kind(self) -> None:
+        current = 1 if self.kind == "finetune" else 0
+        for i in range(self.pages.count()):  # the dialog fits the shown page, not the larger
+            self.pages.widget(i).setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Preferred
+                                               if i == current else QSizePolicy.Ignored)
+        self.pages.setCurrentIndex(current)
+        other = "pretrain" if self.kind == "finetune" else "finetune"
+        if self.name.text().strip() in ("", DEFAULT_NAMES[other]):
+            self.name.setText(DEFAULT_NAMES[self.kind])
+        self.problems.setVisible(False)
+        self._update()
+        if self.isVisible():  # before the first show, Qt sizes the dialog itself
+            self.adjustSize()
 
     def _update(self, *_args) -> None:
         custom = self.size.currentText() == "custom"
@@ -186,8 +214,15 @@ class NewJobDialog(QDialog):
         self.tokenizer.setEnabled(self.reuse_tokenizer.isChecked())
         self.vocab_size.setEnabled(self.train_tokenizer.isChecked() and not starts_from_model)
         self.command.setPlainText(self.command_text())
+        # A fine-tuning job starts once its data passed the check (problems show in the panel).
+        self.start_button.setEnabled(self.kind == "pretrain" or self.finetune.ready)
 
     def _try_start(self) -> None:
+        if self.kind == "finetune":
+            if self.finetune.ready:
+                self.form, self.run_dir = self.finetune.current_form(), self.planned_run_dir()
+                self.accept()
+            return
         form = self.current_form()
         problems = validate(form, self.runs_root)
         self.problems.setText("\n".join(f"• {p}" for p in problems))
@@ -196,6 +231,10 @@ class NewJobDialog(QDialog):
             return
         self.form, self.run_dir = form, self.planned_run_dir()
         self.accept()
+
+    def done(self, result: int) -> None:
+        self.finetune.shutdown()  # no data check runs on after the dialog
+        super().done(result)
 
     # ----- file pickers -----
 

@@ -1,4 +1,6 @@
-"""The monitor's job list: one row per run folder, updated in place from ``JobView`` objects."""
+"""The monitor's job list: one row per run folder, updated in place from ``JobView`` objects.
+The Best column (a fine-tuning run's best held-out score so far) shows only when a fine-tuning
+run is listed."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 from explorer.jobs import JobView
 
-COLUMNS = ("Name", "Kind", "State", "Step", "Elapsed", "ETA", "Seq/s")
+COLUMNS = ("Name", "Kind", "State", "Step", "Elapsed", "ETA", "Seq/s", "Best")
 STATE_COLOURS = {"running": "#1a7f37", "starting": "#1a7f37", "paused": "#9a6700",
                  "finished": "#0969da", "failed": "#cf222e", "cancelled": "#6e7781"}
 
@@ -22,11 +24,23 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def best_text(job: JobView, with_metric: bool = True) -> str:
+    """``accuracy 0.8750 @ 400``: the best evaluation so far; "" when there is none (yet)."""
+    best = job.best or {}
+    value, step = best.get("value"), best.get("step")
+    if not isinstance(value, (int, float)) or not isinstance(step, int):
+        return ""
+    metric = f"{best.get('metric') or job.main_metric} " if with_metric else ""
+    return f"{metric}{value:.4f} @ {step:,}"
+
+
 def row_texts(job: JobView) -> tuple[str, ...]:
     step = f"{job.step:,}/{job.max_steps:,}" if job.max_steps else f"{job.step:,}"
     rate = f"{job.seq_per_s:.1f}" if job.seq_per_s is not None else "–"
-    return (job.name, job.kind, job.state, step, format_duration(job.elapsed_s),
-            format_duration(job.eta_s), rate)
+    kind = job.task or job.kind  # a fine-tuning run: its task (classify, regress, tag, qa)
+    best = best_text(job, with_metric=False) or ("–" if job.kind == "finetune" else "")
+    return (job.name, kind, job.state, step, format_duration(job.elapsed_s),
+            format_duration(job.eta_s), rate, best)
 
 
 class JobTable(QTableWidget):
@@ -43,6 +57,7 @@ class JobTable(QTableWidget):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.Stretch)
+        self.setColumnHidden(COLUMNS.index("Best"), True)
         self._paths: list[str] = []
         self.itemSelectionChanged.connect(lambda: self.sig_selection.emit(self.selected_paths()))
 
@@ -69,6 +84,7 @@ class JobTable(QTableWidget):
             self._paths = paths
             self.clearSelection()
             self.blockSignals(False)
+        self.setColumnHidden(COLUMNS.index("Best"), not any(j.kind == "finetune" for j in jobs))
         for row, job in enumerate(jobs):
             for col, text in enumerate(row_texts(job)):
                 item = self.item(row, col)
@@ -79,6 +95,10 @@ class JobTable(QTableWidget):
                     self.setItem(row, col, item)
                 if item.text() != text:
                     item.setText(text)
+            self.item(row, COLUMNS.index("Kind")).setToolTip(
+                f"fine-tuning: {job.task}" if job.task else "")
+            self.item(row, COLUMNS.index("Best")).setToolTip(
+                f"best held-out {best_text(job)} (step)" if job.best else "")
             state = self.item(row, COLUMNS.index("State"))
             state.setForeground(QColor(STATE_COLOURS.get(job.state, "#333")))
             state.setToolTip(job.error or "")

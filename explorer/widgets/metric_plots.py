@@ -1,5 +1,7 @@
 """Live training curves: losses, accuracies, learning rate, grad norm and throughput of one or
-more runs, raw and smoothed (debiased EMA, slider), at full resolution.
+more runs, raw and smoothed (debiased EMA, slider), at full resolution. A fine-tuning run gets
+its own layout, generic over metric names: its held-out main metric on a wide plot with the
+best value marked, the other held-out metrics (whatever the task writes) beside its losses.
 
 Every point is kept (``RunMetrics``); pyqtgraph only thins what it draws (peak downsampling
 to the plot's width), so zooming in shows the real points. (Clipping to the view is not used:
@@ -39,27 +41,56 @@ class Panel:
     wants: Callable[[str, str], bool]  # (split, key) -> shown in this panel
     log_y: bool = False
     smooth: bool = True  # a schedule (the learning rate) is shown exactly as it is
+    wide: bool = False   # takes a whole row of the grid
+    legend_low: bool = False  # legend bottom right, out of the way of curves that rise
 
 
-PANELS = (
-    Panel("Loss", _loss),
-    Panel("Accuracy", _accuracy),
+@dataclass(frozen=True)
+class Layout:
+    panels: tuple[Panel, ...]
+    main_metric: str | None = None  # fine-tuning: the first panel's metric, best value marked
+    heldout_points: bool = False    # held-out series (one point per evaluation): raw, with dots
+
+
+SCHEDULE_PANELS = (
     Panel("Learning rate", lambda split, key: split == "train" and key == "lr", smooth=False),
     Panel("Grad norm", lambda split, key: split == "train" and key == "grad_norm", log_y=True),
     Panel("Throughput (sequences/s)", lambda split, key: split == "train" and key == "seq_per_s"),
 )
+PRETRAINING = Layout((Panel("Loss", _loss), Panel("Accuracy", _accuracy), *SCHEDULE_PANELS))
+NOT_METRICS = ("eval_loss", "examples")  # in held-out records: a loss (Loss panel), a count
+
+
+def finetuning_layout(main_metric: str) -> Layout:
+    """The held-out main metric across the top, then the losses (train ``*_loss`` and held-out
+    ``eval_loss``), every other held-out metric the task writes, the training accuracy, and the
+    schedule and speed."""
+    def evaluation(split: str, key: str) -> bool:
+        return split == "heldout" and key not in NOT_METRICS
+
+    return Layout((
+        Panel(f"Held-out {main_metric} (picks the best checkpoint)",
+              lambda split, key: evaluation(split, key) and key == main_metric, wide=True,
+              legend_low=True),
+        Panel("Loss", _loss),
+        Panel("Other held-out metrics",
+              lambda split, key: evaluation(split, key) and key != main_metric, legend_low=True),
+        Panel("Training accuracy", lambda split, key: split == "train" and _accuracy(split, key),
+              legend_low=True),
+        *SCHEDULE_PANELS), main_metric=main_metric, heldout_points=True)
 
 
 class _Curve:
     """One series of one run in one plot: a faint raw line and a smoothed line over it."""
 
     def __init__(self, plot: pg.PlotItem, series: Series, label: str, colour: str, style,
-                 smooth: bool = True):
+                 smooth: bool = True, dots: bool = False):
         self.series, self.smoothed = series, smooth
         raw_colour = pg.mkColor(colour)
         raw_colour.setAlpha(70)
         self.raw = plot.plot(pen=pg.mkPen(raw_colour, width=1))
-        self.smooth = plot.plot(pen=pg.mkPen(colour, width=2, style=style), name=label)
+        marks = dict(symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=None) if dots else {}
+        self.smooth = plot.plot(pen=pg.mkPen(colour, width=2, style=style), name=label, **marks)
         for item in (self.raw, self.smooth):
             item.setDownsampling(auto=True, method="peak")
         self._drawn = -1  # series size last drawn
@@ -85,31 +116,20 @@ class _Curve:
 
 
 class MetricPlots(QWidget):
-    """Five plots for the selected runs; ``set_runs`` picks the runs, ``refresh`` redraws."""
+    """Plots for the selected runs; ``set_runs`` picks the runs (and the layout: pretraining, or
+    fine-tuning around a main metric), ``refresh`` redraws."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         pg.setConfigOptions(antialias=False, background="w", foreground="#333")
         self.plots: dict[str, pg.PlotItem] = {}
-        grid = QGridLayout()
-        grid.setSpacing(4)
-        self.graphics = []
-        for i, panel in enumerate(PANELS):
-            widget = pg.PlotWidget()
-            widget.setMinimumHeight(120)
-            widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)  # equal rows
-            plot = widget.getPlotItem()
-            plot.setTitle(panel.title, size="9pt")
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setLabel("bottom", "step")
-            plot.addLegend(offset=(-4, 4), labelTextSize="8pt", verSpacing=-6)
-            plot.setLogMode(y=panel.log_y)
-            self.plots[panel.title] = plot
-            self.graphics.append(widget)
-            grid.addWidget(widget, i // 2, i % 2)
-        self.grid = grid
-        for row in range((len(PANELS) + 2) // 2):
-            grid.setRowStretch(row, 1)
+        self.graphics: list[pg.PlotWidget] = []
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        self._free_widget: QWidget | None = None  # goes in the cell after the last plot
+        self._cells = 0  # grid cells the plots take
+        self.current_layout: Layout | None = None
+        self.best_marks: pg.ScatterPlotItem | None = None  # on the main metric's plot
         self.smoothing = QSlider(Qt.Horizontal)
         self.smoothing.setRange(0, 999)
         self.smoothing.setValue(int(SMOOTHING_DEFAULT * 1000))
@@ -123,42 +143,119 @@ class MetricPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        layout.addLayout(grid, 1)
+        layout.addLayout(self.grid, 1)
         self._runs: list[tuple[str, RunMetrics]] = []
         self._curves: dict[tuple[int, str, str, str], _Curve] = {}  # run, panel, split, key
+        self._build(PRETRAINING)
         self._on_smoothing(self.smoothing.value())
+
+    def _build(self, layout: Layout) -> None:
+        """Plot widgets for the layout's panels, replacing any others."""
+        for widget in self.graphics:
+            self.grid.removeWidget(widget)
+            widget.hide()  # until deleted, it would still paint where it was
+            widget.deleteLater()
+        self.graphics.clear()
+        self.plots.clear()
+        self._curves.clear()
+        for row in range(self.grid.rowCount()):
+            self.grid.setRowStretch(row, 0)
+        self.current_layout = layout
+        cell = 0  # grid cells of two columns, row-major
+        for panel in layout.panels:  # a wide panel comes first (or after another wide one)
+            widget = pg.PlotWidget()
+            widget.setMinimumHeight(120)
+            widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)  # equal rows
+            plot = widget.getPlotItem()
+            plot.setTitle(panel.title, size="9pt")
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "step")
+            plot.addLegend(offset=(-4, -4 if panel.legend_low else 4), labelTextSize="8pt",
+                           verSpacing=-6)
+            plot.setLogMode(y=panel.log_y)
+            self.plots[panel.title] = plot
+            self.graphics.append(widget)
+            self.grid.addWidget(widget, cell // 2, cell % 2, 1, 2 if panel.wide else 1)
+            cell += 2 if panel.wide else 1
+        self.best_marks = None
+        if layout.main_metric is not None:
+            self.best_marks = pg.ScatterPlotItem(symbol="star", size=16, pen=pg.mkPen("#333"),
+                                                 brush=pg.mkBrush("#ffd33d"))
+            self.best_marks.setZValue(10)
+            self.main_plot.addItem(self.best_marks)
+        self._cells = cell
+        self._place_free_widget()
+        for row in range((cell + 1) // 2):
+            self.grid.setRowStretch(row, 1)
+
+    def _place_free_widget(self) -> None:
+        widget = self._free_widget
+        if widget is None:
+            return
+        self.grid.removeWidget(widget)
+        widget.setVisible(self._cells % 2 == 1)  # a free cell beside the last plot, else none
+        if self._cells % 2:
+            self.grid.addWidget(widget, self._cells // 2, 1)
+
+    @property
+    def main_plot(self) -> pg.PlotItem | None:
+        """The fine-tuning main metric's plot (None in the pretraining layout)."""
+        if self.current_layout.main_metric is None:
+            return None
+        return self.plots[self.current_layout.panels[0].title]
 
     @property
     def beta(self) -> float:
         return self.smoothing.value() / 1000.0
 
-    def set_runs(self, runs: list[tuple[str, RunMetrics]]) -> None:
-        """Show these runs (name, metrics), overlaid; curves are rebuilt."""
-        if [(n, id(m)) for n, m in runs] == [(n, id(m)) for n, m in self._runs]:
+    def set_runs(self, runs: list[tuple[str, RunMetrics]], main_metric: str | None = None) -> None:
+        """Show these runs (name, metrics), overlaid; curves are rebuilt. ``main_metric``: the
+        runs are fine-tuning runs picking their best checkpoint by this held-out metric."""
+        if main_metric != self.current_layout.main_metric:
+            self._build(finetuning_layout(main_metric) if main_metric else PRETRAINING)
+        elif [(n, id(m)) for n, m in runs] == [(n, id(m)) for n, m in self._runs]:
             return
         for plot in self.plots.values():
-            plot.clear()
+            for item in plot.listDataItems():
+                if item is not self.best_marks:
+                    plot.removeItem(item)
             if plot.legend is not None:
                 plot.legend.clear()
         self._curves.clear()
         self._runs = list(runs)
         self.refresh()
 
+    def set_best(self, best: list[dict | None]) -> None:
+        """Mark each run's best evaluation so far ({"value", "step"} or None, in run order) on
+        the main metric's plot, and name it in the title when one run is shown."""
+        if self.best_marks is None:
+            return
+        spots = [{"pos": (b["step"], b["value"]), "brush": pg.mkBrush(
+            RUN_COLOURS[r % len(RUN_COLOURS)] if len(best) > 1 else "#ffd33d")}
+            for r, b in enumerate(best) if _usable_best(b)]
+        self.best_marks.setData(spots)
+        title = self.current_layout.panels[0].title
+        if len(best) == 1 and _usable_best(best[0]):
+            title += f" · best {best[0]['value']:.4f} at step {best[0]['step']:,}"
+        if self.main_plot.titleLabel.text != title:
+            self.main_plot.setTitle(title, size="9pt")
+
     def refresh(self) -> None:
         """Add curves for series that appeared and redraw the ones that grew."""
         several = len(self._runs) > 1
         for r, (name, metrics) in enumerate(self._runs):
             for (split, key), series in sorted(metrics.series.items()):
-                for panel in PANELS:
+                for panel in self.current_layout.panels:
                     if not panel.wants(split, key):
                         continue
                     ident = (r, panel.title, split, key)
                     curve = self._curves.get(ident)
                     if curve is None:
-                        curve = self._add_curve(ident, series, name, several)
+                        curve = self._add_curve(panel, ident, series, name, several)
                     curve.update(self.beta)
 
-    def _add_curve(self, ident, series: Series, run_name: str, several: bool) -> _Curve:
+    def _add_curve(self, panel: Panel, ident, series: Series, run_name: str,
+                   several: bool) -> _Curve:
         r, title, split, key = ident
         index = sum(1 for c in self._curves if c[0] == r and c[1] == title)
         label = key if split == "train" else f"{split} {key}"
@@ -167,22 +264,37 @@ class MetricPlots(QWidget):
             label = f"{run_name}: {label}"
         else:
             colour, style = RUN_COLOURS[index % len(RUN_COLOURS)], Qt.SolidLine
-        panel = next(p for p in PANELS if p.title == title)
-        curve = _Curve(self.plots[title], series, label, colour, style, panel.smooth)
+        dots = self.current_layout.heldout_points and split == "heldout"
+        curve = _Curve(self.plots[title], series, label, colour, style,
+                       smooth=panel.smooth and not dots, dots=dots)
         self._curves[ident] = curve
         return curve
 
     def add_to_free_cell(self, widget: QWidget) -> None:
-        """Put a widget in the grid cell after the last plot (the monitor's entropy map)."""
-        n = len(PANELS)
+        """Put a widget in the grid cell after the last plot (the monitor's entropy map); a
+        layout with no free cell hides it."""
         widget.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Ignored)
-        self.grid.addWidget(widget, n // 2, n % 2)
+        self._free_widget = widget
+        self._place_free_widget()
 
     def point_counts(self) -> dict[tuple[str, str, str], int]:
         """Points drawn per (run name, split, key): what a test or a status line can check."""
         return {(self._runs[r][0], split, key): c._drawn
                 for (r, _title, split, key), c in self._curves.items()}
 
+    def curve_points(self, run_name: str, split: str, key: str) -> tuple[str, list, list]:
+        """(plot title, steps, values) of a curve as drawn (smoothed where smoothing applies)."""
+        for (r, title, s, k), curve in self._curves.items():
+            if (self._runs[r][0], s, k) == (run_name, split, key):
+                steps, values = curve.smooth.getData()
+                return title, list(steps), list(values)
+        raise KeyError((run_name, split, key))
+
     def _on_smoothing(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 1000:.3f}")
         self.refresh()
+
+
+def _usable_best(best: dict | None) -> bool:
+    return bool(best) and all(isinstance(best.get(k), (int, float)) and not isinstance(
+        best.get(k), bool) for k in ("value", "step"))
