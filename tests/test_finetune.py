@@ -5,7 +5,10 @@ early stopping; GLUE by name; bad input stops before anything is written."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,6 +178,27 @@ def test_resume_continues_a_fine_tuning_run_bitwise(hf_pretraining_dir, tiny_pai
     assert records(resumed, "heldout")[-1] == {**records(straight, "heldout")[-1],
                                                "time": records(resumed, "heldout")[-1]["time"]}
     assert RunFolder(resumed).read_config()["task"]["labels"] == ["different", "same"]
+
+
+def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(
+        hf_pretraining_dir, tiny_pair_files, tmp_path):
+    """gloo on CPU: 2 ranks x batch 4 give the weights of 1 process x batch 8 (dropout off)."""
+    job = [*tiny_job(hf_pretraining_dir, *tiny_pair_files, "--max-steps", "3", "--lr", "1e-3",
+                     "--dropout", "0", "--device", "cpu")]
+    job[job.index("--batch-size") + 1] = "{batch}"
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert finetune("--run-dir", str(single), *[a.format(batch=8) for a in job]) == 0
+    torchrun = Path(sys.executable).with_name("torchrun")
+    run = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m",
+                          "engine.cli", "finetune", "--run-dir", str(ddp),
+                          *[a.format(batch=4) for a in job]], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "weights identical on 2 ranks" in "\n".join(RunFolder(ddp).log_tail(10))
+    a = load_checkpoint(RunFolder(single).latest_checkpoint()[1]).model.state_dict()
+    b = load_checkpoint(RunFolder(ddp).latest_checkpoint()[1]).model.state_dict()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-5
+    assert records(ddp, "heldout")[-1]["accuracy"] == records(single, "heldout")[-1]["accuracy"]
 
 
 def test_early_stopping_ends_the_run_when_the_metric_stops_improving(

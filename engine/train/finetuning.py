@@ -7,7 +7,7 @@ and saved in the run's config, so a resumed run maps labels to the same ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.checkpoint import load_checkpoint
-from engine.finetune import evaluation, features as feats
+from engine.finetune import evaluation
 from engine.finetune.batches import EpochBatches
 from engine.finetune.task_data import EvalSet, TaskData
 from engine.model import IGNORE_INDEX
@@ -24,7 +24,7 @@ TASKS = ("classify", "regress", "tag", "qa")
 ARCHITECTURE = {"classify": "BertForSequenceClassification",
                 "regress": "BertForSequenceClassification",
                 "tag": "BertForTokenClassification", "qa": "BertForQuestionAnswering"}
-# The metric that picks the best checkpoint, by task and problem; all are "higher is better".
+# The metric that picks the best checkpoint, by task and problem (higher is better).
 MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regress": "pearson",
                "tag": "entity_f1", "qa": "f1"}
 # What each evaluation reports (``--metric-for-best`` must be one of them).
@@ -63,7 +63,7 @@ class FinetuneSpec:
     dropout: float | None = None
     metric_for_best: str | None = None
     seed: int = 0
-    labels: list[str] | None = field(default=None)  # fixed on the first start
+    labels: list[str] | None = None    # fixed on the first start
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
