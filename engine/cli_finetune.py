@@ -142,7 +142,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     try:
         if args.resume:
             run, saved = open_for_resume(args.resume, ctx, "finetune")
-            task = FinetuningTask(FinetuneSpec(**saved["task"]))
+            try:  # the data are read again: a file moved since fails here
+                task = FinetuningTask(FinetuneSpec(**saved["task"]))
+            except Exception as exc:
+                if ctx.is_main:
+                    run.write_status(state="failed", error=f"could not resume: {exc}")
+                raise
             cfg = TrainConfig(**{**saved["train"],
                                  **({"max_steps": args.max_steps} if args.max_steps else {})})
             if args.max_steps and ctx.is_main:
@@ -175,8 +180,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 def _score_test(task, run, device) -> None:
     """Score the --test set with the best checkpoint (the last one without --eval), once the
-    run has finished; the scores go to metrics.jsonl (split "test"), status.json and stdout."""
+    run has finished; the scores go to metrics.jsonl (split "test"), status.json and stdout.
+    A stop request or SIGTERM meanwhile skips it, and the status says so."""
     import json
+    import signal
 
     from engine.checkpoint import load_checkpoint
     from engine.runlog import MetricsWriter
@@ -185,14 +192,31 @@ def _score_test(task, run, device) -> None:
     status = run.read_status() or {}
     if status.get("state") != "finished":
         return
+    if run.stop_requested():
+        run.clear_stop_request()
+        run.write_status(message="test set not scored: stopped before it")
+        return
     best = run.path / BEST_NAME
     folder = best if best.is_dir() else run.latest_checkpoint()[1]
-    model = load_checkpoint(folder, device=device).model
-    scores = task.score(model, task.data.test, device)
+    run.write_status(message=f"scoring the test set with {folder.name}")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        model = load_checkpoint(folder, device=device).model
+        scores = task.score(model, task.data.test, device)
+    except KeyboardInterrupt:
+        run.write_status(message="test set not scored: interrupted")
+        run.log("test scoring interrupted; run `finetune --resume` to score it")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     with MetricsWriter(run.metrics_path) as writer:
         writer.write({"step": status.get("step"), "time": time.time(), "split": "test",
                       "checkpoint": folder.name, **scores})
-    run.write_status(test={"checkpoint": folder.name, **scores})
+    run.write_status(test={"checkpoint": folder.name, **scores}, message=None)
     run.log(f"test set ({task.data.test.count} examples) with {folder.name}: "
             + ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float)))
     print(json.dumps({"test": scores, "checkpoint": str(folder)}))

@@ -325,7 +325,12 @@ def train_in_run(task, cfg, run, ctx, resume: bool) -> int:
     """Train ``task`` in ``run`` (from its last checkpoint when ``resume``); the exit code."""
     from engine.train.loop import Trainer, TrainingFailed
 
-    trainer = Trainer(task, cfg, run, ctx)
+    try:
+        trainer = Trainer(task, cfg, run, ctx)
+    except Exception as exc:  # the model cannot be built: say so, never stay "starting"
+        if ctx.is_main:
+            run.write_status(state="failed", error=f"could not start: {exc}")
+        raise
     if task.heldout_note and ctx.is_main:
         run.log(f"warning: {task.heldout_note}")
     if ctx.is_main:

@@ -49,10 +49,10 @@ def task_kind(architecture: str, config: BertConfig) -> str | None:
         return "tag"
     if architecture != "BertForSequenceClassification":
         return None
-    if config.problem_type == "regression" or config.num_labels == 1:
-        return "regress"
     if config.problem_type == "multi_label_classification":
         return "multi_label"
+    if config.problem_type == "regression" or config.num_labels == 1:
+        return "regress"
     return "classify"
 
 

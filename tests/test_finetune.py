@@ -317,7 +317,7 @@ def test_bad_input_names_file_and_line_and_writes_nothing(case, hf_pretraining_d
     args, where = _bad_inputs(tmp_path)[case]
     run = tmp_path / "run"
     assert finetune(*args, "--model", str(hf_pretraining_dir), "--run-dir", str(run),
-                    "--max-steps", "1") == 2
+                    "--max-steps", "1", "--seq-len", "32") == 2
     err = capsys.readouterr().err
     assert err.startswith("bert-engine: error: ") and where in err, err
     assert not run.exists()
@@ -332,4 +332,39 @@ def test_option_mistakes_are_refused_before_a_run_exists(hf_pretraining_dir, tin
     assert finetune("--run-dir", str(run), *job, "--multi-label", "--task", "tag") == 2
     assert finetune("--run-dir", str(run), *job, "--seq-len", "128") == 2  # 64 positions
     assert "64 positions, fewer than --seq-len 128" in capsys.readouterr().err
+    # Two labels report f1, never macro_f1: a best metric that never comes is refused.
+    assert finetune("--run-dir", str(run), *job, "--metric-for-best", "macro_f1") == 2
+    assert "(choose from accuracy, mcc, f1, eval_loss)" in capsys.readouterr().err
+    one_class = synth.write_jsonl(tmp_path / "one.jsonl", [{"text": "a", "label": "pos"}] * 3)
+    assert finetune("--run-dir", str(run), "--task", "classify", "--train", str(one_class),
+                    "--model", str(hf_pretraining_dir), "--seq-len", "32") == 2
+    assert f"{one_class}: only one class (pos)" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_bioes_tags_are_scored_as_entities(hf_pretraining_dir, tmp_path):
+    sentences = [[("alice", "S-PER"), ("went", "O"), ("to", "O"), ("new", "B-LOC"),
+                  ("york", "E-LOC")], [("bob", "S-PER"), ("saw", "O"), ("rome", "S-LOC")]] * 4
+    data = synth.write_conll(tmp_path / "bioes.conll", sentences)
+    run = tmp_path / "run"
+    assert finetune("--task", "tag", "--train", str(data), "--eval", str(data), "--model",
+                    str(hf_pretraining_dir), "--run-dir", str(run), "--max-steps", "2",
+                    "--seq-len", "32", "--batch-size", "4") == 0
+    assert {"entity_f1", "tag_accuracy"} <= set(records(run, "heldout")[-1])
+
+
+def test_tagging_eval_loss_is_a_mean_over_labelled_words_whatever_the_batch(
+        hf_pretraining_dir, tmp_path):
+    from engine.finetune.conll import read_conll
+    from engine.finetune.evaluation import predict_logits
+    from engine.finetune.features import encode_tagged_sentences
+
+    path = synth.write_conll(tmp_path / "t.conll", synth.tagged_sentences(6, seed=4))
+    sentences = read_conll(path)
+    loaded = load_checkpoint(hf_pretraining_dir, architecture="BertForTokenClassification",
+                             config_overrides={"num_labels": 4})
+    tags = ["O", "B-LOC", "B-PER", "I-PER"]
+    features, _ = encode_tagged_sentences(sentences, loaded.tokenizer, 32, tags)
+    losses = [predict_logits(loaded.model, features, size, 0, torch.device("cpu"))[1]
+              for size in (1, 4, 64)]
+    assert losses[0] == pytest.approx(losses[1], abs=1e-6) == pytest.approx(losses[2], abs=1e-6)

@@ -253,9 +253,12 @@ def test_decode_answers_finds_the_answer_across_windows(long_examples, long_feat
     target = 1  # "Golden Gate Bridge"
     holding = [i for i, f in enumerate(long_features) if f.example_index == target and f.start_position]
     other = next(i for i, f in enumerate(long_features) if f.example_index == target and not f.start_position)
-    window = long_features[holding[-1]]
-    starts[holding[-1]][window.start_position] = ends[holding[-1]][window.end_position] = 3.0  # score 6
-    decoy = next(j for j, o in enumerate(long_features[other].context_offsets) if o is not None)
+    chosen = next(i for i in holding  # the window where the answer start has most context
+                  if long_features[i].max_context[long_features[i].start_position])
+    window = long_features[chosen]
+    starts[chosen][window.start_position] = ends[chosen][window.end_position] = 3.0  # score 6
+    decoy = next(j for j, o in enumerate(long_features[other].context_offsets)
+                 if o is not None and long_features[other].max_context[j])
     starts[other][decoy] = ends[other][decoy] = 2.0  # a one-token span in another window, score 4
     predictions = decode_answers(long_examples, long_features, starts, ends)
     text, char_start = long_examples[target].answers[0]
@@ -291,3 +294,32 @@ def test_decode_answers_checks_counts(long_examples, long_features):
     starts, ends = _logits(long_features)
     with pytest.raises(ValueError, match="features"):
         decode_answers(long_examples, long_features, starts[:-1], ends)
+
+
+def test_every_context_token_has_its_max_context_in_exactly_one_window(long_examples,
+                                                                       long_features):
+    """BERT's rule: an answer may start only in the window that gives the token most context
+    (so a span cut at one window's edge cannot win over the same span inside another)."""
+    for index in range(len(long_examples)):
+        owners: dict[tuple[int, int], int] = {}
+        for feature in (f for f in long_features if f.example_index == index):
+            for offset, owned in zip(feature.context_offsets, feature.max_context):
+                if offset is not None:
+                    owners[offset] = owners.get(offset, 0) + owned
+        assert set(owners.values()) == {1}
+
+
+def test_a_span_at_a_window_edge_loses_to_the_same_span_with_more_context(long_examples,
+                                                                          long_features):
+    starts, ends = _logits(long_features)
+    windows = [i for i, f in enumerate(long_features) if f.example_index == 1]
+    first, second = long_features[windows[0]], long_features[windows[1]]
+    # A context token near the end of window 0 is also in window 1, with more context there.
+    shared = [j for j, o in enumerate(first.context_offsets) if o is not None][-2]
+    offset = first.context_offsets[shared]
+    k = second.context_offsets.index(offset)
+    assert not first.max_context[shared] and second.max_context[k]
+    starts[windows[0]][shared] = ends[windows[0]][shared] = 9.0  # higher, but at the edge
+    starts[windows[1]][k] = ends[windows[1]][k] = 4.0
+    prediction = decode_answers(long_examples, long_features, starts, ends)["q1"]
+    assert (prediction.char_start, prediction.char_end) == offset and prediction.score == 8.0

@@ -10,6 +10,7 @@ from torch import nn
 
 from engine.finetune import metrics
 from engine.finetune.features import Feature, collate, word_predictions
+from engine.model import IGNORE_INDEX
 
 
 @torch.no_grad()
@@ -30,8 +31,13 @@ def predict_logits(model: nn.Module, features: Sequence[Feature], batch_size: in
                                                          pad_id).items()}
             result = model(**batch)
             if result.loss is not None:
-                loss_sum += float(result.loss) * len(chosen)
-                loss_rows += len(chosen)
+                # The model's loss is a mean over rows, or over labelled tokens when tagging.
+                labels = batch.get("labels")
+                weight = (int((labels != IGNORE_INDEX).sum())
+                          if labels is not None and labels.dim() == 2 and labels.dtype == torch.long
+                          else len(chosen))
+                loss_sum += float(result.loss) * weight
+                loss_rows += weight
             logits = result.logits.float().cpu().numpy()
             for row, i in enumerate(chosen):
                 n = len(features[i]["input_ids"])
@@ -72,16 +78,26 @@ def tagging_scores(logits: list[np.ndarray], sentences: Sequence, word_ids: Sequ
     for row, sentence, ids in zip(logits, sentences, word_ids):
         pred = word_predictions(row.argmax(-1), ids, len(sentence.words), outside)
         pred_tags = [tags[p] for p in pred]
-        gold_seqs.append(list(sentence.tags))
-        pred_seqs.append(pred_tags)
+        gold_seqs.append([as_bio(t) for t in sentence.tags])
+        pred_seqs.append([as_bio(t) for t in pred_tags])
         hits += sum(p == g for p, g in zip(pred_tags, sentence.tags))
         words += len(sentence.tags)
-    scores = {"tag_accuracy": hits / max(words, 1)}
+    scores = {"tag_accuracy": hits / max(words, 1)}  # on the tags as written (BIOES too)
     if has_entities(tags):
         scores.update(metrics.entity_scores(gold_seqs, pred_seqs, scheme=scheme))
     return scores
 
 
+_BIO_OF = {"B": "B", "I": "I", "E": "I", "L": "I", "S": "B", "U": "B"}
+
+
+def as_bio(tag: str) -> str:
+    """BIOES / BILOU tags read as IOB2 (S-X and U-X begin, E-X and L-X continue): the same
+    entities, so one entity F1 serves every scheme."""
+    prefix, dash, kind = tag.partition("-")
+    return f"{_BIO_OF[prefix]}-{kind}" if dash and prefix in _BIO_OF else tag
+
+
 def has_entities(tags: Sequence[str]) -> bool:
-    """Whether the tag set is BIO-like (entity F1 makes sense) rather than plain labels."""
-    return any(t.startswith(("B-", "I-")) for t in tags)
+    """Whether the tag set marks entities (BIO, BIOES, BILOU) rather than plain labels."""
+    return any(as_bio(t).startswith(("B-", "I-")) for t in tags)

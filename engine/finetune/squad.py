@@ -46,6 +46,9 @@ class QAFeature:
     context_offsets: list[tuple[int, int] | None]  # per token: char span in the context; None outside the window
     start_position: int  # answer start token in this window; 0 ([CLS]) when unanswerable or not wholly inside
     end_position: int
+    # per token: True where no other window gives this context token more context on both
+    # sides (BERT's "max context" rule); an answer may start only there. Empty: no rule.
+    max_context: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,9 +192,11 @@ def _example_features(index: int, example: QAExample, tokenizer, max_seq_length:
     prefix = [tokenizer.cls_id, *question_ids, tokenizer.sep_id]
     window_length = max_seq_length - len(prefix) - 1
     answer = _answer_tokens(example, offsets)
+    windows = [(start, min(start + window_length, len(context_ids)))
+               for start in _window_starts(len(context_ids), window_length, doc_stride)]
+    owner = _max_context_windows(windows, len(context_ids))
     features = []
-    for start in _window_starts(len(context_ids), window_length, doc_stride):
-        stop = min(start + window_length, len(context_ids))
+    for w, (start, stop) in enumerate(windows):
         if answer is not None and start <= answer[0] and answer[1] < stop:
             positions = (answer[0] - start + len(prefix), answer[1] - start + len(prefix))
         else:
@@ -201,8 +206,22 @@ def _example_features(index: int, example: QAExample, tokenizer, max_seq_length:
             input_ids=[*prefix, *context_ids[start:stop], tokenizer.sep_id],
             token_type_ids=[0] * len(prefix) + [1] * (stop - start + 1),
             context_offsets=[None] * len(prefix) + [tuple(o) for o in offsets[start:stop]] + [None],
-            start_position=positions[0], end_position=positions[1]))
+            start_position=positions[0], end_position=positions[1],
+            max_context=(False,) * len(prefix) + tuple(owner[d] == w for d in range(start, stop))
+            + (False,)))
     return features
+
+
+def _max_context_windows(windows: Sequence[tuple[int, int]], n_tokens: int) -> list[int]:
+    """For each context token, the window where it has the most context: the largest
+    min(tokens left, tokens right), ties to the longer window (+ 0.01 x length, as BERT)."""
+    best = [(-1.0, 0)] * n_tokens  # (score, window index) per token
+    for w, (start, stop) in enumerate(windows):
+        for d in range(start, stop):
+            score = min(d - start, stop - 1 - d) + 0.01 * (stop - start)
+            if score > best[d][0]:
+                best[d] = (score, w)
+    return [w for _, w in best]
 
 
 def _window_starts(n_tokens: int, window_length: int, stride: int) -> list[int]:
@@ -228,7 +247,8 @@ def _answer_tokens(example: QAExample, offsets: Sequence[tuple[int, int]]) -> tu
 
 
 def best_span(start_logits: np.ndarray, end_logits: np.ndarray, context_offsets: Sequence[tuple[int, int] | None],
-              n_best: int = 20, max_answer_length: int = 30) -> tuple[int, int, float] | None:
+              n_best: int = 20, max_answer_length: int = 30,
+              max_context: Sequence[bool] = ()) -> tuple[int, int, float] | None:
     """Highest ``start + end`` logit span of one window: ``(start_token, end_token, score)``.
 
     Looks at the ``n_best`` highest start and end logits among the context tokens and keeps spans
@@ -241,9 +261,11 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, context_offsets:
     if start_logits.size < n_tokens or end_logits.size < n_tokens:
         raise ValueError(f"{n_tokens} tokens but {start_logits.size} start and {end_logits.size} end logits")
     in_context = np.flatnonzero([o is not None for o in context_offsets])  # [C]
-    if in_context.size == 0:
+    may_start = (in_context if not len(max_context)
+                 else np.flatnonzero([o is not None and m for o, m in zip(context_offsets, max_context)]))
+    if may_start.size == 0:
         return None
-    starts = in_context[np.argsort(-start_logits[in_context], kind="stable")[:n_best]]  # [S]
+    starts = may_start[np.argsort(-start_logits[may_start], kind="stable")[:n_best]]  # [S]
     ends = in_context[np.argsort(-end_logits[in_context], kind="stable")[:n_best]]  # [E]
     lengths = ends[None, :] - starts[:, None] + 1  # [S, E]
     allowed = (lengths >= 1) & (lengths <= max_answer_length)
@@ -273,7 +295,8 @@ def decode_answers(examples: Sequence[QAExample], features: Sequence[QAFeature],
     for feature, starts, ends in zip(features, start_logits, end_logits):
         index = feature.example_index
         null_scores[index] = min(null_scores.get(index, np.inf), float(starts[0] + ends[0]))
-        span = best_span(starts, ends, feature.context_offsets, n_best, max_answer_length)
+        span = best_span(starts, ends, feature.context_offsets, n_best, max_answer_length,
+                         feature.max_context)
         if span is not None and (index not in best or span[2] > best[index][0]):
             best[index] = (span[2], feature, span[0], span[1])
 

@@ -50,6 +50,8 @@ class TaskData:
                 from engine.finetune.tables import check_labels_known
 
                 check_labels_known(examples, self.labels, path)
+        if self.labels is not None:
+            _check_label_count(self.labels, s.problem, s.train)
         self.train = self._encode(train)
         self.eval = self._text_set(evaluated)
         self.test = self._text_set(tested)
@@ -100,6 +102,7 @@ class TaskData:
         s = self.spec
         sentences = conll.read_conll(s.train, s.word_column, s.tag_column)
         self.labels = s.labels or conll.tag_vocabulary(sentences)
+        _check_label_count(self.labels, "tag", s.train)
         conll.check_tags_known(sentences, self.labels, s.train)
         self.train, _ = feats.encode_tagged_sentences(sentences, self.tokenizer,
                                                       s.max_seq_length, self.labels)
@@ -145,6 +148,21 @@ class TaskData:
         windows = self._windows(examples)
         return EvalSet(_qa_features(windows), len(examples), qa_examples=examples,
                        qa_features=windows, version_2=version_2)
+
+
+def _check_label_count(labels: list[str], problem: str, path: str) -> None:
+    """A head with one class learns nothing (and ``transformers`` refuses one-label
+    classifiers); multi-label needs at least one class that some row has."""
+    from engine.finetune.errors import FinetuneDataError
+
+    if problem == "multi" and not labels:
+        raise FinetuneDataError(path, "no row has any label: multi-label classification needs "
+                                      "at least one class")
+    if problem in ("single", "tag") and len(labels) < 2:
+        kind = "tag" if problem == "tag" else "class"
+        raise FinetuneDataError(path, f"only one {kind} ({', '.join(labels) or 'none'}): "
+                                      f"{'tagging' if problem == 'tag' else 'classification'} "
+                                      f"needs at least two")
 
 
 def _qa_features(windows) -> list[feats.Feature]:

@@ -27,12 +27,6 @@ ARCHITECTURE = {"classify": "BertForSequenceClassification",
 # The metric that picks the best checkpoint, by task and problem (higher is better).
 MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regress": "pearson",
                "tag": "entity_f1", "qa": "f1"}
-# What each evaluation reports (``--metric-for-best`` must be one of them).
-METRICS = {"single": ("accuracy", "mcc", "f1", "macro_f1"),
-           "multi": ("micro_f1", "macro_f1", "subset_accuracy"),
-           "regress": ("pearson", "spearman", "mse"),
-           "tag": ("entity_f1", "entity_precision", "entity_recall", "tag_accuracy"),
-           "qa": ("f1", "exact_match")}
 
 
 @dataclass
@@ -76,6 +70,11 @@ class FinetuneSpec:
             raise ValueError(f"--seq-len {self.max_seq_length} is too short (at least 8)")
         if self.multi_label and self.task != "classify":
             raise ValueError("--multi-label goes with --task classify")
+        if not self.label_separator:
+            raise ValueError("--label-separator must not be empty")
+        if self.glue_task and self.eval:
+            raise ValueError("--eval goes with --train files; with --glue-task the task "
+                             "folder's dev file is the evaluation set")
 
     @property
     def problem(self) -> str:
@@ -97,17 +96,30 @@ class FinetuningTask:
         if base.config.max_position_embeddings < spec.max_seq_length:
             raise ValueError(f"{spec.model}: {base.config.max_position_embeddings} positions, "
                              f"fewer than --seq-len {spec.max_seq_length}")
-        known = METRICS[spec.problem] + ("eval_loss",)
-        if spec.metric_for_best and spec.metric_for_best not in known:
-            raise ValueError(f"--metric-for-best {spec.metric_for_best!r} is not reported for "
-                             f"--task {spec.task} (choose from {', '.join(known)})")
         self.heldout_note: str | None = None
         self.data = TaskData(spec, self.tokenizer)
+        known = self.reported_metrics()
+        if spec.metric_for_best and spec.metric_for_best not in known:
+            raise ValueError(f"--metric-for-best {spec.metric_for_best!r} is not reported for "
+                             f"this --task {spec.task} data (choose from {', '.join(known)})")
         self.main_metric = (spec.metric_for_best or self._glue_main_metric()
                             or self._default_metric())
         spec.labels = self.data.labels
         if self.data.eval is None:
             self.heldout_note = "no --eval file: no evaluation and no best checkpoint"
+
+    def reported_metrics(self) -> tuple[str, ...]:
+        """What every evaluation of this task on this data reports."""
+        problem, labels = self.spec.problem, self.data.labels
+        if problem == "single":
+            return ("accuracy", "mcc", "f1" if len(labels) == 2 else "macro_f1", "eval_loss")
+        if problem == "tag":
+            entities = ("entity_f1", "entity_precision", "entity_recall")
+            return (*(entities if evaluation.has_entities(labels) else ()), "tag_accuracy",
+                    "eval_loss")
+        return {"multi": ("micro_f1", "macro_f1", "subset_accuracy"),
+                "regress": ("pearson", "spearman", "mse"),
+                "qa": ("f1", "exact_match")}[problem] + ("eval_loss",)
 
     def _default_metric(self) -> str:
         if self.spec.problem == "tag" and not evaluation.has_entities(self.data.labels):

@@ -301,7 +301,9 @@ class Trainer:
         state = "paused" if mode == "pause" else "cancelled"
         self._log(f"stop requested ({mode}) at step {self.step}: checkpointing")
         if self.step > 0 and self._checkpointed_step != self.step:
-            self._checkpoint()
+            # No evaluation here: one off the schedule would count against early stopping and
+            # could become the best checkpoint, so a paused run would differ from a straight one.
+            self._checkpoint(evaluate=False)
         if self.ctx.is_main:
             self.run.clear_stop_request()
         self._status(state)
@@ -354,7 +356,9 @@ class _BestTracker:
         if not self.metric or self.metric not in scores:
             return False
         value = float(scores[self.metric])
-        if math.isfinite(value) and (self.value is None or self.sign * (value - self.value) > 0):
+        if not math.isfinite(value):
+            return False  # no verdict: neither a new best nor a strike towards stopping
+        if self.value is None or self.sign * (value - self.value) > 0:
             self.value, self.step, self.bad_evaluations = value, step, 0
             return True
         self.bad_evaluations += 1
