@@ -399,8 +399,12 @@ class BertForSequenceClassification(BertPreTrainedModel):
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
                 labels=None, output_attentions=False, output_hidden_states=False) -> TaskOutput:
+        # Only [CLS] is read from the last layer: unless every row is asked for, compute that
+        # layer there alone (its other rows feed nothing).
+        cls_only = (None if output_attentions or output_hidden_states
+                    else torch.zeros(1, dtype=torch.long, device=input_ids.device))
         enc = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
-                        output_attentions, output_hidden_states)
+                        output_attentions, output_hidden_states, last_layer_rows=cls_only)
         logits = self.classifier(self.dropout(enc.pooler_output))  # [B, labels]
         loss = None if labels is None else self._loss(logits.float(), labels)
         return TaskOutput(loss=loss, logits=logits, encoder=enc)

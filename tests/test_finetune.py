@@ -368,3 +368,46 @@ def test_tagging_eval_loss_is_a_mean_over_labelled_words_whatever_the_batch(
     losses = [predict_logits(loaded.model, features, size, 0, torch.device("cpu"))[1]
               for size in (1, 4, 64)]
     assert losses[0] == pytest.approx(losses[1], abs=1e-6) == pytest.approx(losses[2], abs=1e-6)
+
+
+# ----- the training step: rows grouped by length give the loss of one padded pass -----
+
+def test_length_groups_cover_every_row_once_and_split_only_when_it_pays():
+    from engine.train.finetuning import length_groups
+
+    lengths = [127, 40, 50, 60, 30, 45, 70, 119, 38, 52, 44, 58, 111, 33, 48, 61]
+    groups = length_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(16))
+    assert len(groups) > 1  # one long row should not set the width of fifteen short ones
+    widths = [max(lengths[i] for i in g) for g in groups]
+    assert widths == sorted(widths)
+    assert length_groups([20] * 8) == [list(range(8))]  # equal lengths: one pass
+
+
+def test_grouped_losses_and_gradients_equal_one_padded_pass(hf_pretraining_dir, tmp_path):
+    from engine.finetune.features import collate
+    from engine.train.finetuning import FinetuneSpec, FinetuningTask
+
+    rows = [{"text": " ".join(["red cat"] * k), "text_b": "dog", "label": "ab"[k % 2]}
+            for k in (1, 12, 2, 3, 14, 1, 2, 4)]
+    train = synth.write_jsonl(tmp_path / "t.jsonl", rows)
+    task = FinetuningTask(FinetuneSpec(task="classify", model=str(hf_pretraining_dir),
+                                       train=str(train), text_b="text_b", max_seq_length=64))
+    model = task.build_model().eval()  # dropout off: both ways see the same function
+    batch = collate(task.data.train, task.tokenizer.pad_id)
+    batch["input_ids"] = torch.nn.functional.pad(batch["input_ids"], (0, 20))  # padded wide,
+    batch["token_type_ids"] = torch.nn.functional.pad(batch["token_type_ids"], (0, 20))
+    batch["attention_mask"] = torch.nn.functional.pad(batch["attention_mask"], (0, 20))
+
+    def loss_and_grads(losses):
+        model.zero_grad()
+        sums, hits = losses(model, batch)
+        sums["cls"].backward()
+        return sums["cls"].item(), hits["cls"].item(), [p.grad.clone() for p in
+                                                        model.parameters()]
+
+    grouped = loss_and_grads(task.losses)
+    single = loss_and_grads(task._group_losses)  # one pass over the whole padded batch
+    assert grouped[0] == pytest.approx(single[0], rel=1e-5) and grouped[1] == single[1]
+    for a, b in zip(grouped[2], single[2]):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
