@@ -130,7 +130,7 @@ class Predictor:
         path = Path(self.checkpoint.path).resolve()
         if path.name.startswith("step-") and path.parent.name == "checkpoints":
             return f"{path.parent.parent.name}/{path.name}"
-        if path.name in ("model", "default", "checkpoint", "final"):
+        if path.name in ("model", "default", "checkpoint", "final", "best"):
             return f"{path.parent.name}/{path.name}"
         return path.name
 

@@ -90,6 +90,7 @@ def test_a_fine_tuned_classifier_loads_into_transformers_and_the_predictor(pair_
     assert_transformers_logits_equal(best, "BertForSequenceClassification",
                                      "red cat tree milk", "milk tree red cat")
     predictor = Predictor.load(best, device="cpu")
+    assert predictor.name == "run/best"  # the run's name, not the folder's "best"
     same = predictor.analyze("red cat tree milk", "milk tree red cat").task
     different = predictor.analyze("red cat tree milk", "dog house bird door").task
     assert same.kind == "classify" and same.labels == ["different", "same"]
