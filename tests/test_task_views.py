@@ -84,8 +84,15 @@ def opened(qtbot, win, path) -> None:
 
 
 def analysed(qtbot, win, text_a, text_b=""):
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.state.set_texts(text_a, text_b)
+    """The analysis of exactly these texts, applied to every view. (The first analysis applied
+    after the edit can be one still in flight for the previous texts, e.g. after a model load.)"""
+    win.state.set_texts(text_a, text_b)
+
+    def applied() -> bool:
+        a = win.state.analysis
+        return a is not None and a.text_a == text_a and (a.text_b or "") == (text_b or "")
+
+    qtbot.waitUntil(applied, timeout=60_000)
     QApplication.processEvents()  # posted layout requests, as the event loop would run them
     return win.state.analysis
 
