@@ -340,7 +340,25 @@ def test_option_mistakes_are_refused_before_a_run_exists(hf_pretraining_dir, tin
     assert finetune("--run-dir", str(run), "--task", "classify", "--train", str(one_class),
                     "--model", str(hf_pretraining_dir), "--seq-len", "32") == 2
     assert f"{one_class}: only one class (pos)" in capsys.readouterr().err
+    no_labels = synth.write_jsonl(tmp_path / "none.jsonl", [{"text": "a", "label": []}] * 3)
+    assert finetune("--run-dir", str(run), "--task", "classify", "--multi-label", "--train",
+                    str(no_labels), "--model", str(hf_pretraining_dir), "--seq-len", "32") == 2
+    assert f"{no_labels}: no row has any label" in capsys.readouterr().err
     assert not run.exists()
+
+
+def test_a_resume_whose_data_moved_fails_clearly_and_says_so_in_the_status(
+        hf_pretraining_dir, tmp_path, capsys):
+    train = synth.write_jsonl(tmp_path / "train.jsonl", synth.pair_rows(8, seed=1))
+    run = tmp_path / "run"
+    assert finetune("--task", "classify", "--text-b", "text_b", "--train", str(train),
+                    "--model", str(hf_pretraining_dir), "--run-dir", str(run), "--max-steps",
+                    "1", "--seq-len", "32", "--batch-size", "4") == 0
+    train.unlink()
+    assert finetune("--resume", str(run), "--max-steps", "2") == 2
+    assert str(train) in capsys.readouterr().err
+    status = RunFolder(run).read_status()
+    assert status["state"] == "failed" and str(train) in status["error"]
 
 
 def test_bioes_tags_are_scored_as_entities(hf_pretraining_dir, tmp_path):
