@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli_train import _process_fields, open_for_resume, train_in_run
+from engine.cli_train import _process_fields, open_for_resume, resumed_train_config, train_in_run
 
 
 def add_finetune_command(sub: argparse._SubParsersAction) -> None:
@@ -134,7 +134,6 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from engine.runlog import RunFolder
     from engine.train import distributed
     from engine.train.finetuning import FinetuneSpec, FinetuningTask
-    from engine.train.loop import TrainConfig
 
     if bool(args.run_dir) == bool(args.resume):
         raise ValueError("give either --run-dir for a new run or --resume RUN_DIR")
@@ -148,10 +147,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 if ctx.is_main:
                     run.write_status(state="failed", error=f"could not resume: {exc}")
                 raise
-            cfg = TrainConfig(**{**saved["train"],
-                                 **({"max_steps": args.max_steps} if args.max_steps else {})})
-            if args.max_steps and ctx.is_main:
-                run.update_config({**saved, "train": dataclasses.asdict(cfg)})
+            cfg = resumed_train_config(run, saved, ctx, args.max_steps)
         else:
             # Data are read and checked before the run folder exists: bad input leaves nothing.
             task = FinetuningTask(_spec_from_args(args))

@@ -262,7 +262,6 @@ def _tokenize_corpus(args: argparse.Namespace, run) -> None:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from engine.runlog import RunFolder
     from engine.train import distributed
-    from engine.train.loop import TrainConfig
     from engine.train.pretraining import PretrainingTask, PretrainSpec
 
     if bool(args.run_dir) == bool(args.resume):
@@ -273,10 +272,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
             run, saved = open_for_resume(args.resume, ctx, "pretrain")
             spec = PretrainSpec(**saved["task"])
             task = PretrainingTask(spec)
-            cfg = TrainConfig(**{**saved["train"],
-                                 **({"max_steps": args.max_steps} if args.max_steps else {})})
-            if args.max_steps and ctx.is_main:  # a later plain --resume keeps the new goal
-                run.update_config({**saved, "train": dataclasses.asdict(cfg)})
+            cfg = resumed_train_config(run, saved, ctx, args.max_steps)
         else:
             spec, cfg = _specs_from_args(args)
             if args.corpus:
@@ -319,6 +315,17 @@ def open_for_resume(path: str, ctx, kind: str):
         raise ValueError(f"{run.path} was trained with {saved.get('world_size', 1)} "
                          f"process(es); resume it with the same number, not {ctx.world_size}")
     return run, saved
+
+
+def resumed_train_config(run, saved: dict, ctx, max_steps: int | None):
+    """The saved TrainConfig, with ``max_steps`` extended when asked; the new goal is saved,
+    so a later plain ``--resume`` keeps it."""
+    from engine.train.loop import TrainConfig
+
+    cfg = TrainConfig(**{**saved["train"], **({"max_steps": max_steps} if max_steps else {})})
+    if max_steps and ctx.is_main:
+        run.update_config({**saved, "train": dataclasses.asdict(cfg)})
+    return cfg
 
 
 def train_in_run(task, cfg, run, ctx, resume: bool) -> int:
