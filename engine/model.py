@@ -318,6 +318,19 @@ def masked_lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return total / max(targets.numel(), 1)
 
 
+def padded_rows(m: int) -> int:
+    """How many rows to decode for ``m`` masked positions: the next power of two up to 64, then
+    the next multiple of 64.
+
+    Why: under CPU bf16 autocast, oneDNN keeps a kernel (with its own bf16 copy of the 30522 x H
+    decoder weight) for every matrix shape it meets. A new M at every training step grew a run
+    by gigabytes and slowed its steps; a few shapes keep it flat, for a few spare rows.
+    """
+    if m <= 64:
+        return 1 << (m - 1).bit_length() if m else 0
+    return -(-m // 64) * 64
+
+
 class _MaskedLMMixin:
     """MLM logits only where they are needed: gather hidden states first, then decode."""
 
@@ -336,7 +349,9 @@ class _MaskedLMMixin:
             predict_at = labels != IGNORE_INDEX
         if predict_at is None:
             return self.cls.predictions(hidden), None
-        logits = self.cls.predictions(hidden[predict_at])  # [M, H] -> [M, V]
+        rows = hidden[predict_at]  # [M, H]
+        m = rows.shape[0]
+        logits = self.cls.predictions(F.pad(rows, (0, 0, 0, padded_rows(m) - m)))[:m]  # [M, V]
         loss = masked_lm_loss(logits, labels[predict_at]) if labels is not None else None
         return logits, loss
 

@@ -128,6 +128,40 @@ def test_mlm_logits_only_where_asked_and_loss_ignores_minus_100(pretraining):
     torch.testing.assert_close(out.loss, out.mlm_loss + out.nsp_loss)
 
 
+@pytest.mark.parametrize("masked", [3, 70])
+def test_spare_decoder_rows_change_neither_logits_nor_gradients(masked):
+    from engine.model import padded_rows
+
+    assert padded_rows(masked) > masked  # 3 -> 4 rows, 70 -> 128 rows
+    torch.manual_seed(0)
+    model = BertForPreTraining(TINY).eval()  # no dropout: both passes see the same network
+    ids = torch.randint(5, TINY.vocab_size, (8, 20))
+    ones = torch.ones_like(ids)
+    where = torch.zeros(8 * 20, dtype=torch.bool)
+    where[torch.randperm(8 * 20)[:masked]] = True
+    where = where.view(8, 20)
+    grads = []
+    for predict_at in (where, None):
+        model.zero_grad()
+        out = model(ids, ones, ones * 0, predict_at=predict_at)
+        logits = out.prediction_logits if predict_at is not None else out.prediction_logits[where]
+        logits.square().sum().backward()
+        grads.append(model.bert.embeddings.word_embeddings.weight.grad.clone())
+        if predict_at is not None:
+            asked = logits.detach()
+    torch.testing.assert_close(asked, logits.detach())
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_decoded_row_counts_take_few_shapes():
+    """Any masked count from 1 to 2048 is decoded in one of a few dozen shapes, never fewer rows."""
+    from engine.model import padded_rows
+
+    rows = {m: padded_rows(m) for m in range(2049)}
+    assert rows[0] == 0 and all(m <= r < max(2 * m, m + 64) for m, r in rows.items() if m)
+    assert len(set(rows.values())) <= 40
+
+
 def test_a_batch_without_masked_tokens_has_zero_mlm_loss_not_nan(pretraining):
     ids, mask, types = batch()
     pretraining.train()
