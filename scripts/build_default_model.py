@@ -2,7 +2,8 @@
 
     build_default_model.py split --out WORK                 training and held-out text
     build_default_model.py evaluate --model M --work W --vocab V   every held-out measure (JSON)
-    build_default_model.py card --model M --run RUN --work W --comparison C.json   MODEL_CARD.md
+    build_default_model.py card --model M --run RUN --step N [--earlier TRAINING.json]
+                               --work W --comparison C.json   training.json and MODEL_CARD.md
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from default_model.card import write_card  # noqa: E402
 from default_model.heldout_eval import evaluate_all  # noqa: E402
 from default_model.probes import ours_top5, transformers_top5  # noqa: E402
 from default_model.split import SplitError, split_corpus  # noqa: E402
+from default_model.stages import STAGES_NAME, StageError, read_stages, stage_from_run, \
+    write_stages  # noqa: E402
 
 
 def cmd_split(args: argparse.Namespace) -> int:
@@ -41,16 +44,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_card(args: argparse.Namespace) -> int:
     from engine.checkpoint import load_checkpoint
 
-    model, run, work = Path(args.model), Path(args.run), Path(args.work)
+    model, work = Path(args.model), Path(args.work)
+    earlier = read_stages(Path(args.earlier)) if args.earlier else []
+    stages = [*earlier, stage_from_run(Path(args.run), args.step)]
     results = evaluate_all(model, work, "minilm")
     ours, theirs = ours_top5(model), transformers_top5(model)
     agrees = [[c[0] for c in a] for a in ours] == [[c[0] for c in b] for b in theirs]
     parameters = sum(p.numel() for p in load_checkpoint(model).model.parameters())  # tied once
+    write_stages(model / STAGES_NAME, stages)
     size = sum(p.stat().st_size for p in model.iterdir() if p.is_file())
-    write_card(model / "MODEL_CARD.md", model_dir=model, run_dir=run, work=work, results=results,
+    write_card(model / "MODEL_CARD.md", model_dir=model, stages=stages, work=work, results=results,
                probes_ours=ours, hf_agrees=agrees,
                comparison=json.loads(Path(args.comparison).read_text(encoding="utf-8")),
-               step=args.step, size_bytes=size, parameters=parameters)
+               size_bytes=size, parameters=parameters)
     print(json.dumps({"results": results, "transformers_agrees": agrees}, indent=2))
     return 0
 
@@ -74,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--comparison", required=True, metavar="FILE.json",
                    help='{"scratch": evaluate JSON, "minilm": evaluate JSON}')
     p.add_argument("--step", type=int, required=True, help="the exported checkpoint's step")
+    p.add_argument("--earlier", metavar="TRAINING.json",
+                   help="the stages behind the run's --init-model (its training.json)")
     p.set_defaults(func=cmd_card)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (SplitError, OSError) as exc:
+    except (SplitError, StageError, OSError) as exc:
         print(f"build_default_model: {exc}", file=sys.stderr)
         return 2
 

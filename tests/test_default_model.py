@@ -100,3 +100,38 @@ def test_it_answers_fill_mask_with_words_not_punctuation(default_model):
     top5 = ours_top5(default_model)
     alphabetic = sum(token.isalpha() for cands in top5 for _, token, _ in cands)
     assert alphabetic >= 45  # of 50 candidates
+
+
+def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
+    from default_model.stages import read_stages
+
+    stages = read_stages(default_model / "training.json")
+    card = (default_model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"In all: {sum(st['steps'] for st in stages):,} steps" in card
+    for number, stage in enumerate(stages, 1):
+        assert any(f"at step {stage['steps']}" in line for line in stage["history"]), number
+        start = "$M" if number == 1 else f"WORK/stage-{number - 1}"
+        assert f"--run-dir WORK/runs/stage-{number} --data WORK/data-minilm --init-model {start}" \
+            in card  # each stage is rebuilt from the one before
+        assert f"checkpoints/step-{stage['steps']} " in card
+
+
+def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
+    import subprocess
+
+    from default_model.stages import StageError, stage_from_run
+
+    run_dir = tmp_path / "run"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("bert-engine")), "pretrain", "--run-dir", str(run_dir),
+         "--data", str(prepared_slice), "--preset", "tiny", "--seq-len", "32", "--batch-size", "4",
+         "--max-steps", "3", "--lr", "1e-3", "--warmup-steps", "1", "--seed", "5",
+         "--nsp-near-negatives", "0.5", "--device", "cpu"], capture_output=True, text=True,
+        timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    stage = stage_from_run(run_dir, 3)
+    assert (stage["steps"], stage["max_steps"], stage["batch_size"], stage["seq_len"]) == (3, 3, 4, 32)
+    assert (stage["seed"], stage["near_negatives"], stage["precision"]) == (5, 0.5, "auto")
+    assert stage["hours"] >= 0 and "finished at step 3" in stage["history"][-1]
+    with pytest.raises(StageError, match="not a readable run folder"):
+        stage_from_run(tmp_path, 3)

@@ -1,0 +1,97 @@
+"""The training stages behind the default model, kept as `training.json` in the model folder.
+
+Each continued run starts from the previous stage's fp16 export, so the model's history is a
+chain of runs. The run folders are working files (outside the repository); a stage record keeps
+what the card and the rebuild commands need from each: recipe, steps, wall time, hardware, log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+STAGES_NAME = "training.json"
+GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
+HISTORY_WORDS = ("resumed", "stop requested", "finished", "cancelled")
+
+
+class StageError(ValueError):
+    """A run folder or stages file that cannot describe a stage."""
+
+
+def training_seconds(metrics_path: Path) -> float:
+    """Wall time spent training: gaps between consecutive train records, pauses left out."""
+    times = []
+    for line in metrics_path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("split") == "train":
+            times.append(record["time"])
+    return sum(b - a for a, b in zip(times, times[1:]) if 0 < b - a < GAP_S)
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or "unknown CPU"
+    return f"{name}, {os.cpu_count()} cores, no GPU"
+
+
+def stage_from_run(run_dir: Path, step: int) -> dict:
+    """The record of one run, exported at ``step``."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        log = (run_dir / "log.txt").read_text(encoding="utf-8").splitlines()
+        seconds = training_seconds(run_dir / "metrics.jsonl")
+    except (OSError, ValueError) as exc:
+        raise StageError(f"{run_dir}: not a readable run folder ({exc})") from exc
+    task, train = config["task"], config["train"]
+    return {
+        "steps": step,
+        "max_steps": train["max_steps"],
+        "batch_size": task["batch_size"],
+        "seq_len": task["max_seq_length"],
+        "max_predictions": task["max_predictions"],
+        "near_negatives": task["near_negatives"],
+        "lr": train["lr"],
+        "warmup_steps": train["warmup_steps"],
+        "schedule": train["schedule"],
+        "weight_decay": train["weight_decay"],
+        "clip_norm": train["clip_norm"],
+        "precision": train["precision"],
+        "seed": train["seed"],
+        "hours": round(seconds / 3600, 2),
+        "hardware": cpu_name(),
+        "history": [line for line in log if any(w in line for w in HISTORY_WORDS)],
+    }
+
+
+def read_stages(path: Path) -> list[dict]:
+    try:
+        stages = json.loads(path.read_text(encoding="utf-8"))["stages"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StageError(f"{path}: not a stages file ({exc})") from exc
+    if not isinstance(stages, list):
+        raise StageError(f"{path}: 'stages' is not a list")
+    return stages
+
+
+def write_stages(path: Path, stages: list[dict]) -> None:
+    path.write_text(json.dumps({"stages": stages}, indent=2) + "\n", encoding="utf-8")
+
+
+def pretrain_command(stage: dict, number: int) -> str:
+    """The `bert-engine pretrain` line that reruns stage ``number`` (1-based)."""
+    init = "$M" if number == 1 else f"WORK/stage-{number - 1}"
+    return (f"$B pretrain --run-dir WORK/runs/stage-{number} --data WORK/data-minilm "
+            f"--init-model {init} \\\n"
+            f"    --max-steps {stage['max_steps']} --lr {stage['lr']:g} "
+            f"--warmup-steps {stage['warmup_steps']} --schedule {stage['schedule']} \\\n"
+            f"    --nsp-near-negatives {stage['near_negatives']} --precision {stage['precision']} "
+            f"--seed {stage['seed']} --checkpoint-every 100 --device cpu")
