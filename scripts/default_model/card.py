@@ -8,6 +8,7 @@ from pathlib import Path
 from default_model.heldout_eval import BATCHES, command
 from default_model.probes import markdown_table
 from default_model.stages import pretrain_command
+
 BF16_NOTE = """ `bf16` is autocast on the CPU
   (bf16 matrix products, fp32 weights and optimizer state); on this CPU (AVX-512 BF16) it trains
   about 1.6 times as fast as fp32 (17 against 10.6 sequences a second)."""

@@ -12,6 +12,8 @@ import os
 import platform
 from pathlib import Path
 
+from engine.runlog import MetricsReader
+
 STAGES_NAME = "training.json"
 GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
 HISTORY_WORDS = ("resumed", "stop requested", "finished", "cancelled")
@@ -23,14 +25,7 @@ class StageError(ValueError):
 
 def training_seconds(metrics_path: Path) -> float:
     """Wall time spent training: gaps between consecutive train records, pauses left out."""
-    times = []
-    for line in metrics_path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("split") == "train":
-            times.append(record["time"])
+    times = [r["time"] for r in MetricsReader(metrics_path).read_new() if r.get("split") == "train"]
     return sum(b - a for a, b in zip(times, times[1:]) if 0 < b - a < GAP_S)
 
 
