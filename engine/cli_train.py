@@ -403,14 +403,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     corpus = TokenizedCorpus(args.data, args.split)
     if loaded.tokenizer is not None and loaded.tokenizer.get_vocab() != corpus.tokenizer().get_vocab():
         raise ValueError(f"{args.data} was prepared with another vocabulary than {args.model}")
-    with __import__("torch").no_grad():
-        scores = evaluate_pretraining(loaded.model, corpus, corpus.tokenizer().mask_id,
-                                      args.seq_len, args.batch_size, args.batches, device,
-                                      seed=args.seed)
+    scores = evaluate_pretraining(loaded.model, corpus, corpus.tokenizer().mask_id, args.seq_len,
+                                  args.batch_size, args.batches, device, seed=args.seed)
     if args.json:
         print(json.dumps(scores, indent=2))
     else:
         print(f"masked-token top-1 accuracy {scores['mlm_acc']:.2%} over "
               f"{scores['masked_tokens']} tokens (MLM loss {scores['mlm_loss']:.3f})\n"
-              f"NSP accuracy {scores['nsp_acc']:.2%} over {scores['pairs']} pairs")
+              f"NSP accuracy {scores['nsp_acc']:.2%} over {scores['pairs']} pairs "
+              f"(IsNext pairs {scores['nsp_isnext_acc']:.2%}, NotNext pairs "
+              f"{scores['nsp_notnext_acc']:.2%})")
     return 0

@@ -240,6 +240,27 @@ def test_evaluate_command_reports_heldout_accuracy(prepared_slice, tmp_path):
     scores = json.loads(out.stdout)
     assert scores["pairs"] == 24 and scores["masked_tokens"] > 24
     assert 0 <= scores["mlm_acc"] <= 1 and 0 <= scores["nsp_acc"] <= 1
+    by_class = sorted((scores["nsp_isnext_acc"], scores["nsp_notnext_acc"]))
+    assert by_class[0] <= scores["nsp_acc"] <= by_class[1]  # the pairs' mean lies between
+
+
+@pytest.mark.parametrize("says, isnext_acc, notnext_acc", [(0, 1.0, 0.0), (1, 0.0, 1.0)])
+def test_heldout_nsp_accuracy_per_class_shows_a_model_that_always_says_one_thing(
+        prepared_slice, says, isnext_acc, notnext_acc):
+    from engine.config import BertConfig
+    from engine.data.shards import TokenizedCorpus
+    from engine.model import BertForPreTraining
+    from engine.train.pretraining import evaluate_pretraining
+
+    corpus = TokenizedCorpus(prepared_slice, "heldout")
+    model = BertForPreTraining(BertConfig.preset("tiny", vocab_size=corpus.vocab_size))
+    with torch.no_grad():  # the NSP head answers `says` whatever the pair
+        model.cls.seq_relationship.weight.zero_()
+        model.cls.seq_relationship.bias.copy_(torch.tensor([10.0, -10.0]) * (1 - 2 * says))
+    scores = evaluate_pretraining(model, corpus, corpus.tokenizer().mask_id, 32, 8, 4,
+                                  torch.device("cpu"))
+    assert (scores["nsp_isnext_acc"], scores["nsp_notnext_acc"]) == (isnext_acc, notnext_acc)
+    assert 0.3 < scores["nsp_acc"] < 0.7  # about half the pairs are IsNext
 
 
 def test_new_run_refuses_an_existing_run_folder_and_bad_options(prepared_slice, tmp_path):

@@ -145,14 +145,17 @@ class PretrainingTask:
                 "probe": list(PROBE_PAIR)}
 
 
+@torch.no_grad()
 def evaluate_pretraining(model: nn.Module, corpus: TokenizedCorpus, mask_id: int,
                          max_seq_length: int, batch_size: int, num_batches: int,
                          device: torch.device, seed: int = EVAL_SEED) -> dict[str, float]:
     """Held-out masked-token top-1 accuracy (every selected token replaced by [MASK], fixed
-    seed) and NSP accuracy (negatives from another document of the same corpus)."""
+    seed) and NSP accuracy (negatives from another document of the same corpus), also per
+    class: a model that judges style, not continuity, says IsNext to most NotNext pairs."""
     batches = PretrainingBatches(corpus, max_seq_length, batch_size, seed, mask_id=mask_id,
                                  vocab_size=corpus.vocab_size)
-    totals = np.zeros(5)  # mlm loss sum, mlm hits, masked tokens, nsp hits, pairs
+    totals = np.zeros(7)  # mlm loss sum, mlm hits, masked tokens, nsp hits, pairs,
+    #                       IsNext hits, IsNext pairs
     was_training = model.training
     model.eval()
     for _ in range(num_batches):
@@ -161,14 +164,19 @@ def evaluate_pretraining(model: nn.Module, corpus: TokenizedCorpus, mask_id: int
         ids = batch["input_ids"].masked_fill(masked, mask_id)  # all [MASK], no 10/10 noise
         out = model(ids, batch["attention_mask"], batch["token_type_ids"], predict_at=masked)
         logits, targets = out.prediction_logits.float(), batch["labels"][masked]
-        nsp = out.seq_relationship_logits.float().argmax(-1)
+        nsp, nsp_labels = out.seq_relationship_logits.float().argmax(-1), batch["next_sentence_label"]
+        is_next = nsp_labels == 0  # [B]
         totals += [float(F.cross_entropy(logits, targets, reduction="sum")),
                    float((logits.argmax(-1) == targets).sum()), targets.numel(),
-                   float((nsp == batch["next_sentence_label"]).sum()), nsp.numel()]
+                   float((nsp == nsp_labels).sum()), nsp.numel(),
+                   float((nsp == nsp_labels)[is_next].sum()), float(is_next.sum())]
     model.train(was_training)
+    not_next_pairs = totals[4] - totals[6]
     return {"mlm_loss": totals[0] / max(totals[2], 1), "mlm_acc": totals[1] / max(totals[2], 1),
             "nsp_acc": totals[3] / max(totals[4], 1), "masked_tokens": int(totals[2]),
-            "pairs": int(totals[4])}
+            "pairs": int(totals[4]),
+            "nsp_isnext_acc": totals[5] / max(totals[6], 1),
+            "nsp_notnext_acc": (totals[3] - totals[5]) / max(not_next_pairs, 1)}
 
 
 def probe_attention_entropy(model: nn.Module, tokenizer, device: torch.device) -> list[list[float]]:
