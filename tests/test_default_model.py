@@ -114,6 +114,10 @@ def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
         assert f"--run-dir WORK/runs/stage-{number} --data WORK/data-minilm --init-model {start}" \
             in card  # each stage is rebuilt from the one before
         assert f"checkpoints/step-{stage['steps']} " in card
+        assert f"--nsp-near-negatives {stage['near_negatives']} --precision {stage['precision']} " \
+            f"--seed {stage['seed']} " in card  # each stage's own recipe, not the last one's
+        assert f"at step {stage['max_steps']:,}) | {stage['near_negatives']:g} | " \
+            f"{stage['precision']} | {stage['seed']} |" in card
 
 
 def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):

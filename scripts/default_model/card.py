@@ -23,12 +23,14 @@ def results_table(results: dict[str, dict]) -> str:
              "persuasion": "Persuasion; NSP negatives from another chapter of Persuasion",
              "acts": "Acts (WEB); NSP negatives from another chapter of Acts",
              "jargon": "Jargon entries; NSP negatives from another held-out entry"}
-    rows = ["| measure | masked-token top-1 | masked tokens | NSP accuracy | pairs |",
-            "| --- | ---: | ---: | ---: | ---: |"]
+    rows = ["| measure | masked-token top-1 | masked tokens | NSP accuracy | on IsNext pairs "
+            "| on NotNext pairs | pairs |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key, label in names.items():
         r = results[key]
         rows.append(f"| {label} | {_pct(r['mlm_acc'])} | {r['masked_tokens']:,} | "
-                    f"{_pct(r['nsp_acc'])} | {r['pairs']:,} |")
+                    f"{_pct(r['nsp_acc'])} | {_pct(r['nsp_isnext_acc'])} | "
+                    f"{_pct(r['nsp_notnext_acc'])} | {r['pairs']:,} |")
     return "\n".join(rows)
 
 
@@ -44,14 +46,14 @@ def comparison_table(scratch: dict, minilm: dict) -> str:
 
 def stages_table(stages: list[dict]) -> str:
     rows = ["| stage | starts from | steps | sequences | learning rate (warm-up steps, decay to 0) "
-            "| precision | seed | training wall time | hardware |",
-            "| ---: | --- | ---: | ---: | --- | --- | ---: | ---: | --- |"]
+            "| NSP near negatives | precision | seed | training wall time | hardware |",
+            "| ---: | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |"]
     for number, st in enumerate(stages, 1):
         start = "MiniLM-L6-H384 encoder, new heads" if number == 1 else f"stage {number - 1}"
         rows.append(f"| {number} | {start} | {st['steps']:,} | {st['steps'] * st['batch_size']:,} | "
                     f"{st['lr']:g} ({st['warmup_steps']}, {st['schedule']} at step "
-                    f"{st['max_steps']:,}) | {st['precision']} | {st['seed']} | {st['hours']:.2f} h | "
-                    f"{st['hardware']} |")
+                    f"{st['max_steps']:,}) | {st['near_negatives']:g} | {st['precision']} | "
+                    f"{st['seed']} | {st['hours']:.2f} h | {st['hardware']} |")
     return "\n".join(rows)
 
 
@@ -139,9 +141,9 @@ The held-out documents took no part in vocabulary choice (MiniLM's) or training.
 - Route chosen by measurement (below): continued pretraining of MiniLM beat a from-scratch
   BERT-Mini at equal wall time on every held-out measure and on the probe sentences.
 - Objective in every stage: MLM 15% (80% `[MASK]` / 10% random / 10% unchanged, at most
-  {last["max_predictions"]} a sequence), NSP 50% IsNext / 50% NotNext, of which half the NotNext B
-  segments come from a nearby document of the same book or collection (`--nsp-near-negatives
-  {last["near_negatives"]}`), so NSP must judge continuity, not style.
+  {last["max_predictions"]} a sequence), NSP 50% IsNext / 50% NotNext, of which a share of the NotNext B
+  segments (`--nsp-near-negatives`, per stage in the table below) come from a nearby document
+  of the same book or collection, so NSP must judge continuity, not style.
 - Sequences of {last["seq_len"]} tokens, batch {last["batch_size"]}, AdamW (weight decay {last["weight_decay"]}),
   gradient clipping {last["clip_norm"]}, dropout 0.1.{BF16_NOTE if any(
       st["precision"] == "bf16" for st in stages) else ""}
@@ -153,7 +155,7 @@ The held-out documents took no part in vocabulary choice (MiniLM's) or training.
 
 - In all: {steps:,} steps, {sequences:,} sequences of {first["seq_len"]} tokens (about
   {sequences * first["seq_len"] / train_tokens:.0f} passes over the {train_tokens / 1e6:.2f}M training tokens), {hours:.2f} h of
-  training, alongside other work on the same cores. The history of each run (from its `log.txt`;
+  training, partly alongside other work on the same cores. The history of each run (from its `log.txt`;
   `--resume RUN --max-steps N` changes the schedule's end):
 {history_lines(stages)}
 
