@@ -190,6 +190,27 @@ def test_added_run_folders_and_malformed_metrics_are_shown(qtbot, tmp_path, sett
     again.close()
 
 
+def test_pretraining_heldout_figures_are_drawn_as_evaluated_and_training_ones_smoothed(
+        qtbot, tmp_path, settings):
+    run = RunFolder.create(tmp_path / "runs" / "run-b", {"kind": "pretrain"})
+    write_status(run, state="finished", step=30, max_steps=30, heartbeat=time.time())
+    records = [{"step": s, "time": s, "split": "train", "nsp_acc": [0.2, 0.9][s % 2]}
+               for s in range(1, 31)]
+    records += [{"step": s, "time": s, "split": "heldout", "nsp_acc": a, "nsp_isnext_acc": b}
+                for s, a, b in ((10, 0.5, 1.0), (20, 0.7, 0.4), (30, 0.6, 0.9))]
+    run.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    monitor = open_monitor(qtbot, tmp_path / "runs", settings)
+    monitor.table.select_path(str(run.path))
+    monitor.poll()
+    plots = monitor.plots
+    assert plots.curve_points("run-b", "heldout", "nsp_isnext_acc") == (
+        "Accuracy", [10, 20, 30], [1.0, 0.4, 0.9])
+    assert plots.curve_points("run-b", "heldout", "nsp_acc")[2] == [0.5, 0.7, 0.6]
+    _, _, smoothed = plots.curve_points("run-b", "train", "nsp_acc")
+    assert 0.2 < smoothed[-1] < 0.9  # the alternating training accuracy is averaged
+    monitor.close()
+
+
 def test_monitor_screenshot_from_the_command_line(tmp_path):
     out = tmp_path / "monitor.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

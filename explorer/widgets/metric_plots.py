@@ -57,7 +57,9 @@ SCHEDULE_PANELS = (
     Panel("Grad norm", lambda split, key: split == "train" and key == "grad_norm", log_y=True),
     Panel("Throughput (sequences/s)", lambda split, key: split == "train" and key == "seq_per_s"),
 )
-PRETRAINING = Layout((Panel("Loss", _loss), Panel("Accuracy", _accuracy), *SCHEDULE_PANELS))
+# Held-out figures are a few evaluations, not a noisy stream: drawn as they are, one dot each.
+PRETRAINING = Layout((Panel("Loss", _loss), Panel("Accuracy", _accuracy), *SCHEDULE_PANELS),
+                     heldout_points=True)
 NOT_METRICS = ("eval_loss", "examples")  # in held-out records: a loss (Loss panel), a count
 
 
