@@ -131,7 +131,6 @@ class PretrainingTask:
                    "nsp": (nsp_logits.argmax(-1) == nsp_labels).sum()}
         return sums, correct
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         if self.heldout is None:
             return {}
@@ -154,8 +153,8 @@ def evaluate_pretraining(model: nn.Module, corpus: TokenizedCorpus, mask_id: int
     class: a model that judges style, not continuity, says IsNext to most NotNext pairs."""
     batches = PretrainingBatches(corpus, max_seq_length, batch_size, seed, mask_id=mask_id,
                                  vocab_size=corpus.vocab_size)
-    totals = np.zeros(7)  # mlm loss sum, mlm hits, masked tokens, nsp hits, pairs,
-    #                       IsNext hits, IsNext pairs
+    # mlm loss sum, mlm hits, masked tokens, IsNext hits, IsNext pairs, NotNext hits, NotNext pairs
+    totals = np.zeros(7)
     was_training = model.training
     model.eval()
     for _ in range(num_batches):
@@ -164,19 +163,20 @@ def evaluate_pretraining(model: nn.Module, corpus: TokenizedCorpus, mask_id: int
         ids = batch["input_ids"].masked_fill(masked, mask_id)  # all [MASK], no 10/10 noise
         out = model(ids, batch["attention_mask"], batch["token_type_ids"], predict_at=masked)
         logits, targets = out.prediction_logits.float(), batch["labels"][masked]
-        nsp, nsp_labels = out.seq_relationship_logits.float().argmax(-1), batch["next_sentence_label"]
-        is_next = nsp_labels == 0  # [B]
+        nsp_labels = batch["next_sentence_label"]  # [B]; 0 IsNext, 1 NotNext
+        nsp_hit = out.seq_relationship_logits.argmax(-1) == nsp_labels  # [B]
+        is_next = nsp_labels == 0
         totals += [float(F.cross_entropy(logits, targets, reduction="sum")),
                    float((logits.argmax(-1) == targets).sum()), targets.numel(),
-                   float((nsp == nsp_labels).sum()), nsp.numel(),
-                   float((nsp == nsp_labels)[is_next].sum()), float(is_next.sum())]
+                   float(nsp_hit[is_next].sum()), float(is_next.sum()),
+                   float(nsp_hit[~is_next].sum()), float((~is_next).sum())]
     model.train(was_training)
-    not_next_pairs = totals[4] - totals[6]
-    return {"mlm_loss": totals[0] / max(totals[2], 1), "mlm_acc": totals[1] / max(totals[2], 1),
-            "nsp_acc": totals[3] / max(totals[4], 1), "masked_tokens": int(totals[2]),
-            "pairs": int(totals[4]),
-            "nsp_isnext_acc": totals[5] / max(totals[6], 1),
-            "nsp_notnext_acc": (totals[3] - totals[5]) / max(not_next_pairs, 1)}
+    mlm_loss, mlm_hits, masked, next_hits, next_pairs, not_next_hits, not_next_pairs = totals
+    return {"mlm_loss": mlm_loss / max(masked, 1), "mlm_acc": mlm_hits / max(masked, 1),
+            "nsp_acc": (next_hits + not_next_hits) / max(next_pairs + not_next_pairs, 1),
+            "masked_tokens": int(masked), "pairs": int(next_pairs + not_next_pairs),
+            "nsp_isnext_acc": next_hits / max(next_pairs, 1),
+            "nsp_notnext_acc": not_next_hits / max(not_next_pairs, 1)}
 
 
 def probe_attention_entropy(model: nn.Module, tokenizer, device: torch.device) -> list[list[float]]:

@@ -67,14 +67,14 @@ def rebuild_lines(stages: list[dict]) -> str:
     lines = []
     for number, st in enumerate(stages, 1):
         last = number == len(stages)
-        out = "resources/models/default --overwrite" if last else f"WORK/stage-{number}"
+        folder = "resources/models/default" if last else f"WORK/stage-{number}"
+        out = f"{folder} --overwrite" if last else folder
         earlier = f" --earlier WORK/stage-{number - 1}/training.json" if number > 1 else ""
-        card_model = "resources/models/default" if last else f"WORK/stage-{number}"
         lines += [pretrain_command(st, number),
                   f"$B pretrain --resume WORK/runs/stage-{number}          # after any interruption",
                   f"$B export --model WORK/runs/stage-{number}/checkpoints/step-{st['steps']} "
                   f"--out {out} --dtype fp16",
-                  f".venv/bin/python scripts/build_default_model.py card --model {card_model} \\\n"
+                  f".venv/bin/python scripts/build_default_model.py card --model {folder} \\\n"
                   f"    --run WORK/runs/stage-{number} --step {st['steps']}{earlier} "
                   "--work WORK --comparison WORK/comparison.json"]
     return "\n".join(lines)
