@@ -159,6 +159,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 RunFolder.create(args.run_dir, {
                     "kind": "finetune", "task": dataclasses.asdict(task.spec),
                     "train": dataclasses.asdict(cfg), "world_size": ctx.world_size,
+                    "hardware": ctx.hardware(),
                     "main_metric": task.main_metric, "command": sys.argv,
                     "created": time.time()})
                 run.write_status(state="starting", step=0, max_steps=cfg.max_steps,

@@ -285,6 +285,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                 RunFolder.create(args.run_dir, {
                     "kind": "pretrain", "task": dataclasses.asdict(spec),
                     "train": dataclasses.asdict(cfg), "world_size": ctx.world_size,
+                    "hardware": ctx.hardware(),
                     "command": sys.argv, "created": time.time()})
                 run.write_status(state="starting", step=0, max_steps=cfg.max_steps,
                                  **_process_fields())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -137,5 +138,17 @@ def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
     assert (stage["steps"], stage["max_steps"], stage["batch_size"], stage["seq_len"]) == (3, 3, 4, 32)
     assert (stage["seed"], stage["near_negatives"], stage["precision"]) == (5, 0.5, "auto")
     assert stage["hours"] >= 0 and "finished at step 3" in stage["history"][-1]
+    assert stage["hardware"] == json.loads((run_dir / "config.json").read_text())["hardware"]
     with pytest.raises(StageError, match="not a readable run folder"):
         stage_from_run(tmp_path, 3)
+
+
+def test_a_run_from_before_hardware_was_recorded_names_only_what_it_knows():
+    from default_model.stages import recorded_hardware
+
+    on_cpu = recorded_hardware({"command": ["bert-engine", "pretrain", "--device", "cpu"]})
+    assert on_cpu.endswith(f"{os.cpu_count()} cores, no GPU")
+    assert recorded_hardware({"command": ["bert-engine", "pretrain", "--device", "cuda"]}) \
+        == "not recorded"
+    assert recorded_hardware({"command": ["bert-engine", "pretrain"]}) == "not recorded"
+    assert recorded_hardware({"hardware": "1 x NVIDIA H100", "command": []}) == "1 x NVIDIA H100"

@@ -115,6 +115,8 @@ def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
     assert len(entropy) == 2 and len(entropy[0]) == 2  # tiny: 2 layers x 2 heads
     assert all(0 < h < math.log(64) for row in entropy for h in row)
     assert "finished at step 6" in "\n".join(run.log_tail(5))
+    hardware = run.read_config()["hardware"]  # what the model card's stage table names
+    assert hardware.endswith(f"{os.cpu_count()} cores, no GPU") and len(hardware) > 20
 
 
 def test_pretraining_checkpoint_loads_into_transformers(prepared_slice, tmp_path):

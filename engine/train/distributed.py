@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import platform
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,13 @@ class DistributedContext:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
+
+    def hardware(self) -> str:
+        """What this job trains on, for the run's record: device model and how many."""
+        if self.device.type == "cuda":
+            return f"{self.world_size} x {torch.cuda.get_device_name(self.device)}"
+        processes = f", {self.world_size} processes" if self.distributed else ""
+        return f"{cpu_model()}, {os.cpu_count()} cores{processes}, no GPU"
 
     def all_reduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum a small tensor over ranks (identity in a single process)."""
@@ -51,6 +59,14 @@ class DistributedContext:
     def close(self) -> None:
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
 
 
 def setup(device: str | None) -> DistributedContext:

@@ -144,8 +144,8 @@ The held-out documents took no part in vocabulary choice (MiniLM's) or training.
   {last["max_predictions"]} a sequence), NSP 50% IsNext / 50% NotNext, of which a share of the NotNext B
   segments (`--nsp-near-negatives`, per stage in the table below) come from a nearby document
   of the same book or collection, so NSP must judge continuity, not style.
-- Sequences of {last["seq_len"]} tokens, batch {last["batch_size"]}, AdamW (weight decay {last["weight_decay"]}),
-  gradient clipping {last["clip_norm"]}, dropout 0.1.{BF16_NOTE if any(
+- Sequences of {last["seq_len"]} tokens, batch {last["batch_size"]},
+  AdamW (weight decay {last["weight_decay"]}), gradient clipping {last["clip_norm"]}, dropout 0.1.{BF16_NOTE if any(
       st["precision"] == "bf16" for st in stages) else ""}
 - Stages: each starts from the previous stage's fp16 export, with a fresh optimizer and
   learning-rate schedule (the run folders are working files and were not kept between
@@ -153,9 +153,10 @@ The held-out documents took no part in vocabulary choice (MiniLM's) or training.
 
 {stages_table(stages)}
 
-- In all: {steps:,} steps, {sequences:,} sequences of {first["seq_len"]} tokens (about
-  {sequences * first["seq_len"] / train_tokens:.0f} passes over the {train_tokens / 1e6:.2f}M training tokens), {hours:.2f} h of
-  training, partly alongside other work on the same cores. The history of each run (from its `log.txt`;
+- In all: {steps:,} steps, {sequences:,} sequences of {first["seq_len"]} tokens
+  (about {sequences * first["seq_len"] / train_tokens:.0f} passes over the
+  {train_tokens / 1e6:.2f}M training tokens), {hours:.2f} h of training,
+  partly alongside other work on the same cores. The history of each run (from its `log.txt`;
   `--resume RUN --max-steps N` changes the schedule's end):
 {history_lines(stages)}
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
 from engine.runlog import MetricsReader
+from engine.train.distributed import cpu_model
 
 STAGES_NAME = "training.json"
 GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
@@ -29,13 +29,19 @@ def training_seconds(metrics_path: Path) -> float:
     return sum(b - a for a, b in zip(times, times[1:]) if 0 < b - a < GAP_S)
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        name = platform.processor() or "unknown CPU"
-    return f"{name}, {os.cpu_count()} cores, no GPU"
+def recorded_hardware(config: dict) -> str:
+    """The hardware the run recorded when it started.
+
+    Runs from before the engine kept that record name only their ``--device``; a CPU one ran on
+    this machine (the stages were chained here), anything else is left unnamed.
+    """
+    if "hardware" in config:
+        return config["hardware"]
+    command = config.get("command", [])
+    device = command[command.index("--device") + 1] if "--device" in command[:-1] else None
+    if device == "cpu":
+        return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
+    return "not recorded"
 
 
 def stage_from_run(run_dir: Path, step: int) -> dict:
@@ -62,7 +68,7 @@ def stage_from_run(run_dir: Path, step: int) -> dict:
         "precision": train["precision"],
         "seed": train["seed"],
         "hours": round(seconds / 3600, 2),
-        "hardware": cpu_name(),
+        "hardware": recorded_hardware(config),
         "history": [line for line in log if any(w in line for w in HISTORY_WORDS)],
     }
 
