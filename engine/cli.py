@@ -187,7 +187,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bert-engine", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bert-engine", description=__doc__.replace("``", ""))
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func, help_text: str, text_b: str | None) -> argparse.ArgumentParser:

