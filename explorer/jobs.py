@@ -65,6 +65,7 @@ class JobView:
     task: str | None = None           # fine-tuning: classify | regress | tag | qa
     main_metric: str | None = None    # fine-tuning: the held-out metric that picks the best
     best: dict | None = None          # fine-tuning: {"metric", "value", "step", ...} so far
+    hardware: str | None = None       # what the job trains on, as the job itself recorded it
 
     @property
     def can_pause(self) -> bool:
@@ -262,14 +263,15 @@ class JobManager:
         tail = self.log_tail(run) if state == "failed" or error else run.log_tail(LOG_TAIL_LINES)
         kind = config.get("kind", "pretrain")
         spec = config.get("task") if kind == "finetune" else None
-        best = status.get("best")
+        best, hardware = status.get("best"), config.get("hardware")
         return JobView(run=run, name=run.path.name, kind=kind,
                        state=state, step=step, max_steps=max_steps, elapsed_s=elapsed,
                        eta_s=eta, seq_per_s=rate[1] if rate else None, error=error,
                        log_tail=tail, process_alive=alive,
                        task=spec.get("task") if isinstance(spec, dict) else None,
                        main_metric=config.get("main_metric"),
-                       best=best if isinstance(best, dict) else None)
+                       best=best if isinstance(best, dict) else None,
+                       hardware=hardware if isinstance(hardware, str) else None)
 
     def log_tail(self, run: RunFolder, lines: int = LOG_TAIL_LINES) -> list[str]:
         """The last lines of log.txt, then of the process' own output (errors, tracebacks)."""

@@ -156,8 +156,9 @@ class MonitorWindow(QMainWindow):
         error = f"<br><b style='color:#cf222e'>{html.escape(job.error)}</b>" if job.error else ""
         best = best_text(job)
         best = f"<br>best so far: <b>{html.escape(best)}</b> (its weights: best/)" if best else ""
+        hardware = f"<br>on {html.escape(job.hardware)}" if job.hardware else ""
         self.summary.setText(f"<b>{html.escape(job.name)}</b> · {job.state} · "
-                             f"{html.escape(str(job.run.path))}{bad}{best}{error}")
+                             f"{html.escape(str(job.run.path))}{bad}{hardware}{best}{error}")
         text = "\n".join(job.log_tail)
         if self.log.toPlainText() != text:
             self.log.setPlainText(text)

@@ -84,6 +84,7 @@ def test_a_job_from_the_dialog_through_pause_resume_kill_reopen_and_cancel(qtbot
     pid = RunFolder(run_dir).read_status()["pid"]
     assert pid != os.getpid()
     assert monitor.table.state_of(run_dir) == "running"
+    assert "cores, no GPU" in monitor.summary.text()  # the hardware the job recorded
 
     # Pause: a checkpoint, then the process exits; Resume continues from that checkpoint.
     qtbot.waitUntil(lambda: RunFolder(run_dir).latest_checkpoint() is not None,
