@@ -152,3 +152,17 @@ def test_a_run_from_before_hardware_was_recorded_names_only_what_it_knows():
         == "not recorded"
     assert recorded_hardware({"command": ["bert-engine", "pretrain"]}) == "not recorded"
     assert recorded_hardware({"hardware": "1 x NVIDIA H100", "command": []}) == "1 x NVIDIA H100"
+
+
+def test_the_card_says_which_goals_are_met_each_on_its_own_figure():
+    from default_model.card import GOALS, goal_lines
+
+    results = {"any": {"mlm_acc": 0.35, "nsp_acc": 0.899}, "persuasion": {"nsp_acc": 0.751},
+               "acts": {"nsp_acc": 0.5}}
+    met, text = goal_lines(results)
+    lines = text.splitlines()
+    assert met == 2 and len(lines) == len(GOALS)
+    assert lines[0].endswith("35.0% (goal 35%), met")  # the goal is "at least"
+    assert lines[1].endswith("89.9% (goal 90%), **not met**")
+    assert "Persuasion" in lines[2] and lines[2].endswith(", met")
+    assert "Acts" in lines[3] and lines[3].endswith("**not met**")

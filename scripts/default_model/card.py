@@ -80,6 +80,25 @@ def rebuild_lines(stages: list[dict]) -> str:
     return "\n".join(lines)
 
 
+GOALS = (  # issue 6: (what, result set, metric, at least)
+    ("masked-token top-1, all held-out documents", "any", "mlm_acc", 0.35),
+    ("NSP, negatives from any other held-out document", "any", "nsp_acc", 0.90),
+    ("NSP, negatives from another chapter of Persuasion", "persuasion", "nsp_acc", 0.75),
+    ("NSP, negatives from another chapter of Acts", "acts", "nsp_acc", 0.75),
+)
+
+
+def goal_lines(results: dict) -> tuple[int, str]:
+    """How many of the issue's goals the held-out results meet, and one line for each."""
+    lines, met = [], 0
+    for what, group, metric, floor in GOALS:
+        value = results[group][metric]
+        met += value >= floor
+        verdict = "met" if value >= floor else "**not met**"
+        lines.append(f"- {what}: {value:.1%} (goal {floor:.0%}), {verdict}")
+    return met, "\n".join(lines)
+
+
 def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, results: dict,
                probes_ours: list, hf_agrees: bool, comparison: dict,
                weights_bytes: int, folder_bytes: int, parameters: int) -> None:
@@ -95,18 +114,19 @@ def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, re
     held = ", ".join(f"{k} {v['documents']}" for k, v in split["heldout"].items())
     eval_lines = "\n".join(" ".join(command(Path("resources/models/default"), Path("WORK"),
                                             "minilm", m)) for m in BATCHES)
-    goals = results["any"]["mlm_acc"] >= 0.35 and results["any"]["nsp_acc"] >= 0.90 \
-        and min(results[g]["nsp_acc"] for g in ("persuasion", "acts")) >= 0.75
+    met, goal_list = goal_lines(results)
+    caution = "" if met == len(GOALS) else (
+        "\nWhere a goal is not met, treat that figure as a working demonstration, not a strong model.\n")
     text = f"""# BERT Explorer default model
 
 A small English BERT with masked-LM and next-sentence heads, so fill-mask and NSP work on first
 launch without any download. Built with this project's own engine (`bert-engine`) on the
 public-domain corpus in `resources/corpus/`.
 
-**Goals of issue 6 {"met" if goals else "NOT met"}** (held-out masked-token top-1 >= 35%, NSP
->= 90% with negatives from any held-out document and >= 75% with negatives from the same book):
-see the results below. Treat fill-mask and NSP as a working demonstration, not a strong model.
+**Goals of issue 6: {met} of {len(GOALS)} met** (held-out figures, details below):
 
+{goal_list}
+{caution}
 ## Origin and licence
 
 - Encoder: the MiniLM-L6-H384 encoder of `sentence-transformers/all-MiniLM-L6-v2` (Apache-2.0,
