@@ -116,7 +116,7 @@ def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
     assert all(0 < h < math.log(64) for row in entropy for h in row)
     assert "finished at step 6" in "\n".join(run.log_tail(5))
     hardware = run.read_config()["hardware"]  # what the model card's stage table names
-    assert hardware.endswith(f"{os.cpu_count()} cores, no GPU") and len(hardware) > 20
+    assert hardware.endswith(f"{os.cpu_count()} cores, no GPU")
 
 
 def test_pretraining_checkpoint_loads_into_transformers(prepared_slice, tmp_path):

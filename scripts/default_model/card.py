@@ -115,8 +115,8 @@ def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, re
     eval_lines = "\n".join(" ".join(command(Path("resources/models/default"), Path("WORK"),
                                             "minilm", m)) for m in BATCHES)
     met, goal_list = goal_lines(results)
-    caution = "" if met == len(GOALS) else (
-        "\nWhere a goal is not met, treat that figure as a working demonstration, not a strong model.\n")
+    caution = "" if met == len(GOALS) else ("\nWhere a goal is not met, treat that figure as a "
+                                            "working demonstration, not a strong model.\n")
     text = f"""# BERT Explorer default model
 
 A small English BERT with masked-LM and next-sentence heads, so fill-mask and NSP work on first
