@@ -34,8 +34,7 @@ class DistributedContext:
         """What this job trains on, for the run's record: device model and how many."""
         if self.device.type == "cuda":
             return f"{self.world_size} x {torch.cuda.get_device_name(self.device)}"
-        processes = f", {self.world_size} processes" if self.distributed else ""
-        return f"{cpu_model()}, {os.cpu_count()} cores{processes}, no GPU"
+        return cpu_hardware(self.world_size)
 
     def all_reduce_sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum a small tensor over ranks (identity in a single process)."""
@@ -61,12 +60,15 @@ class DistributedContext:
             dist.destroy_process_group()
 
 
-def cpu_model() -> str:
+def cpu_hardware(processes: int = 1) -> str:
+    """This machine's CPU as a run records it: model, cores, and processes when more than one."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
+        model = platform.processor() or "unknown CPU"
+    shared = f", {processes} processes" if processes > 1 else ""
+    return f"{model}, {os.cpu_count()} cores{shared}, no GPU"
 
 
 def setup(device: str | None) -> DistributedContext:

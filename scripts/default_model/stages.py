@@ -8,11 +8,10 @@ what the card and the rebuild commands need from each: recipe, steps, wall time,
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from engine.runlog import MetricsReader
-from engine.train.distributed import cpu_model
+from engine.train.distributed import cpu_hardware
 
 STAGES_NAME = "training.json"
 GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
@@ -39,9 +38,7 @@ def recorded_hardware(config: dict) -> str:
         return config["hardware"]
     command = config.get("command", [])
     device = command[command.index("--device") + 1] if "--device" in command[:-1] else None
-    if device == "cpu":
-        return f"{cpu_model()}, {os.cpu_count()} cores, no GPU"
-    return "not recorded"
+    return cpu_hardware() if device == "cpu" else "not recorded"
 
 
 def stage_from_run(run_dir: Path, step: int) -> dict:
