@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import socket
 import sys
@@ -79,6 +80,9 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
                    help="share of NotNext pairs whose B comes from a nearby document (in corpus "
                         "order: the same book or collection) rather than any other; harder "
                         "negatives that need continuity, not style (default 0)")
+    p.add_argument("--nsp-loss-weight", type=float, default=1.0, metavar="W",
+                   help="weight of the NSP loss in the objective, the MLM loss's being 1 "
+                        "(default 1, as in BERT); logged losses stay unweighted")
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--eval-every", type=int, default=0, help="0: at checkpoints only")
     p.add_argument("--eval-batches", type=int, default=20)
@@ -174,6 +178,8 @@ def _specs_from_args(args: argparse.Namespace):
         raise ValueError("--max-steps is required for a new run")
     if not 0.0 <= args.nsp_near_negatives <= 1.0:
         raise ValueError(f"--nsp-near-negatives must be in [0, 1], got {args.nsp_near_negatives}")
+    if not (math.isfinite(args.nsp_loss_weight) and args.nsp_loss_weight >= 0):
+        raise ValueError(f"--nsp-loss-weight must be a finite number >= 0, got {args.nsp_loss_weight}")
     spec = PretrainSpec(data=str(Path(args.data).resolve()),
                         init_model=str(Path(args.init_model).resolve()) if args.init_model else None,
                         preset=args.preset, layers=args.layers, hidden=args.hidden,
@@ -181,6 +187,7 @@ def _specs_from_args(args: argparse.Namespace):
                         max_seq_length=args.seq_len, batch_size=args.batch_size,
                         max_predictions=args.max_predictions, whole_word=args.whole_word,
                         near_negatives=args.nsp_near_negatives,
+                        nsp_loss_weight=args.nsp_loss_weight,
                         eval_batches=args.eval_batches, seed=args.seed)
     cfg = TrainConfig(max_steps=args.max_steps, lr=args.lr, warmup_steps=args.warmup_steps,
                       schedule=args.schedule, weight_decay=args.weight_decay,

@@ -93,6 +93,37 @@ def test_tiny_model_memorises_64_instances(prepared_slice, tmp_path):
     assert hits["nsp"] == counts["nsp"] == 64
 
 
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_nsp_loss_weight_decides_whether_the_nsp_head_learns(prepared_slice, tmp_path, weight):
+    spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=32,
+                        batch_size=8, seed=2, nsp_loss_weight=weight)
+    # No weight decay: with a zero gradient AdamW then leaves a weight exactly where it was.
+    cfg = TrainConfig(max_steps=10, lr=1e-3, weight_decay=0.0)
+    trainer = Trainer(PretrainingTask(spec), cfg, RunFolder.create(tmp_path / "run", {}), CPU)
+    nsp_head = trainer.model.cls.seq_relationship.weight
+    mlm_bias = trainer.model.cls.predictions.bias
+    before = nsp_head.detach().clone(), mlm_bias.detach().clone()
+    batch = next(trainer.batches)
+    trainer.train_step(trainer.model, [batch], trainer.task.denominators(batch), _Window())
+    assert not torch.equal(mlm_bias, before[1])
+    assert torch.equal(nsp_head, before[0]) == (weight == 0.0)
+
+
+def test_a_weighted_nsp_loss_is_recorded_and_logged_unweighted(prepared_slice, tmp_path):
+    run_dir = tmp_path / "run"
+    pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "2",
+             "--nsp-loss-weight", "3", *TINY_JOB)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["task"]["nsp_loss_weight"] == 3.0
+    first = next(r for r in MetricsReader(run_dir / "metrics.jsonl").read_new()
+                 if r["split"] == "train")
+    assert first["loss"] == pytest.approx(first["mlm_loss"] + first["nsp_loss"])
+    bad = pretrain("--run-dir", str(tmp_path / "bad"), "--data", str(prepared_slice),
+                   "--max-steps", "2", "--nsp-loss-weight", "-1", *TINY_JOB, check=False)
+    assert bad.returncode != 0 and "--nsp-loss-weight" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "6",

@@ -87,6 +87,7 @@ class FinetuneSpec:
 
 class FinetuningTask:
     kind = "finetune"
+    loss_weights: dict[str, float] = {}  # one loss: nothing to weigh
 
     def __init__(self, spec: FinetuneSpec):
         self.spec = spec

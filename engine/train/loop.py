@@ -72,6 +72,7 @@ class ResumableBatches(Protocol):
 class TrainingTask(Protocol):
     kind: str
     tokenizer: Any
+    loss_weights: dict[str, float]  # a loss's weight in the objective; 1 for those not named
 
     def build_model(self) -> nn.Module: ...
     def batches(self, rank: int, world_size: int) -> ResumableBatches: ...
@@ -237,7 +238,8 @@ class Trainer:
                     sums, correct = self.task.losses(model, batch)
                 # DDP averages gradients over ranks; scaling by the world size undoes that, so
                 # the gradient is that of the global mean.
-                loss = sum(sums[k] / max(denominators[k], 1.0) for k in sums)
+                loss = sum(self.task.loss_weights.get(k, 1.0) * sums[k] / max(denominators[k], 1.0)
+                           for k in sums)
                 (loss * self.ctx.world_size).backward()
             window.add(sums, correct, batch)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_norm)

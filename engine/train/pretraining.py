@@ -39,6 +39,7 @@ class PretrainSpec:
     whole_word: bool = False
     short_seq_prob: float = 0.1
     near_negatives: float = 0.0       # share of NotNext B taken from a nearby document (same book)
+    nsp_loss_weight: float = 1.0      # the NSP loss's weight in the objective (MLM's is 1)
     eval_batches: int = 20
     seed: int = 0
 
@@ -59,6 +60,7 @@ class PretrainingTask:
                 self.heldout_note = (f"held-out split has {heldout.num_documents} document(s), "
                                      "fewer than the 2 NSP needs: no held-out evaluation")
         self.tokenizer = self.corpus.tokenizer()
+        self.loss_weights = {"nsp": spec.nsp_loss_weight}
 
     @staticmethod
     def config_for(s: PretrainSpec, vocab_size: int) -> BertConfig:
