@@ -115,10 +115,11 @@ def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
         assert f"--run-dir WORK/runs/stage-{number} --data WORK/data-minilm --init-model {start}" \
             in card  # each stage is rebuilt from the one before
         assert f"checkpoints/step-{stage['steps']} " in card
-        assert f"--nsp-near-negatives {stage['near_negatives']} --precision {stage['precision']} " \
+        assert f"--nsp-near-negatives {stage['near_negatives']} " \
+            f"--nsp-loss-weight {stage['nsp_loss_weight']:g} --precision {stage['precision']} " \
             f"--seed {stage['seed']} " in card  # each stage's own recipe, not the last one's
         assert f"at step {stage['max_steps']:,}) | {stage['near_negatives']:g} | " \
-            f"{stage['precision']} | {stage['seed']} |" in card
+            f"{stage['nsp_loss_weight']:g} | {stage['precision']} | {stage['seed']} |" in card
 
 
 def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
@@ -131,12 +132,14 @@ def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
         [str(Path(sys.executable).with_name("bert-engine")), "pretrain", "--run-dir", str(run_dir),
          "--data", str(prepared_slice), "--preset", "tiny", "--seq-len", "32", "--batch-size", "4",
          "--max-steps", "3", "--lr", "1e-3", "--warmup-steps", "1", "--seed", "5",
-         "--nsp-near-negatives", "0.5", "--device", "cpu"], capture_output=True, text=True,
+         "--nsp-near-negatives", "0.5", "--nsp-loss-weight", "2", "--device", "cpu"],
+        capture_output=True, text=True,
         timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     stage = stage_from_run(run_dir, 3)
     assert (stage["steps"], stage["max_steps"], stage["batch_size"], stage["seq_len"]) == (3, 3, 4, 32)
     assert (stage["seed"], stage["near_negatives"], stage["precision"]) == (5, 0.5, "auto")
+    assert stage["nsp_loss_weight"] == 2.0
     assert stage["hours"] >= 0 and "finished at step 3" in stage["history"][-1]
     assert stage["hardware"] == json.loads((run_dir / "config.json").read_text())["hardware"]
     with pytest.raises(StageError, match="not a readable run folder"):

@@ -46,14 +46,16 @@ def comparison_table(scratch: dict, minilm: dict) -> str:
 
 def stages_table(stages: list[dict]) -> str:
     rows = ["| stage | starts from | steps | sequences | learning rate (warm-up steps, decay to 0) "
-            "| NSP near negatives | precision | seed | training wall time | hardware |",
-            "| ---: | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | --- |"]
+            "| NSP near negatives | NSP loss weight | precision | seed | training wall time "
+            "| hardware |",
+            "| ---: | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |"]
     for number, st in enumerate(stages, 1):
         start = "MiniLM-L6-H384 encoder, new heads" if number == 1 else f"stage {number - 1}"
         rows.append(f"| {number} | {start} | {st['steps']:,} | {st['steps'] * st['batch_size']:,} | "
                     f"{st['lr']:g} ({st['warmup_steps']}, {st['schedule']} at step "
-                    f"{st['max_steps']:,}) | {st['near_negatives']:g} | {st['precision']} | "
-                    f"{st['seed']} | {st['hours']:.2f} h | {st['hardware']} |")
+                    f"{st['max_steps']:,}) | {st['near_negatives']:g} | "
+                    f"{st['nsp_loss_weight']:g} | {st['precision']} | {st['seed']} | "
+                    f"{st['hours']:.2f} h | {st['hardware']} |")
     return "\n".join(rows)
 
 
@@ -163,7 +165,9 @@ The held-out documents took no part in vocabulary choice (MiniLM's) or training.
 - Objective in every stage: MLM 15% (80% `[MASK]` / 10% random / 10% unchanged, at most
   {last["max_predictions"]} a sequence), NSP 50% IsNext / 50% NotNext, of which a share of the NotNext B
   segments (`--nsp-near-negatives`, per stage in the table below) come from a nearby document
-  of the same book or collection, so NSP must judge continuity, not style.
+  of the same book or collection, so NSP must judge continuity, not style. The loss is
+  MLM + w x NSP, w being the stage's `--nsp-loss-weight` (1, as in BERT, unless the table says
+  otherwise).
 - Sequences of {last["seq_len"]} tokens, batch {last["batch_size"]},
   AdamW (weight decay {last["weight_decay"]}), gradient clipping {last["clip_norm"]}, dropout 0.1.{BF16_NOTE if any(
       st["precision"] == "bf16" for st in stages) else ""}

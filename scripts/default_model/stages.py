@@ -57,6 +57,7 @@ def stage_from_run(run_dir: Path, step: int) -> dict:
         "seq_len": task["max_seq_length"],
         "max_predictions": task["max_predictions"],
         "near_negatives": task["near_negatives"],
+        "nsp_loss_weight": task.get("nsp_loss_weight", 1.0),
         "lr": train["lr"],
         "warmup_steps": train["warmup_steps"],
         "schedule": train["schedule"],
@@ -77,6 +78,8 @@ def read_stages(path: Path) -> list[dict]:
         raise StageError(f"{path}: not a stages file ({exc})") from exc
     if not isinstance(stages, list):
         raise StageError(f"{path}: 'stages' is not a list")
+    for stage in stages:  # stages recorded before the option existed trained with BERT's 1:1
+        stage.setdefault("nsp_loss_weight", 1.0)
     return stages
 
 
@@ -91,5 +94,6 @@ def pretrain_command(stage: dict, number: int) -> str:
             f"--init-model {init} \\\n"
             f"    --max-steps {stage['max_steps']} --lr {stage['lr']:g} "
             f"--warmup-steps {stage['warmup_steps']} --schedule {stage['schedule']} \\\n"
-            f"    --nsp-near-negatives {stage['near_negatives']} --precision {stage['precision']} "
+            f"    --nsp-near-negatives {stage['near_negatives']} "
+            f"--nsp-loss-weight {stage['nsp_loss_weight']:g} --precision {stage['precision']} "
             f"--seed {stage['seed']} --checkpoint-every 100 --device cpu")
