@@ -133,8 +133,7 @@ def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
          "--data", str(prepared_slice), "--preset", "tiny", "--seq-len", "32", "--batch-size", "4",
          "--max-steps", "3", "--lr", "1e-3", "--warmup-steps", "1", "--seed", "5",
          "--nsp-near-negatives", "0.5", "--nsp-loss-weight", "2", "--device", "cpu"],
-        capture_output=True, text=True,
-        timeout=300)
+        capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     stage = stage_from_run(run_dir, 3)
     assert (stage["steps"], stage["max_steps"], stage["batch_size"], stage["seq_len"]) == (3, 3, 4, 32)
