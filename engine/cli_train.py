@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import socket
 import sys
@@ -178,8 +177,6 @@ def _specs_from_args(args: argparse.Namespace):
         raise ValueError("--max-steps is required for a new run")
     if not 0.0 <= args.nsp_near_negatives <= 1.0:
         raise ValueError(f"--nsp-near-negatives must be in [0, 1], got {args.nsp_near_negatives}")
-    if not (math.isfinite(args.nsp_loss_weight) and args.nsp_loss_weight >= 0):
-        raise ValueError(f"--nsp-loss-weight must be a finite number >= 0, got {args.nsp_loss_weight}")
     spec = PretrainSpec(data=str(Path(args.data).resolve()),
                         init_model=str(Path(args.init_model).resolve()) if args.init_model else None,
                         preset=args.preset, layers=args.layers, hidden=args.hidden,

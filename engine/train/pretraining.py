@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ class PretrainSpec:
     nsp_loss_weight: float = 1.0      # the NSP loss's weight in the objective (MLM's is 1)
     eval_batches: int = 20
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.nsp_loss_weight) and self.nsp_loss_weight >= 0):
+            raise ValueError(f"--nsp-loss-weight must be a finite number >= 0, "
+                             f"got {self.nsp_loss_weight}")
 
 
 class PretrainingTask:

@@ -14,6 +14,8 @@ from engine.runlog import MetricsReader
 from engine.train.distributed import cpu_hardware
 
 STAGES_NAME = "training.json"
+# What every run or stage recorded before `--nsp-loss-weight` existed trained with: BERT's 1:1.
+UNRECORDED_NSP_LOSS_WEIGHT = 1.0
 GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
 HISTORY_WORDS = ("resumed", "stop requested", "finished", "cancelled")
 
@@ -57,7 +59,7 @@ def stage_from_run(run_dir: Path, step: int) -> dict:
         "seq_len": task["max_seq_length"],
         "max_predictions": task["max_predictions"],
         "near_negatives": task["near_negatives"],
-        "nsp_loss_weight": task.get("nsp_loss_weight", 1.0),
+        "nsp_loss_weight": task.get("nsp_loss_weight", UNRECORDED_NSP_LOSS_WEIGHT),
         "lr": train["lr"],
         "warmup_steps": train["warmup_steps"],
         "schedule": train["schedule"],
@@ -78,8 +80,8 @@ def read_stages(path: Path) -> list[dict]:
         raise StageError(f"{path}: not a stages file ({exc})") from exc
     if not isinstance(stages, list):
         raise StageError(f"{path}: 'stages' is not a list")
-    for stage in stages:  # stages recorded before the option existed trained with BERT's 1:1
-        stage.setdefault("nsp_loss_weight", 1.0)
+    for stage in stages:
+        stage.setdefault("nsp_loss_weight", UNRECORDED_NSP_LOSS_WEIGHT)
     return stages
 
 
