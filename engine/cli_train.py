@@ -175,8 +175,6 @@ def _specs_from_args(args: argparse.Namespace):
         args.data = str(Path(args.run_dir) / "data")
     if not args.max_steps:
         raise ValueError("--max-steps is required for a new run")
-    if not 0.0 <= args.nsp_near_negatives <= 1.0:
-        raise ValueError(f"--nsp-near-negatives must be in [0, 1], got {args.nsp_near_negatives}")
     spec = PretrainSpec(data=str(Path(args.data).resolve()),
                         init_model=str(Path(args.init_model).resolve()) if args.init_model else None,
                         preset=args.preset, layers=args.layers, hidden=args.hidden,

@@ -124,6 +124,14 @@ def test_a_weighted_nsp_loss_is_recorded_and_logged_unweighted(prepared_slice, t
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_near_negatives_share_outside_0_to_1_is_refused_before_any_run_folder(prepared_slice,
+                                                                              tmp_path):
+    bad = pretrain("--run-dir", str(tmp_path / "bad"), "--data", str(prepared_slice),
+                   "--max-steps", "2", "--nsp-near-negatives", "1.5", *TINY_JOB, check=False)
+    assert bad.returncode != 0 and "--nsp-near-negatives must be in [0, 1]" in bad.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "6",

@@ -45,6 +45,8 @@ class PretrainSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.near_negatives <= 1.0:
+            raise ValueError(f"--nsp-near-negatives must be in [0, 1], got {self.near_negatives}")
         if not (math.isfinite(self.nsp_loss_weight) and self.nsp_loss_weight >= 0):
             raise ValueError(f"--nsp-loss-weight must be a finite number >= 0, "
                              f"got {self.nsp_loss_weight}")
