@@ -3,7 +3,7 @@
 A job is a separate OS process that owns one folder::
 
     config.json         resolved job configuration, written once
-    status.json         replaced atomically (temp file, fsync, rename) on every update
+    status.json         replaced atomically (engine.atomic) on every update
     metrics.jsonl       append-only, one JSON object per line, flushed per line
     log.txt             the job's own human-readable log
     stop_request.json   present while someone asks the job to stop ("pause" or "cancel")
@@ -19,11 +19,12 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from engine import atomic
 
 RUN_STATES = ("starting", "running", "paused", "finished", "failed", "cancelled")
 TERMINAL_STATES = ("paused", "finished", "failed", "cancelled")
@@ -85,74 +86,18 @@ def _finite_copy(value: Any, name: str, bad: list[str]) -> Any:
     return value
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable where the OS allows it (not on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _replace(src: str, dst: Path) -> None:
-    # On Windows a reader holding dst open makes os.replace fail for a moment; retry briefly.
-    for attempt in range(20):
-        try:
-            os.replace(src, dst)
-            return
-        except PermissionError:
-            if os.name != "nt" or attempt == 19:
-                raise
-            time.sleep(0.005 * (attempt + 1))
-
-
-def _write_temp(path: Path, data: bytes) -> str:
-    """Write ``data`` to a new fsynced temp file beside ``path``; returns the temp file's name."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return tmp
-
-
 def _json_bytes(data: Any) -> bytes:
-    bad: list[str] = []
-    clean = _finite_copy(data, "", bad)
-    return (json.dumps(clean, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    return atomic.json_bytes(_finite_copy(data, "", []))
 
 
 def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Replace ``path`` with ``data`` as JSON so that a reader sees the old file or the new one.
+    """Replace ``path`` with ``data`` as JSON so that a reader sees the old file or the new one
+    (:func:`engine.atomic.write_bytes`: temp file, fsync, rename, folder fsync).
 
-    Writes a temp file in the same folder, flushes and fsyncs it, renames it over ``path`` and
-    fsyncs the folder where possible. Non-finite floats (NaN, inf) become ``null`` so the file is
-    strict JSON. Raises TypeError for data that is not JSON-serializable (nothing is written).
+    Non-finite floats (NaN, inf) become ``null`` so the file is strict JSON. Raises TypeError
+    for data that is not JSON-serializable (nothing is written).
     """
-    path = Path(path)
-    payload = _json_bytes(data)
-    tmp = _write_temp(path, payload)
-    try:
-        _replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(path.parent)
+    atomic.write_bytes(path, _json_bytes(data))
 
 
 def _read_json_file(path: Path) -> Any:
@@ -234,24 +179,11 @@ class RunFolder:
             run.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunFolderError(run.path, f"cannot create the run folder: {exc}") from exc
-        tmp = _write_temp(run.config_path, payload)
         try:
-            try:
-                os.link(tmp, run.config_path)  # fails if config.json appeared meanwhile
-            except FileExistsError:
-                raise RunFolderError(run.config_path,
-                                     "already exists: this folder already holds a run") from None
-            except OSError:  # no hard links here (some network/FAT file systems)
-                if run.config_path.exists():
-                    raise RunFolderError(run.config_path,
-                                         "already exists: this folder already holds a run") from None
-                _replace(tmp, run.config_path)
-        finally:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        _fsync_dir(run.path)
+            atomic.write_bytes(run.config_path, payload, exclusive=True)
+        except FileExistsError:  # config.json appeared meanwhile
+            raise RunFolderError(run.config_path,
+                                 "already exists: this folder already holds a run") from None
         run.checkpoints_dir.mkdir(exist_ok=True)
         return run
 
