@@ -19,6 +19,7 @@ from engine.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
 from engine.cpu_packing import pack_linears, packing_available
 from engine.infer_tasks import TaskPrediction, needs_every_row, predict_task, task_kind
 from engine.tokenizer import Encoding
+from engine.trace import Trace
 
 DEFAULT_TOP_K = 10
 
@@ -161,8 +162,8 @@ class Predictor:
         attentions = torch.empty(cfg.num_hidden_layers, 1, cfg.num_attention_heads,
                                  len(enc.ids), len(enc.ids), device=self.device)  # [L,1,N,T,T]
         with torch.inference_mode():
-            out = self.encoder(ids, token_type_ids=types, output_attentions=True,
-                               last_layer_rows=rows, attentions_out=attentions)
+            out = self.encoder(ids, token_type_ids=types, last_layer_rows=rows,
+                               trace=Trace(probs_out=attentions))
             last = out.last_hidden_state[0]  # [T, H], or [1 + M, H] at the chosen rows
             fill_mask, notes = self._fill_mask(last[mask_rows] if every_row else last[1:],
                                                mask_rows, top_k)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import BertConfig
+from engine.trace import LayerRecord, Trace
 
 IGNORE_INDEX = -100  # MLM / token labels that take no part in the loss (HF convention)
 
@@ -73,14 +74,21 @@ class BertEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None) -> torch.Tensor:
-        seq_len = input_ids.shape[1]
+    def forward(self, input_ids: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None,
+                position_ids: torch.Tensor | None = None,
+                inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """input_ids [B, T], or inputs_embeds [B, T, H] in place of the word embeddings (position
+        and token-type embeddings are still added) -> [B, T, H]."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids and inputs_embeds")
+        words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        batch, seq_len = words.shape[:2]
         if position_ids is None:
-            position_ids = torch.arange(seq_len, device=input_ids.device)[None, :]  # [1, T]
+            position_ids = torch.arange(seq_len, device=words.device)[None, :]  # [1, T]
         if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        x = (self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+            token_type_ids = torch.zeros(batch, seq_len, dtype=torch.long, device=words.device)
+        x = (words + self.token_type_embeddings(token_type_ids)
              + self.position_embeddings(position_ids))  # [B, T, H]
         return self.dropout(self.LayerNorm(x))
 
@@ -99,55 +107,73 @@ class BertSelfAttention(nn.Module):
         batch, seq_len, _ = x.shape
         return x.view(batch, seq_len, self.num_heads, self.head_size).transpose(1, 2)  # [B, N, T, D]
 
-    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None, need_probs: bool,
-                query_rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x [B, T, H], key_mask [B, 1, 1, T] bool -> context [B, T, H] (+ probs [B, N, T, T]).
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None,
+                query_rows: torch.Tensor | None = None,
+                record: LayerRecord | None = None) -> torch.Tensor:
+        """x [B, T, H], key_mask [B, 1, 1, T] bool -> context [B, T, H].
 
-        ``query_rows`` (indices into T) restricts the context to those rows, [B, R, H]; the
-        probabilities are still computed for every row, because callers asked for them.
+        ``query_rows`` (indices into T) restricts the context to those rows, [B, R, H]; recorded
+        probabilities still cover every row, because the caller asked for them.
         """
         q, k, v = self._heads(self.query(x)), self._heads(self.key(x)), self._heads(self.value(x))
-        if not need_probs:
+        if record is not None:
+            record.save("queries", q)
+            record.save("keys", k)
+            record.save("values", v)
+        if record is None or not record.wants("probs"):
             if query_rows is not None:
                 q = q[:, :, query_rows]
             context = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=key_mask,
-                dropout_p=self.dropout.p if self.training else 0.0)  # [B, N, T, D]
-            probs = None
+                dropout_p=self.dropout.p if self.training else 0.0)  # [B, N, R, D]
         else:
             scores = torch.matmul(q, k.transpose(-1, -2)) * self.head_size**-0.5  # [B, N, T, T]
             if key_mask is not None:
                 scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
             probs = torch.softmax(scores, dim=-1)
+            record.save_probs(probs)
             used = probs if query_rows is None else probs[:, :, query_rows]
-            context = torch.matmul(self.dropout(used), v)  # [B, N, T, D]
+            context = torch.matmul(self.dropout(used), v)  # [B, N, R, D]
+        if record is not None:
+            context = record.gated(context)
         batch, _, rows, _ = context.shape
-        return context.transpose(1, 2).reshape(batch, rows, -1), probs
+        return context.transpose(1, 2).reshape(batch, rows, -1)
 
 
 class BertResidualOutput(nn.Module):
-    """dense -> dropout -> + residual -> LayerNorm; after attention (in = H) and FFN (in = I)."""
+    """dense -> dropout -> + residual -> LayerNorm; after attention (in = H) and FFN (in = I).
 
-    def __init__(self, config: BertConfig, in_features: int):
+    ``recorded_as`` names the ``LayerRecord`` fields for the dense output and the result.
+    """
+
+    def __init__(self, config: BertConfig, in_features: int, recorded_as: tuple[str, str]):
         super().__init__()
         self.dense = nn.Linear(in_features, config.hidden_size)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.recorded_as = recorded_as
 
-    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(x)) + residual)  # [B, T, H]
+    def forward(self, x: torch.Tensor, residual: torch.Tensor,
+                record: LayerRecord | None = None) -> torch.Tensor:
+        update = self.dropout(self.dense(x))  # [B, T, H]
+        out = self.LayerNorm(update + residual)
+        if record is not None:
+            record.save(self.recorded_as[0], update)
+            record.save(self.recorded_as[1], out)
+        return out
 
 
 class BertAttention(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         self.self = BertSelfAttention(config)
-        self.output = BertResidualOutput(config, config.hidden_size)
+        self.output = BertResidualOutput(config, config.hidden_size,
+                                         ("attention_dense", "attention_output"))
 
-    def forward(self, x, key_mask, need_probs, query_rows=None):
-        context, probs = self.self(x, key_mask, need_probs, query_rows)
+    def forward(self, x, key_mask, query_rows=None, record=None):
+        context = self.self(x, key_mask, query_rows, record)
         residual = x if query_rows is None else x[:, query_rows]
-        return self.output(context, residual), probs
+        return self.output(context, residual, record)
 
 
 class BertIntermediate(nn.Module):
@@ -165,11 +191,17 @@ class BertLayer(nn.Module):
         super().__init__()
         self.attention = BertAttention(config)
         self.intermediate = BertIntermediate(config)
-        self.output = BertResidualOutput(config, config.intermediate_size)
+        self.output = BertResidualOutput(config, config.intermediate_size,
+                                         ("ffn_dense", "layer_output"))
 
-    def forward(self, x, key_mask, need_probs, query_rows=None):
-        attended, probs = self.attention(x, key_mask, need_probs, query_rows)
-        return self.output(self.intermediate(attended), attended), probs
+    def forward(self, x, key_mask, query_rows=None, record=None):
+        if record is not None:
+            record.save("layer_input", x)
+        attended = self.attention(x, key_mask, query_rows, record)
+        inner = self.intermediate(attended)
+        if record is not None:
+            record.save("intermediate", inner)
+        return self.output(inner, attended, record)
 
 
 class BertEncoder(nn.Module):
@@ -177,22 +209,16 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, x, key_mask, output_attentions=False, output_hidden_states=False,
-                last_layer_rows=None, attentions_out=None):
-        hidden_states = [x] if output_hidden_states else None
-        attentions = [] if output_attentions else None
-        last = len(self.layer) - 1
-        for i, layer in enumerate(self.layer):
-            x, probs = layer(x, key_mask, output_attentions,
-                             last_layer_rows if i == last else None)
-            if output_hidden_states:
-                hidden_states.append(x)
-            if output_attentions and attentions_out is not None:
-                attentions_out[i].copy_(probs)  # this layer's probs are freed right away
-                probs = attentions_out[i]
-            if output_attentions:
-                attentions.append(probs)
-        return x, hidden_states, attentions
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None,
+                last_layer_rows: torch.Tensor | None = None,
+                trace: Trace | None = None) -> torch.Tensor:
+        """x [B, T, H] -> [B, T, H], or [B, R, H] at ``last_layer_rows``."""
+        num_layers = len(self.layer)
+        records = ([None] * num_layers if trace is None
+                   else trace.start(num_layers, self.layer[0].attention.self.num_heads))
+        for i, (layer, record) in enumerate(zip(self.layer, records)):
+            x = layer(x, key_mask, last_layer_rows if i == num_layers - 1 else None, record)
+        return x
 
 
 class BertPooler(nn.Module):
@@ -246,33 +272,39 @@ class BertModel(BertPreTrainedModel):
         if initialize:  # models that wrap this one initialise everything once themselves
             self.init_weights()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+    def forward(self, input_ids: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None,
                 position_ids: torch.Tensor | None = None, output_attentions: bool = False,
-                output_hidden_states: bool = False,
+                output_hidden_states: bool = False, *,
+                inputs_embeds: torch.Tensor | None = None,
                 last_layer_rows: torch.Tensor | None = None,
-                attentions_out: torch.Tensor | None = None) -> EncoderOutput:
-        """input_ids [B, T]; attention_mask [B, T] (1 token, 0 padding).
+                trace: Trace | None = None) -> EncoderOutput:
+        """input_ids [B, T] or inputs_embeds [B, T, H]; attention_mask [B, T] (1 token, 0 padding).
 
-        ``attentions_out`` [L, B, N, T, T], when given with ``output_attentions``, receives
-        each layer's probabilities as soon as they exist (possibly on another device or dtype)
-        and ``attentions`` are views of it: one copy of the maps instead of two.
+        ``trace`` records what it names and applies its head gate (``engine.trace``); the HF
+        flags ``output_attentions`` / ``output_hidden_states`` are a trace of those recordings,
+        so pass either them or a trace. A trace's probabilities and hidden states also fill
+        ``attentions`` and ``hidden_states``.
 
         ``last_layer_rows`` (indices into T, must include 0 when a pooler exists) computes the
         last layer's output only at those rows: ``last_hidden_state`` is then [B, R, H]. Callers
         that read a few positions (fill-mask, NSP) skip most of the last layer's work this way.
         """
-        x = self.embeddings(input_ids, token_type_ids, position_ids)
+        if output_attentions or output_hidden_states:
+            if trace is not None:
+                raise ValueError("pass output_attentions / output_hidden_states or a trace, "
+                                 "not both")
+            trace = Trace.for_hf_outputs(output_attentions, output_hidden_states)
+        x = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
         key_mask = extended_attention_mask(attention_mask)
-        x, hidden_states, attentions = self.encoder(
-            x, key_mask, output_attentions, output_hidden_states, last_layer_rows,
-            attentions_out)
+        x = self.encoder(x, key_mask, last_layer_rows, trace)
         pooled = self.pooler(x) if self.pooler is not None else None
         return EncoderOutput(
             last_hidden_state=x,
             pooler_output=pooled,
-            hidden_states=tuple(hidden_states) if hidden_states is not None else None,
-            attentions=tuple(attentions) if attentions is not None else None,
+            hidden_states=trace.hidden_states if trace is not None else None,
+            attentions=trace.attentions if trace is not None else None,
         )
 
 
@@ -364,11 +396,13 @@ class BertForPreTraining(_MaskedLMMixin, BertPreTrainedModel):
         self.cls = BertPreTrainingHeads(config)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, next_sentence_label=None, predict_at=None,
-                output_attentions=False, output_hidden_states=False) -> PreTrainingOutput:
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, labels=None, next_sentence_label=None, predict_at=None,
+                output_attentions=False, output_hidden_states=False, *, inputs_embeds=None,
+                trace=None) -> PreTrainingOutput:
         enc = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
-                        output_attentions, output_hidden_states)
+                        output_attentions, output_hidden_states, inputs_embeds=inputs_embeds,
+                        trace=trace)
         mlm_logits, mlm_loss = self._mlm(enc.last_hidden_state, labels, predict_at)
         nsp_logits = self.cls.seq_relationship(enc.pooler_output)  # [B, 2]
         nsp_loss = (F.cross_entropy(nsp_logits.float(), next_sentence_label)
@@ -387,11 +421,12 @@ class BertForMaskedLM(_MaskedLMMixin, BertPreTrainedModel):
         self.cls = BertOnlyMLMHead(config)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, predict_at=None, output_attentions=False,
-                output_hidden_states=False) -> TaskOutput:
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, labels=None, predict_at=None, output_attentions=False,
+                output_hidden_states=False, *, inputs_embeds=None, trace=None) -> TaskOutput:
         enc = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
-                        output_attentions, output_hidden_states)
+                        output_attentions, output_hidden_states, inputs_embeds=inputs_embeds,
+                        trace=trace)
         logits, loss = self._mlm(enc.last_hidden_state, labels, predict_at)
         return TaskOutput(loss=loss, logits=logits, encoder=enc)
 
@@ -412,14 +447,18 @@ class BertForSequenceClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, output_attentions=False, output_hidden_states=False) -> TaskOutput:
-        # Only [CLS] is read from the last layer: unless every row is asked for, compute that
-        # layer there alone (its other rows feed nothing).
-        cls_only = (None if output_attentions or output_hidden_states
-                    else torch.zeros(1, dtype=torch.long, device=input_ids.device))
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, labels=None, output_attentions=False,
+                output_hidden_states=False, *, inputs_embeds=None, trace=None) -> TaskOutput:
+        # Only [CLS] is read from the last layer: unless every row is asked for (outputs or a
+        # trace), compute that layer there alone (its other rows feed nothing).
+        every_row = output_attentions or output_hidden_states or trace is not None
+        inputs = input_ids if input_ids is not None else inputs_embeds
+        cls_only = (None if every_row or inputs is None  # no inputs: the embeddings say so
+                    else torch.zeros(1, dtype=torch.long, device=inputs.device))
         enc = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
-                        output_attentions, output_hidden_states, last_layer_rows=cls_only)
+                        output_attentions, output_hidden_states, inputs_embeds=inputs_embeds,
+                        last_layer_rows=cls_only, trace=trace)
         logits = self.classifier(self.dropout(enc.pooler_output))  # [B, labels]
         loss = None if labels is None else self._loss(logits.float(), labels)
         return TaskOutput(loss=loss, logits=logits, encoder=enc)
@@ -446,10 +485,12 @@ class BertForTokenClassification(BertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                labels=None, output_attentions=False, output_hidden_states=False) -> TaskOutput:
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, labels=None, output_attentions=False,
+                output_hidden_states=False, *, inputs_embeds=None, trace=None) -> TaskOutput:
         enc = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
-                        output_attentions, output_hidden_states)
+                        output_attentions, output_hidden_states, inputs_embeds=inputs_embeds,
+                        trace=trace)
         logits = self.classifier(self.dropout(enc.last_hidden_state))  # [B, T, labels]
         loss = None
         if labels is not None:
@@ -468,11 +509,13 @@ class BertForQuestionAnswering(BertPreTrainedModel):
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # 2: start, end
         self.init_weights()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
-                start_positions=None, end_positions=None, output_attentions=False,
-                output_hidden_states=False) -> TaskOutput:
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None,
+                position_ids=None, start_positions=None, end_positions=None,
+                output_attentions=False, output_hidden_states=False, *, inputs_embeds=None,
+                trace=None) -> TaskOutput:
         enc = self.bert(input_ids, attention_mask, token_type_ids, position_ids,
-                        output_attentions, output_hidden_states)
+                        output_attentions, output_hidden_states, inputs_embeds=inputs_embeds,
+                        trace=trace)
         logits = self.qa_outputs(enc.last_hidden_state)  # [B, T, 2]: start, end
         loss = None
         if start_positions is not None and end_positions is not None:
