@@ -10,7 +10,6 @@ import json
 import os
 import pickle
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from torch import nn
 from safetensors.torch import save_file
 
+from engine.atomic import staged_folder
 from engine.config import BertConfig, ConfigError
 from engine.model import ARCHITECTURES, BertModel, BertPreTrainedModel
 from engine.safetensors_read import SafetensorsFormatError, read_safetensors
@@ -325,45 +325,22 @@ def save_checkpoint(model: BertPreTrainedModel, folder: str | os.PathLike,
                     dtype: torch.dtype | None = None) -> Path:
     """Write ``folder`` in HF layout, atomically: a crash mid-write leaves the old folder whole."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        config = model.config
-        config.architectures = [type(model).__name__]
-        (tmp / CONFIG_NAME).write_text(config.to_json_string(), encoding="utf-8")
-        state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-                 .detach().cpu().contiguous()
-                 for k, v in model.state_dict().items() if k not in TIED_KEYS}
-        save_file(state, tmp / SAFETENSORS_NAME, metadata={"format": "pt"})
-        if tokenizer is not None:
-            tokenizer.save(tmp)
-        _fsync_tree(tmp)
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with staged_folder(folder) as staged:
+        write_checkpoint_files(model, staged, tokenizer, dtype)
     return folder
 
 
-def _fsync_tree(folder: Path) -> None:
-    for item in folder.iterdir():
-        with open(item, "rb") as f:
-            os.fsync(f.fileno())
-
-
-def replace_folder(new: Path, target: Path) -> None:
-    """Swap ``new`` into ``target``'s place with renames, so a reader sees old or new, never half."""
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)  # a stale one (same pid, earlier crash) blocks rename
-    if not target.exists():
-        os.replace(new, target)
-        return
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        os.replace(old, target)  # put the previous folder back before reporting the failure
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+def write_checkpoint_files(model: BertPreTrainedModel, folder: Path,
+                           tokenizer: WordPieceTokenizer | None = None,
+                           dtype: torch.dtype | None = None) -> None:
+    """The HF-layout files of ``model`` (and ``tokenizer``) into ``folder``, an existing folder
+    that is staged (:func:`engine.atomic.staged_folder`) and so needs no atomic writes itself."""
+    config = model.config
+    config.architectures = [type(model).__name__]
+    (folder / CONFIG_NAME).write_text(config.to_json_string(), encoding="utf-8")
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+             .detach().cpu().contiguous()
+             for k, v in model.state_dict().items() if k not in TIED_KEYS}
+    save_file(state, folder / SAFETENSORS_NAME, metadata={"format": "pt"})
+    if tokenizer is not None:
+        tokenizer.save(folder)

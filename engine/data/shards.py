@@ -10,8 +10,8 @@ Layout of a data folder:
 
 Splits are "train" and, when asked for, "heldout". Every sentence has >= 1 token and every
 document >= 1 sentence. Preparation streams (memory is bounded by one batch of sentences plus one
-document), writes into a hidden temp folder beside `out_dir` and renames it at the end, so an
-interrupted run never leaves a half data folder.
+document), writes into a staged folder beside `out_dir` (`engine.atomic.staged_folder`) that
+replaces it at the end, so an interrupted run never leaves a half data folder.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import staged_folder
 from engine.data.corpus import MAX_DOCUMENT_LINES, DataError, expand_paths, iter_file_documents
 from engine.tokenizer import WordPieceTokenizer
 
@@ -105,17 +107,13 @@ class _SplitWriter:
 
     def close(self) -> None:
         for f in (self._tokens, self._sent, self._docs):
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
+            f.close()  # fsynced with the whole staged folder
         for name, count in (("sentence_offsets", self.sentences + 1), ("document_offsets", self.documents + 1)):
             raw = self.folder / f".{name}.raw"
             with open(self.folder / f"{name}.npy", "wb") as out, open(raw, "rb") as src:
                 np.lib.format.write_array_header_1_0(
                     out, {"descr": "<i8", "fortran_order": False, "shape": (count,)})
                 shutil.copyfileobj(src, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
             raw.unlink()
 
     def abort(self) -> None:
@@ -124,6 +122,20 @@ class _SplitWriter:
 
     def counts(self) -> dict[str, int]:
         return {"documents": self.documents, "sentences": self.sentences, "tokens": self.tokens}
+
+
+@contextmanager
+def _split_writers(folder: Path, names: Sequence[str], dtype: np.dtype) -> Iterator[dict[str, _SplitWriter]]:
+    """One writer per split under ``folder``; on an error all are closed (before the folder goes)."""
+    writers: dict[str, _SplitWriter] = {}
+    try:
+        for name in names:
+            writers[name] = _SplitWriter(folder / name, dtype)
+        yield writers
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
 
 
 class _Batcher:
@@ -209,13 +221,9 @@ def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceToke
 
     vocab_size = tokenizer.vocab_size
     dtype = token_dtype(vocab_size)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{time.time_ns()}"
-    tmp.mkdir()
-    writers: dict[str, _SplitWriter] = {}
-    try:
-        for name in SPLITS if want_heldout else SPLITS[:1]:
-            writers[name] = _SplitWriter(tmp / name, dtype)
+    splits = SPLITS if want_heldout else SPLITS[:1]
+    # overwrite=True: the staged folder replaces the old one at the very end
+    with staged_folder(out_dir) as tmp, _split_writers(tmp, splits, dtype) as writers:
         batcher = _Batcher(tokenizer, writers, batch_sentences)
         done_bytes = 0
         for (path, split), size in zip(jobs, sizes):
@@ -253,22 +261,7 @@ def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceToke
             "dropped_documents": batcher.dropped_documents,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        with open(tmp / "meta.json", "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=2, ensure_ascii=False)
-            f.flush()
-            os.fsync(f.fileno())
-        if out_dir.exists():  # overwrite=True: swap, then delete the old one
-            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{time.time_ns()}"
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        for w in writers.values():
-            w.abort()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
 
     seconds = time.perf_counter() - start
     if progress is not None:

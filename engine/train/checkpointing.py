@@ -1,20 +1,20 @@
 """Training checkpoints: ``checkpoints/step-N/`` in HF layout plus ``trainer_state.pt``
-(optimizer, step, data position, every rank's RNG), written to a temp folder and renamed, with
-a ``COMPLETE`` marker last, so a kill at any moment leaves the previous checkpoint whole."""
+(optimizer, step, data position, every rank's RNG), written to a staged folder
+(:func:`engine.atomic.staged_folder`) with a ``COMPLETE`` marker last, so a kill at any moment
+leaves the previous checkpoint whole."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from engine.atomic import delete_folder, staged_folder
 from engine.checkpoint import (TIED_KEYS, CheckpointError, normalize_keys, read_state_dict,
-                               replace_folder, save_checkpoint)
+                               write_checkpoint_files)
 from engine.runlog import RunFolder
 from engine.train.distributed import DistributedContext
 
@@ -56,23 +56,14 @@ def save_training_checkpoint(run: RunFolder, step: int, model: nn.Module, tokeni
                              optimizer: torch.optim.Optimizer, data_state: dict,
                              rng: list[dict[str, Any]], extras: dict[str, Any],
                              best: dict[str, Any] | None = None) -> Path:
-    final = run.checkpoints_dir / f"step-{step}"
-    tmp = run.checkpoints_dir / f".step-{step}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        save_checkpoint(model, tmp, tokenizer)
+    final = run.checkpoint_path(step)
+    with staged_folder(final) as staged:  # old or new at every moment, never neither
+        write_checkpoint_files(model, staged, tokenizer)
         torch.save({"format": FORMAT_VERSION, "step": step, "optimizer": optimizer.state_dict(),
-                    "data": data_state, "rng": rng, "best": best}, tmp / STATE_NAME)
+                    "data": data_state, "rng": rng, "best": best}, staged / STATE_NAME)
         if extras:
-            (tmp / EXTRAS_NAME).write_text(json.dumps(extras), encoding="utf-8")
-        for item in tmp.iterdir():
-            with open(item, "rb") as f:
-                os.fsync(f.fileno())
-        (tmp / COMPLETE_MARKER).write_text(f"{step}\n", encoding="utf-8")
-        replace_folder(tmp, final)  # old or new at every moment, never neither
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            (staged / EXTRAS_NAME).write_text(json.dumps(extras), encoding="utf-8")
+        (staged / COMPLETE_MARKER).write_text(f"{step}\n", encoding="utf-8")
     return final
 
 
@@ -103,26 +94,16 @@ def load_training_state(folder: Path, model: nn.Module,
 def save_best(run: RunFolder, model: nn.Module, tokenizer, best: dict[str, Any]) -> Path:
     """``RUN/best/``: the weights with the best main metric so far, in HF layout (loadable by
     ``transformers`` and the explorer as is), with ``best.json`` saying which step and score.
-    Written like any checkpoint: to a temp folder, then renamed over the previous best."""
+    Written like any checkpoint: to a staged folder that replaces the previous best."""
     folder = run.path / BEST_NAME
-    tmp = run.path / f".{BEST_NAME}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        save_checkpoint(model, tmp, tokenizer)
-        (tmp / BEST_INFO).write_text(json.dumps(best, indent=2) + "\n", encoding="utf-8")
-        with open(tmp / BEST_INFO, "rb") as f:
-            os.fsync(f.fileno())
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with staged_folder(folder) as staged:
+        write_checkpoint_files(model, staged, tokenizer)
+        (staged / BEST_INFO).write_text(json.dumps(best, indent=2) + "\n", encoding="utf-8")
     return folder
 
 
 def prune(run: RunFolder, keep: int) -> None:
-    """Delete all but the newest ``keep`` complete checkpoints. Each is first renamed to a
-    hidden name, so a kill mid-delete never leaves a half-deleted folder that looks complete."""
+    """Delete all but the newest ``keep`` complete checkpoints, each renamed to a hidden name
+    first (:func:`engine.atomic.delete_folder`), so none is ever left half-deleted as complete."""
     for _, folder in run.checkpoints()[:-keep]:
-        doomed = folder.with_name(f".{folder.name}.deleting-{os.getpid()}")
-        os.replace(folder, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+        delete_folder(folder)
