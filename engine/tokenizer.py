@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
 from tokenizers.models import WordPiece
+
+from engine import atomic
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)  # also the id order of a trained vocab
@@ -126,17 +127,6 @@ def _validated_vocab(vocab: list[str] | dict[str, int], source: str) -> dict[str
     if missing:
         raise TokenizerError(f"{source}: missing special tokens {', '.join(missing)}")
     return index
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _truncated_lengths(n_a: int, n_b: int, budget: int) -> tuple[int, int]:
@@ -285,8 +275,8 @@ class WordPieceTokenizer:
         spec["added_tokens"] = [
             {"id": self._vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
              "normalized": False, "special": True} for t in SPECIAL_TOKENS] + extra
-        _atomic_write(folder / "vocab.txt", "".join(t + "\n" for t in self._id_to_token))
-        _atomic_write(folder / "tokenizer.json", json.dumps(spec, ensure_ascii=False, indent=2))
+        atomic.write_text(folder / "vocab.txt", "".join(t + "\n" for t in self._id_to_token))
+        atomic.write_text(folder / "tokenizer.json", json.dumps(spec, ensure_ascii=False, indent=2))
 
     # ----- encoding -----
 
