@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from engine.atomic import staged_folder
 from engine.config import BertConfig, ConfigError
 from engine.model import ARCHITECTURES, BertModel, BertPreTrainedModel
+from engine.results import CheckpointError, missing_capabilities
 from engine.safetensors_read import SafetensorsFormatError, read_safetensors
 from engine.tokenizer import TokenizerError, WordPieceTokenizer
 
@@ -41,16 +42,6 @@ HEAD_CAPABILITIES = {
     "classifier.": "classify",
     "qa_outputs.": "qa",
 }
-CAPABILITY_NAMES = {"mlm": "fill-mask (MLM head)", "nsp": "next-sentence prediction (NSP head)"}
-
-
-class CheckpointError(Exception):
-    """A checkpoint that cannot be read or written; the message names the file and the reason."""
-
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = Path(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 @dataclass
@@ -65,8 +56,7 @@ class LoadedCheckpoint:
 
     @property
     def missing_capabilities(self) -> list[str]:
-        """Human names of what this checkpoint cannot do, e.g. an encoder-only model's heads."""
-        return [name for cap, name in CAPABILITY_NAMES.items() if cap not in self.capabilities]
+        return missing_capabilities(self.capabilities)
 
 
 def read_config(folder: Path) -> BertConfig:

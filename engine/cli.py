@@ -9,13 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import CheckpointError
 from engine.cli_finetune import add_finetune_command
 from engine.cli_train import add_training_commands
-from engine.config import ConfigError
 from engine.paths import model_or_default
+from engine.results import USER_ERRORS
 from engine.runlog import RunFolderError
-from engine.tokenizer import TokenizerError
 
 EXIT_USAGE = 2      # bad input: a message, never a traceback
 EXIT_NO_RESULT = 1  # ran fine, but the asked-for result does not exist (no [MASK], no head)
@@ -53,32 +51,19 @@ def _token_line(analysis) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    predictor = _predictor(args)
-    ckpt, cfg = predictor.checkpoint, predictor.config
-    params = predictor.num_parameters
-    data = {
-        "path": str(ckpt.path), "architecture": ckpt.architecture,
-        "layers": cfg.num_hidden_layers, "heads": cfg.num_attention_heads,
-        "hidden": cfg.hidden_size, "intermediate": cfg.intermediate_size,
-        "max_positions": cfg.max_position_embeddings, "vocab_size": cfg.vocab_size,
-        "tokenizer_vocab": predictor.tokenizer.vocab_size,
-        "lowercase": predictor.tokenizer.lowercase, "parameters": params,
-        "capabilities": sorted(ckpt.capabilities),
-        "missing_capabilities": ckpt.missing_capabilities,
-        "device": str(predictor.device), "warnings": ckpt.warnings,
-    }
+    summary = _predictor(args).summary()
     lines = [
-        f"model        {ckpt.path} ({ckpt.architecture})",
-        f"size         {cfg.num_hidden_layers} layers, {cfg.num_attention_heads} heads, "
-        f"hidden {cfg.hidden_size}, FFN {cfg.intermediate_size}, {params / 1e6:.1f}M parameters",
-        f"vocabulary   {predictor.tokenizer.vocab_size} tokens"
-        f"{' (lowercase)' if predictor.tokenizer.lowercase else ''}, "
-        f"{cfg.max_position_embeddings} positions",
-        f"can do       {', '.join(sorted(ckpt.capabilities))}",
+        f"model        {summary.path} ({summary.architecture})",
+        f"size         {summary.layers} layers, {summary.heads} heads, "
+        f"hidden {summary.hidden}, FFN {summary.intermediate}, "
+        f"{summary.parameters / 1e6:.1f}M parameters",
+        f"vocabulary   {summary.tokenizer_vocab} tokens"
+        f"{' (lowercase)' if summary.lowercase else ''}, {summary.max_positions} positions",
+        f"can do       {', '.join(sorted(summary.capabilities))}",
     ]
-    lines += [f"cannot do    {name}" for name in ckpt.missing_capabilities]
-    lines += [f"warning      {w}" for w in ckpt.warnings]
-    _emit(args, data, lines)
+    lines += [f"cannot do    {name}" for name in summary.missing_capabilities]
+    lines += [f"warning      {w}" for w in summary.warnings]
+    _emit(args, summary.to_dict(), lines)
     return 0
 
 
@@ -232,8 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError, AttributeError):
             pass
         return EXIT_NO_RESULT
-    except (CliError, CheckpointError, ConfigError, TokenizerError, RunFolderError, ValueError,
-            OSError) as exc:
+    except (CliError, *USER_ERRORS, RunFolderError, ValueError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__  # one line
         print(f"bert-engine: error: {message}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from engine.results import ConfigError
+
 SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu", "swish", "tanh")
 
 # Google's BERT miniatures table (L layers, H hidden; heads = H / 64, FFN = 4 H).
@@ -19,10 +21,6 @@ PRESET_SIZES: dict[str, tuple[int, int]] = {
     "base": (12, 768),
     "large": (24, 1024),
 }
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot describe a BERT we can build."""
 
 
 @dataclass

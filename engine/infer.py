@@ -9,63 +9,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.checkpoint import CheckpointError, LoadedCheckpoint, load_checkpoint
+from engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from engine.cpu_packing import pack_linears, packing_available
-from engine.infer_tasks import TaskPrediction, needs_every_row, predict_task, task_kind
+from engine.infer_tasks import needs_every_row, predict_task, task_kind
+from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
+                            ModelSummary)
 from engine.tokenizer import Encoding
 from engine.trace import Trace
 
 DEFAULT_TOP_K = 10
-
-
-class InferenceError(ValueError):
-    """Input the predictor cannot analyse, with a message meant for the user."""
-
-
-@dataclass(frozen=True)
-class MaskPrediction:
-    position: int            # index of the [MASK] in ``Analysis.tokens``
-    token_ids: np.ndarray    # [k] int64, most probable first
-    tokens: list[str]
-    probs: np.ndarray        # [k] float32
-
-
-@dataclass(frozen=True)
-class Analysis:
-    text_a: str
-    text_b: str | None
-    tokens: list[str]
-    token_ids: np.ndarray          # [T] int64
-    token_type_ids: np.ndarray     # [T] int64, 0 = segment A, 1 = segment B
-    positions: np.ndarray          # [T] int64
-    special_mask: np.ndarray       # [T] bool, True for [CLS]/[SEP]
-    offsets: np.ndarray            # [T, 2] int64, char span in its segment's text
-    word_ids: list[int | None]
-    sequence_ids: list[int | None]  # 0 = A, 1 = B, None = [CLS]/[SEP]
-    attentions: np.ndarray         # [L, N, T, T] float32, rows sum to 1
-    fill_mask: list[MaskPrediction]
-    nsp_is_next: float | None      # P(IsNext); None without sentence B or without an NSP head
-    truncated_a: int
-    truncated_b: int
-    warnings: tuple[str, ...]
-    elapsed_ms: float
-    device: str
-    notes: tuple[str, ...] = field(default=())  # why a result is absent (no mask, no head, ...)
-    task: TaskPrediction | None = None  # a fine-tuned model's reading: classes, tags or answer
-
-    @property
-    def num_tokens(self) -> int:
-        return len(self.tokens)
-
-    @property
-    def truncated(self) -> bool:
-        return self.truncated_a + self.truncated_b > 0
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
@@ -138,6 +95,17 @@ class Predictor:
     @property
     def capabilities(self) -> frozenset[str]:
         return self.checkpoint.capabilities
+
+    def summary(self) -> ModelSummary:
+        cfg, ckpt = self.config, self.checkpoint
+        return ModelSummary(
+            path=str(ckpt.path), name=self.name, architecture=ckpt.architecture,
+            layers=cfg.num_hidden_layers, heads=cfg.num_attention_heads, hidden=cfg.hidden_size,
+            intermediate=cfg.intermediate_size, max_positions=cfg.max_position_embeddings,
+            vocab_size=cfg.vocab_size, tokenizer_vocab=self.tokenizer.vocab_size,
+            lowercase=self.tokenizer.lowercase, parameters=self.num_parameters,
+            capabilities=frozenset(ckpt.capabilities), task_kind=self.task_kind,
+            device=str(self.device), warnings=tuple(ckpt.warnings))
 
     def analyze(self, text_a: str, text_b: str | None = None,
                 top_k: int = DEFAULT_TOP_K) -> Analysis:

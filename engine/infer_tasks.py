@@ -3,42 +3,15 @@ answer span in sentence B. Runs the task head on the encoder output ``Predictor`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from engine.config import BertConfig
 from engine.finetune.squad import best_span
+from engine.results import AnswerSpan, TaskPrediction
 from engine.tokenizer import Encoding
 
 MAX_ANSWER_TOKENS = 30
-
-
-@dataclass(frozen=True)
-class AnswerSpan:
-    text: str
-    score: float            # start + end logit of the span
-    null_score: float       # start + end logit at [CLS]: "no answer"
-    char_start: int         # in sentence B
-    char_end: int
-    token_start: int        # in ``Analysis.tokens``
-    token_end: int          # inclusive
-
-    @property
-    def no_answer_wins(self) -> bool:
-        return self.null_score > self.score
-
-
-@dataclass(frozen=True)
-class TaskPrediction:
-    kind: str                           # classify | multi_label | regress | tag | qa
-    labels: list[str]                   # class or tag names, in id order ([] for regress/qa)
-    probs: np.ndarray | None            # classify [K] softmax; multi_label [K] sigmoid; tag [T, K]
-    value: float | None = None          # regress
-    tags: list[str | None] | None = None  # tag: per token, None at [CLS]/[SEP]
-    answer: AnswerSpan | None = None    # qa; None when B has no context token
-    note: str | None = None             # why there is no answer
 
 
 def task_kind(architecture: str, config: BertConfig) -> str | None:

@@ -24,6 +24,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokeniz
 from tokenizers.models import WordPiece
 
 from engine import atomic
+from engine.results import TokenizerError
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)  # also the id order of a trained vocab
@@ -33,10 +34,6 @@ _MAX_CHARS_PER_WORD = 100
 # vocab.txt counts as cased: an uncased BERT vocab has none at all.
 _CASED_SHARE = 0.01
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-class TokenizerError(ValueError):
-    """A vocabulary or tokenizer file that cannot be used; the message names the file and the reason."""
 
 
 @dataclass(frozen=True)
