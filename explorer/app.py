@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.paths import default_model_dir
+from explorer.jobs import JobManager
 
 SCREENSHOT_TIMEOUT_MS = 180_000
 
@@ -33,17 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--runs-root", metavar="DIR",
                         help="where training jobs keep their run folders (remembered)")
     return parser
-
-
-def job_manager(settings: QSettings, runs_root: str | None):
-    """The jobs under --runs-root, else the remembered root, else the user's data folder."""
-    from explorer.jobs import JobManager, default_runs_root
-
-    if runs_root:
-        settings.setValue("jobs/runs_root", str(Path(runs_root).resolve()))
-    root = runs_root or settings.value("jobs/runs_root") or default_runs_root()
-    extra = settings.value("jobs/extra_runs") or []
-    return JobManager(root, extra_runs=[extra] if isinstance(extra, str) else list(extra))
 
 
 def screenshot_monitor(app: QApplication, monitor, path: Path) -> None:
@@ -95,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                              QSettings.IniFormat)
     else:
         settings = QSettings("BERT Explorer", "BERT Explorer")
-    manager = job_manager(settings, args.runs_root)
+    manager = JobManager.from_settings(settings, args.runs_root)
     if args.monitor:
         return run_monitor(app, args, settings, manager)
     window = MainWindow(device=args.device, settings=settings, jobs=manager)

@@ -1,46 +1,67 @@
 """The one place torch runs in the GUI: a long-lived thread that loads models and analyses text.
 
-Requests overwrite each other (the latest wins): typing fast queues nothing, the thread always
-works on the newest text next. Results go back by queued signals carrying the request's
-sequence number, so the window can drop anything stale. torch is imported in this thread, after
-the window is up.
+The window submits typed requests (``LoadModel``, ``Analyze``; later kinds add a class and a
+handler). The newest request of each kind replaces a pending one, so typing fast queues
+nothing and the thread always works on the newest text next. A model load goes first; once it
+succeeds it drops pending work for the old model and answers with the new model and its first
+analysis together, so panels repaint once (a failed load leaves pending work as it was). Results go back by queued signals carrying the request's sequence number, so the
+window can drop anything stale. torch is imported in this thread, after the window is up.
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
+from dataclasses import dataclass
 
 from PySide6.QtCore import QThread, Signal
 
-from explorer.state import ModelInfo
+from engine.results import USER_ERRORS, Analysis, ModelSummary
+
+
+@dataclass(frozen=True)
+class Analyze:
+    seq: int
+    text_a: str
+    text_b: str
+    top_k: int = 10
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    path: str
+    first: Analyze  # analysed with the new model and delivered with it
+
+
+@dataclass(frozen=True)
+class ModelLoaded:
+    model: ModelSummary
+    seq: int                       # of the first analysis
+    analysis: Analysis | None
+    analysis_error: str | None     # why the first analysis failed, when it did
 
 
 class InferenceWorker(QThread):
-    sig_model_loaded = Signal(object)        # ModelInfo
-    sig_model_failed = Signal(str, str)      # path, message
+    sig_model_loaded = Signal(object)         # ModelLoaded
+    sig_model_failed = Signal(str, str)       # path, message
     sig_analysis_ready = Signal(int, object)  # sequence number, Analysis
-    sig_analysis_failed = Signal(int, str)   # sequence number, message
+    sig_analysis_failed = Signal(int, str)    # sequence number, message
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
         self._device = device
         self._wake = threading.Condition()
-        self._model_request: str | None = None
-        self._analysis_request: tuple[int, str, str, int] | None = None
+        self._pending: dict[type, object] = {}  # kind -> newest request, in submission order
         self._stopping = False
         self._predictor = None
+        self._handlers = {LoadModel: self._load, Analyze: self._analyze}
 
     # ----- called from the GUI thread -----
 
-    def request_model(self, path: str) -> None:
+    def submit(self, request: LoadModel | Analyze) -> None:
         with self._wake:
-            self._model_request = path
-            self._wake.notify()
-
-    def request_analysis(self, seq: int, text_a: str, text_b: str, top_k: int = 10) -> None:
-        with self._wake:
-            self._analysis_request = (seq, text_a, text_b, top_k)
+            self._pending.pop(type(request), None)  # re-inserted last: submission order
+            self._pending[type(request)] = request
             self._wake.notify()
 
     def stop(self) -> None:
@@ -54,54 +75,50 @@ class InferenceWorker(QThread):
     def run(self) -> None:
         while True:
             with self._wake:
-                while (not self._stopping and self._model_request is None
-                       and self._analysis_request is None):
+                while not self._stopping and not self._pending:
                     self._wake.wait()
                 if self._stopping:
                     return
-                model, self._model_request = self._model_request, None
-                analysis = None if model else self._analysis_request
-                if analysis is not None:
-                    self._analysis_request = None
-            if model is not None:
-                self._load(model)
-            elif analysis is not None:
-                self._analyze(*analysis)
+                kind = LoadModel if LoadModel in self._pending else next(iter(self._pending))
+                request = self._pending.pop(kind)
+            self._handlers[kind](request)
 
-    def _load(self, path: str) -> None:
+    def _load(self, request: LoadModel) -> None:
         try:
             from engine.infer import Predictor  # torch loads here, off the GUI thread
 
-            predictor = Predictor.load(path, device=self._device)
+            predictor = Predictor.load(request.path, device=self._device)
         except Exception as exc:  # any failure keeps the previous model
-            self.sig_model_failed.emit(path, _message(exc))
+            self.sig_model_failed.emit(request.path, _message(exc))
             return
         self._predictor = predictor
-        cfg = predictor.config
-        self.sig_model_loaded.emit(ModelInfo(
-            path=str(predictor.checkpoint.path), name=predictor.name,
-            layers=cfg.num_hidden_layers, heads=cfg.num_attention_heads,
-            hidden=cfg.hidden_size, parameters=predictor.num_parameters,
-            vocab_size=predictor.tokenizer.vocab_size,
-            max_positions=cfg.max_position_embeddings,
-            capabilities=frozenset(predictor.capabilities), device=str(predictor.device),
-            warnings=tuple(predictor.checkpoint.warnings)))
+        with self._wake:  # text typed meanwhile: analyse the newest once; the rest is moot
+            first = self._pending.pop(Analyze, request.first)
+            self._pending.clear()
+        try:
+            analysis, error = self._run_analysis(first), None
+        except Exception as exc:
+            analysis, error = None, _message(exc)
+        self.sig_model_loaded.emit(ModelLoaded(predictor.summary(), first.seq, analysis, error))
 
-    def _analyze(self, seq: int, text_a: str, text_b: str, top_k: int) -> None:
+    def _analyze(self, request: Analyze) -> None:
         if self._predictor is None:
-            self.sig_analysis_failed.emit(seq, "no model loaded: open a model folder")
+            self.sig_analysis_failed.emit(request.seq, "no model loaded: open a model folder")
             return
         try:
-            result = self._predictor.analyze(text_a, text_b or None, top_k=top_k)
+            result = self._run_analysis(request)
         except Exception as exc:
-            self.sig_analysis_failed.emit(seq, _message(exc))
+            self.sig_analysis_failed.emit(request.seq, _message(exc))
             return
-        self.sig_analysis_ready.emit(seq, result)
+        self.sig_analysis_ready.emit(request.seq, result)
+
+    def _run_analysis(self, request: Analyze) -> Analysis:
+        return self._predictor.analyze(request.text_a, request.text_b or None,
+                                       top_k=request.top_k)
 
 
 def _message(exc: Exception) -> str:
     """The user-facing line: our errors carry their own message; anything else is a bug."""
-    known = {"CheckpointError", "InferenceError", "TokenizerError", "ConfigError"}
-    if type(exc).__name__ in known or isinstance(exc, (ValueError, OSError)):
+    if isinstance(exc, (*USER_ERRORS, ValueError, OSError)):
         return str(exc)
     return f"unexpected error: {exc!r}\n{traceback.format_exc(limit=3)}"

@@ -28,6 +28,8 @@ PROCESS_LOG = "process.log"  # the job's stdout and stderr, written by the launc
 LOG_TAIL_LINES = 12
 ACTIVE_STATES = ("starting", "running")
 JOB_COMMANDS = ("pretrain", "finetune")  # bert-engine subcommands that write a run folder
+RUNS_ROOT_KEY = "jobs/runs_root"    # settings keys
+EXTRA_RUNS_KEY = "jobs/extra_runs"
 
 
 def default_runs_root() -> Path:
@@ -131,6 +133,16 @@ class JobManager:
         self._terminated: dict[Path, float] = {}
         self._killed: set[Path] = set()
         self.host = socket.gethostname()
+
+    @classmethod
+    def from_settings(cls, settings, runs_root: str | os.PathLike | None = None) -> JobManager:
+        """The jobs under ``runs_root`` (then remembered), else the remembered root, else the
+        user's data folder; with the run folders added by hand. ``settings``: a QSettings."""
+        if runs_root:
+            settings.setValue(RUNS_ROOT_KEY, str(Path(runs_root).resolve()))
+        root = runs_root or settings.value(RUNS_ROOT_KEY) or default_runs_root()
+        extra = settings.value(EXTRA_RUNS_KEY) or []
+        return cls(root, extra_runs=[extra] if isinstance(extra, str) else list(extra))
 
     # ----- which runs -----
 

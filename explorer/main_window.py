@@ -11,8 +11,11 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBo
                                QWidget)
 
 from engine.paths import default_model_dir
-from explorer.inference_worker import InferenceWorker
-from explorer.state import ExplorerState, ModelInfo
+from engine.results import Analysis
+from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
+from explorer.inference_worker import Analyze, InferenceWorker, LoadModel, ModelLoaded
+from explorer.jobs import JobManager
+from explorer.state import ExplorerState
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
@@ -90,40 +93,38 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_timing)
 
     def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open model folder…", self, shortcut=QKeySequence.Open)
-        open_action.triggered.connect(self._choose_model)
-        menu.addAction(open_action)
-        self.recent_menu = menu.addMenu("Open &recent")
-        bundled = default_model_dir()
-        if bundled is not None:
-            default_action = QAction("Open the &bundled default model", self)
-            default_action.triggered.connect(lambda: self.load_model(str(bundled)))
-            menu.addAction(default_action)
-        menu.addSeparator()
-        png = QAction("Export attention view as &PNG…", self)
-        png.triggered.connect(self._export_png)
-        menu.addAction(png)
-        data = QAction("Export &analysis (.npz / .json)…", self)
-        data.triggered.connect(self._export_analysis)
-        menu.addAction(data)
-        menu.addSeparator()
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.Quit)
-        training = self.menuBar().addMenu("&Training")
-        monitor_action = QAction("Training &monitor…", self, shortcut="Ctrl+Shift+T")
-        monitor_action.triggered.connect(self.open_monitor)
-        training.addAction(monitor_action)
-        quit_action.triggered.connect(self.close)
-        menu.addAction(quit_action)
+        """The menus from ``explorer.actions``; each action's handler is a method named there."""
+        self.actions: dict[str, QAction] = {}
+        for title, entries in MENUS.items():
+            menu = self.menuBar().addMenu(title)
+            for name in entries:
+                if name == SEPARATOR:
+                    menu.addSeparator()
+                elif name == RECENT:
+                    self.recent_menu = menu.addMenu("Open &recent")
+                elif name != "open_bundled" or default_model_dir() is not None:
+                    menu.addAction(self._action(name))
         self._refresh_recent()
+
+    def _action(self, name: str) -> QAction:
+        spec = ACTIONS[name]
+        action = QAction(spec.text, self)
+        action.setObjectName(name)
+        if spec.shortcut:
+            action.setShortcut(QKeySequence(spec.shortcut))
+        if spec.tip:
+            action.setToolTip(spec.tip)
+        action.triggered.connect(lambda _checked=False, handler=spec.handler:
+                                 getattr(self, handler)())
+        self.actions[name] = action
+        return action
 
     def open_monitor(self) -> None:
         """The training monitor; its "Open in explorer" loads checkpoints into this window."""
         if self.monitor is None:
-            from explorer.app import job_manager
             from explorer.monitor_window import MonitorWindow
 
-            self.jobs = self.jobs or job_manager(self.settings, None)
+            self.jobs = self.jobs or JobManager.from_settings(self.settings)
             self.monitor = MonitorWindow(self.jobs, self.settings)
             self.monitor.sig_open_checkpoint.connect(self._open_from_monitor)
         self.monitor.show()
@@ -144,27 +145,36 @@ class MainWindow(QMainWindow):
             self.load_model(str(model))
 
     def load_model(self, path: str) -> None:
+        """Load ``path``; it arrives with the analysis of the current texts, painted once."""
         self.state.set_busy(True)
         self.statusBar().showMessage(f"loading {path} …")
-        self.worker.request_model(path)
+        self._debounce.stop()  # the load analyses the texts itself
+        self.worker.submit(LoadModel(path, self._next_analysis()))
 
-    def _choose_model(self) -> None:
+    def choose_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)")
         if path:
             self.load_model(path)
 
-    def _on_model_loaded(self, info: ModelInfo) -> None:
+    def open_bundled_model(self) -> None:
+        self.load_model(str(default_model_dir()))
+
+    def _on_model_loaded(self, loaded: ModelLoaded) -> None:
         self.state.set_busy(False)
+        info = loaded.model
         self._model_path = info.path
         self.error_banner.setVisible(False)
-        self.state.set_model(info)
-        self._update_title()
+        self.state.set_model(info, loaded.analysis)
         self.statusBar().showMessage(f"loaded {info.name}", 3000)
         recent = [info.path] + [p for p in self._recent() if p != info.path]
         self.settings.setValue("recent_models", recent[:MAX_RECENT])
         self.settings.setValue("last_model", info.path)
         self._refresh_recent()
-        self._request_analysis()
+        if loaded.analysis is not None:
+            self._analysis_shown(loaded.seq, loaded.analysis)
+        else:
+            self._update_title()
+            self._show_error(loaded.analysis_error or "the first analysis failed")
 
     def _on_model_failed(self, path: str, message: str) -> None:
         self.state.set_busy(False)
@@ -184,17 +194,24 @@ class MainWindow(QMainWindow):
 
     # ----- analysis -----
 
+    def _next_analysis(self) -> Analyze:
+        self._seq += 1
+        return Analyze(self._seq, self.state.text_a, self.state.text_b)
+
     def _request_analysis(self) -> None:
         if self.state.model is None:
             return
-        self._seq += 1
-        self.worker.request_analysis(self._seq, self.state.text_a, self.state.text_b)
+        self.worker.submit(self._next_analysis())
 
-    def _on_analysis(self, seq: int, analysis) -> None:
+    def _on_analysis(self, seq: int, analysis: Analysis) -> None:
         if seq != self._seq:
             return  # a newer request is on its way: drop the stale result
-        self.error_banner.setVisible(False)  # an earlier failure is no longer current
         self.state.set_analysis(analysis)
+        self._analysis_shown(seq, analysis)
+
+    def _analysis_shown(self, seq: int, analysis: Analysis) -> None:
+        """Title, status bar and the applied signal, for an analysis now in the state."""
+        self.error_banner.setVisible(False)  # an earlier failure is no longer current
         self._update_title()
         notices = list(analysis.warnings)
         self.status_timing.setText(f"{analysis.elapsed_ms:.0f} ms · {analysis.num_tokens} tokens"
@@ -207,7 +224,7 @@ class MainWindow(QMainWindow):
         parts = ["BERT Explorer"]
         if self.state.model is not None:
             parts.append(self.state.model.name)
-            task = getattr(self.state.analysis, "task", None)
+            task = self.state.analysis.task if self.state.analysis is not None else None
             if task is not None and self.task_panel.kind is not None:
                 parts.append(task_summary(task))
         self.setWindowTitle(" — ".join(parts))
@@ -222,12 +239,12 @@ class MainWindow(QMainWindow):
 
     # ----- export -----
 
-    def _export_png(self) -> None:
+    def export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export view", "attention.png", "PNG (*.png)")
         if path:
             self.attention.export_png(path)
 
-    def _export_analysis(self) -> None:
+    def export_analysis(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export analysis", "analysis.npz",
                                               "NumPy (*.npz);;JSON (*.json)")
         if path:

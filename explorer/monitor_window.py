@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QLabel, QMainWindow, QMes
                                QWidget)
 
 from engine.runlog import RunFolder, RunFolderError
-from explorer.jobs import JobManager, JobView
+from explorer.jobs import EXTRA_RUNS_KEY, JobManager, JobView
 from explorer.metrics_store import RunMetrics
 from explorer.new_job_dialog import NewJobDialog
 from explorer.widgets.entropy_map import EntropyMap
@@ -200,7 +200,7 @@ class MonitorWindow(QMainWindow):
         except RunFolderError as exc:
             QMessageBox.warning(self, "Not a run folder", str(exc))
             return
-        self.settings.setValue("jobs/extra_runs", self.manager.extra_runs)
+        self.settings.setValue(EXTRA_RUNS_KEY, self.manager.extra_runs)
         self.poll()
 
     def choose_runs_root(self) -> None:

@@ -6,35 +6,19 @@ signals, and change it only through its setters, which emit only on real changes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from PySide6.QtCore import QObject, Signal
+
+from engine.results import Analysis, ModelSummary
 
 ATTENTION_FILTERS = ("all", "AA", "AB", "BA", "BB")  # query segment -> key segment
 MEAN_HEAD = -1  # ``head`` value meaning "mean of the layer's heads"
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    """What the GUI shows about the loaded model (plain values, no tensors)."""
-
-    path: str
-    name: str
-    layers: int
-    heads: int
-    hidden: int
-    parameters: int
-    vocab_size: int
-    max_positions: int
-    capabilities: frozenset[str]
-    device: str
-    warnings: tuple[str, ...] = ()
-
-
 class ExplorerState(QObject):
     sig_texts_changed = Signal(str, str)          # text_a, text_b
-    sig_model_changed = Signal(object)            # ModelInfo | None
-    sig_analysis_changed = Signal(object)         # engine.infer.Analysis | None
+    # A new model arrives with its first analysis: one signal, so each panel repaints once.
+    sig_model_changed = Signal(object)            # ModelSummary | None (analysis: state.analysis)
+    sig_analysis_changed = Signal(object)         # Analysis | None, of the current model
     sig_selection_changed = Signal(int, int, int)  # layer, head (MEAN_HEAD = mean), query token (-1 none)
     sig_filter_changed = Signal(str, bool)        # attention filter, hide [CLS]/[SEP]
     sig_busy_changed = Signal(bool)
@@ -44,8 +28,8 @@ class ExplorerState(QObject):
         super().__init__(parent)
         self.text_a = ""
         self.text_b = ""
-        self.model: ModelInfo | None = None
-        self.analysis = None
+        self.model: ModelSummary | None = None
+        self.analysis: Analysis | None = None
         self.layer = 0
         self.head = MEAN_HEAD
         self.query_token = -1
@@ -58,18 +42,23 @@ class ExplorerState(QObject):
             self.text_a, self.text_b = text_a, text_b
             self.sig_texts_changed.emit(text_a, text_b)
 
-    def set_model(self, model: ModelInfo | None) -> None:
+    def set_model(self, model: ModelSummary | None, analysis: Analysis | None = None) -> None:
+        """A new model and its first analysis (None when that failed), announced together."""
         self.model = model
         if model is not None:
             self.layer = min(self.layer, model.layers - 1)
             self.head = self.head if self.head < model.heads else MEAN_HEAD
+        self._keep_analysis(analysis)
         self.sig_model_changed.emit(model)
 
-    def set_analysis(self, analysis) -> None:
+    def set_analysis(self, analysis: Analysis | None) -> None:
+        self._keep_analysis(analysis)
+        self.sig_analysis_changed.emit(analysis)
+
+    def _keep_analysis(self, analysis: Analysis | None) -> None:
         self.analysis = analysis
         if analysis is not None and self.query_token >= analysis.num_tokens:
             self.query_token = -1
-        self.sig_analysis_changed.emit(analysis)
 
     def set_selection(self, layer: int | None = None, head: int | None = None,
                       query_token: int | None = None) -> None:

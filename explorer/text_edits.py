@@ -2,7 +2,7 @@
 
 The widgets mask a word, put a fill-mask candidate in place of a ``[MASK]`` and restore a
 masked word; the string work for all of that lives here so it can be tested without a GUI.
-Token data comes duck-typed from an ``engine.infer.Analysis``: ``tokens``, ``offsets`` (char
+Token data comes from an ``engine.results.Analysis``: ``tokens``, ``offsets`` (char
 span in the token's OWN segment text), ``word_ids`` and ``sequence_ids`` (0 = A, 1 = B,
 None = [CLS]/[SEP]).
 """

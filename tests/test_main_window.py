@@ -140,9 +140,70 @@ def test_without_a_model_argument_the_bundled_model_opens(tmp_path):
 
 
 def test_no_two_actions_share_a_shortcut(window):
-    """Ctrl+M masks the selected word; a menu action on the same keys would make both dead."""
-    from PySide6.QtGui import QAction
+    """Ctrl+M masks the selected word; a menu action on the same keys would make both dead.
+    Every shortcut the window has comes from the one declaration in explorer.actions."""
+    from PySide6.QtGui import QAction, QKeySequence
 
+    from explorer.actions import ACTIONS
+
+    declared = [QKeySequence(a.shortcut).toString() for a in ACTIONS.values() if a.shortcut]
+    assert len(declared) == len(set(declared)), sorted(declared)
     keys = [a.shortcut().toString() for a in window.findChildren(QAction)
             if not a.shortcut().isEmpty()]
     assert len(keys) == len(set(keys)), sorted(keys)
+    assert sorted(keys) == sorted(declared)
+
+
+def test_every_menu_action_calls_a_handler_the_window_has(window):
+    from explorer.actions import ACTIONS, MENUS
+
+    for entries in MENUS.values():
+        for name in entries:
+            if name in ACTIONS:
+                owner = getattr(window, ACTIONS[name].widget or "", window)
+                assert callable(getattr(owner, ACTIONS[name].handler)), name
+    assert window.actions["open_monitor"].shortcut().toString() == "Ctrl+Shift+T"
+
+
+# What each panel redraws from an analysis (the expensive part of an update).
+PANEL_RENDERS = [("explorer.widgets.token_strip", "TokenStrip", "_show_analysis"),
+                 ("explorer.widgets.predictions", "PredictionsPanel", "_show_analysis"),
+                 ("explorer.widgets.task_panel", "TaskPanel", "_show_analysis"),
+                 ("explorer.widgets.model_bar", "ModelBar", "_on_analysis"),
+                 ("explorer.widgets.attention", "AttentionFilterBar", "_sync"),
+                 ("explorer.widgets.attention_grid", "HeadGrid", "refresh"),
+                 ("explorer.widgets.attention_detail", "HeadDetail", "refresh")]
+
+
+def test_a_model_load_repaints_each_panel_once_with_the_new_models_analysis(
+        qtbot, tmp_path, hf_pretraining_dir, vocab_file, monkeypatch):
+    import importlib
+
+    from conftest import save_hf_model
+
+    other = save_hf_model("BertForPreTraining", tmp_path / "other", vocab_file, seed=7,
+                          num_hidden_layers=3)
+    renders: list[tuple[str, str | None]] = []  # (panel, model path the state held then)
+    for module, cls_name, method in PANEL_RENDERS:
+        cls = getattr(importlib.import_module(module), cls_name)
+
+        def counting(self, *args, _original=getattr(cls, method), _name=cls_name):
+            renders.append((_name, self.state.model.path if self.state.model else None))
+            return _original(self, *args)
+        monkeypatch.setattr(cls, method, counting)
+    win = MainWindow(device="cpu", settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.start(str(hf_pretraining_dir))
+    qtbot.wait(200)
+    renders.clear()
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.load_model(str(other))
+    qtbot.wait(200)
+    try:
+        assert sorted(name for name, _ in renders) == sorted(c for _, c, _ in PANEL_RENDERS)
+        assert {path for _, path in renders} == {str(other.resolve())}
+        assert win.state.model.layers == 3 and win.state.analysis.attentions.shape[0] == 3
+    finally:
+        win.close()

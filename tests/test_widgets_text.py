@@ -6,6 +6,7 @@ vocab; the widgets themselves never import torch (checked in a subprocess).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -23,7 +24,8 @@ from PySide6.QtGui import QTextCursor  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer import text_edits as te  # noqa: E402
-from explorer.state import ExplorerState, ModelInfo  # noqa: E402
+from engine.results import Analysis, ModelSummary  # noqa: E402
+from explorer.state import ExplorerState  # noqa: E402
 from explorer.widgets.pair_input import PairInput  # noqa: E402
 from explorer.widgets.predictions import PredictionsPanel  # noqa: E402
 from explorer.widgets.token_strip import STYLES, TokenStrip  # noqa: E402
@@ -41,15 +43,11 @@ def predictor(hf_pretraining_dir):
     return Predictor.load(hf_pretraining_dir, device="cpu")
 
 
-def model_info(predictor, capabilities=None) -> ModelInfo:
-    cfg = predictor.config
-    return ModelInfo(path=str(predictor.checkpoint.path), name=predictor.name,
-                     layers=cfg.num_hidden_layers, heads=cfg.num_attention_heads,
-                     hidden=cfg.hidden_size, parameters=predictor.num_parameters,
-                     vocab_size=cfg.vocab_size, max_positions=cfg.max_position_embeddings,
-                     capabilities=frozenset(predictor.capabilities if capabilities is None
-                                            else capabilities),
-                     device="cpu")
+def model_info(predictor, capabilities=None) -> ModelSummary:
+    summary = predictor.summary()
+    if capabilities is None:
+        return summary
+    return dataclasses.replace(summary, capabilities=frozenset(capabilities))
 
 
 @pytest.fixture
@@ -317,7 +315,7 @@ def test_token_strip_truncation_notice(qtbot, state, predictor):
     assert not strip.notice.isVisible()
 
 
-def _big_analysis(n: int, seed: int) -> SimpleNamespace:
+def _big_analysis(n: int, seed: int) -> Analysis:
     rng = np.random.default_rng(seed)
     words = ["the", "model", "##ing", "[MASK]", "[UNK]", "attention", "##s", "a", "."]
     half = n // 2
@@ -325,13 +323,15 @@ def _big_analysis(n: int, seed: int) -> SimpleNamespace:
               *rng.choice(words, n - half - 1).tolist(), "[SEP]"]
     seq = [None, *[0] * (half - 2), None, *[1] * (n - half - 1), None]
     tokens[1] = "the"
-    return SimpleNamespace(
+    return Analysis(
         text_a="x", text_b="y", tokens=tokens, token_ids=np.arange(n),
         token_type_ids=np.array([0 if s == 0 or i < half else 1 for i, s in enumerate(seq)]),
-        special_mask=np.array([s is None for s in seq]), offsets=np.zeros((n, 2), dtype=np.int64),
+        positions=np.arange(n), special_mask=np.array([s is None for s in seq]),
+        offsets=np.zeros((n, 2), dtype=np.int64),
         word_ids=[None if s is None else i for i, s in enumerate(seq)], sequence_ids=seq,
-        fill_mask=[], nsp_is_next=None, truncated_a=0, truncated_b=0, warnings=(), notes=(),
-        num_tokens=n)
+        attentions=np.full((1, 1, n, n), 1 / n, dtype=np.float32), fill_mask=[],
+        nsp_is_next=None, truncated_a=0, truncated_b=0, warnings=(), elapsed_ms=0.0,
+        device="cpu")
 
 
 def test_token_strip_512_tokens_update_fast(qtbot, state):
@@ -418,16 +418,17 @@ def test_predictions_hint_without_mask_and_nsp_states(qtbot, state, predictor):
     save_png(panel, "predictions_nsp.png")
 
     # a model without NSP/MLM heads: the reasons come from the analysis notes
-    headless = SimpleNamespace(**{**vars(_big_analysis(8, 0)), "fill_mask": [], "nsp_is_next": None,
-                                  "notes": ("this model has no MLM head, so it cannot fill in [MASK]",
-                                            "this model has no NSP head")})
+    headless = dataclasses.replace(
+        _big_analysis(8, 0), fill_mask=[], nsp_is_next=None,
+        notes=("this model has no MLM head, so it cannot fill in [MASK]",
+               "this model has no NSP head"))
     state.set_model(model_info(predictor, capabilities={"attention"}))
     state.set_analysis(headless)
     assert not panel.nsp_available()
     assert panel.nsp_reason.text() == "This model has no NSP head"
     assert panel.mask_hint.text() == "This model has no MLM head, so it cannot fill in [MASK]"
     # no notes at all: the model's capabilities give the reason
-    state.set_analysis(SimpleNamespace(**{**vars(headless), "notes": ()}))
+    state.set_analysis(dataclasses.replace(headless, notes=()))
     assert panel.nsp_reason.text() == "This model has no NSP head."
     state.set_analysis(None)
     assert not panel.nsp_available() and panel.mask_groups == []

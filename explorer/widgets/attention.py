@@ -88,7 +88,7 @@ class AttentionFilterBar(QWidget):
         self._sync()
 
     def _on_model_changed(self, _model) -> None:
-        pass
+        self._sync()  # a new model comes with its first analysis
 
 
 class AttentionPanel(QWidget):

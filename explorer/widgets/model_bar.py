@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
-from explorer.state import ExplorerState, ModelInfo
+from engine.results import Analysis, ModelSummary
+from explorer.state import ExplorerState
 from explorer.widgets.task_common import TASK_CAPABILITIES, task_summary
 
 CAPABILITY_LABELS = {"mlm": "fill-mask", "nsp": "next sentence", "attention": "attention",
                      "classify": "classification", "tag": "token tags", "qa": "question answering"}
 
 
-def describe(model: ModelInfo) -> str:
+def describe(model: ModelSummary) -> str:
     caps = ", ".join(CAPABILITY_LABELS.get(c, c) for c in sorted(model.capabilities))
     return (f"<b>{model.name}</b> &nbsp; {model.layers} layers · {model.heads} heads · "
             f"hidden {model.hidden} · {model.parameters / 1e6:.1f}M params · "
-            f"vocab {model.vocab_size} &nbsp; <i>{caps}</i> &nbsp; on {model.device}")
+            f"vocab {model.tokenizer_vocab} &nbsp; <i>{caps}</i> &nbsp; on {model.device}")
 
 
 class ModelBar(QWidget):
@@ -44,7 +45,7 @@ class ModelBar(QWidget):
         state.sig_busy_changed.connect(self.busy.setVisible)
         state.sig_analysis_changed.connect(self._on_analysis)
 
-    def _on_model(self, model: ModelInfo | None) -> None:
+    def _on_model(self, model: ModelSummary | None) -> None:
         self.label.setText(describe(model) if model is not None
                            else "No model loaded — File ▸ Open model folder…")
         if model is not None:
@@ -52,9 +53,9 @@ class ModelBar(QWidget):
                                                 if model.warnings else ""))
         self._on_analysis(self.state.analysis)
 
-    def _on_analysis(self, analysis) -> None:
+    def _on_analysis(self, analysis: Analysis | None) -> None:
         """The task as the latest analysis read it; gone at once for a model without one."""
-        task = getattr(analysis, "task", None)
+        task = analysis.task if analysis is not None else None
         model = self.state.model
         shown = task is not None and model is not None and bool(
             model.capabilities & TASK_CAPABILITIES)

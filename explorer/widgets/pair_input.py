@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QTextCharFormat, 
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QSizePolicy, QTextEdit, QToolButton, QVBoxLayout, QWidget)
 
+from explorer.actions import ACTIONS
 from explorer.state import ExplorerState
 from explorer.text_edits import MASK, diff_region, from_utf16, selection_word_span, to_utf16
 from explorer.widgets.task_common import ANSWER, TASK_CAPABILITIES, WEAK_ANSWER, answer_chars
@@ -89,12 +90,12 @@ class PairInput(QWidget):
         self.editor_b.setAccessibleName("Sentence B")
         self._last_editor = self.editor_a
 
-        self.mask_action = QAction("Mask selected word", self)
-        self.mask_action.setShortcut(QKeySequence("Ctrl+M"))
+        spec = ACTIONS["mask_word"]
+        self.mask_action = QAction(spec.text, self)
+        self.mask_action.setShortcut(QKeySequence(spec.shortcut))
         self.mask_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.mask_action.setToolTip("Replace the word under the cursor (or the selection) in the "
-                                    "focused sentence by [MASK]  (Ctrl+M)")
-        self.mask_action.triggered.connect(self.mask_selected_word)
+        self.mask_action.setToolTip(spec.tip)
+        self.mask_action.triggered.connect(getattr(self, spec.handler))
         self.addAction(self.mask_action)  # with children: works while either editor has focus
         for editor in (self.editor_a, self.editor_b):
             editor.extra_actions = [self.mask_action]

@@ -1,8 +1,8 @@
 """What the task views share: a one-line task summary, tag names split into prefix and entity,
 a colour per entity type, and the marks the token chips carry (tags, the QA answer span).
 
-Input is duck-typed from ``engine.infer.Analysis`` / ``engine.infer_tasks.TaskPrediction``
-(plain lists, numpy arrays and dataclasses); nothing here imports torch or the engine.
+Input is an ``engine.results.Analysis`` and its ``TaskPrediction`` (plain lists, numpy arrays
+and dataclasses); nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ NO_MARKS = ChipMarks()
 
 
 def chip_marks(analysis) -> ChipMarks:
-    task = getattr(analysis, "task", None)
+    task = analysis.task if analysis is not None else None
     if task is None:
         return NO_MARKS
     if task.kind == "tag" and task.tags is not None:
@@ -110,7 +110,7 @@ def chip_marks(analysis) -> ChipMarks:
 
 def answer_chars(analysis) -> tuple[int, int, bool] | None:
     """(char_start, char_end, answer wins) of the QA answer in sentence B, or None."""
-    task = getattr(analysis, "task", None) if analysis is not None else None
+    task = analysis.task if analysis is not None else None
     if task is None or task.kind != "qa" or task.answer is None:
         return None
     answer = task.answer
@@ -119,7 +119,7 @@ def answer_chars(analysis) -> tuple[int, int, bool] | None:
 
 def task_tooltip_lines(analysis, index: int) -> list[str]:
     """What a token's tooltip adds for a fine-tuned model: its tag, or its place in the answer."""
-    task = getattr(analysis, "task", None)
+    task = analysis.task if analysis is not None else None
     if task is None:
         return []
     if task.kind == "tag" and task.tags and task.tags[index] is not None:

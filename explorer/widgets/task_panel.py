@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from engine.results import Analysis
 from explorer.state import ExplorerState
-from explorer.widgets.task_common import KIND_NAMES, TASK_CAPABILITIES, task_summary
+from explorer.widgets.task_common import KIND_NAMES, task_summary
 from explorer.widgets.task_views import AnswerView, ClassView, TagView, ValueView
 
 
@@ -45,15 +46,11 @@ class TaskPanel(QWidget):
         layout.addWidget(self.stack, 1)
 
         state.sig_analysis_changed.connect(self._show_analysis)
-        state.sig_model_changed.connect(self._model_changed)
+        state.sig_model_changed.connect(lambda _model: self._show_analysis(self.state.analysis))
         self._show_analysis(state.analysis)
 
-    def _model_changed(self, model) -> None:
-        if model is None or not model.capabilities & TASK_CAPABILITIES:
-            self._show_analysis(None)  # the old model's task must not linger
-
-    def _show_analysis(self, analysis) -> None:
-        task = getattr(analysis, "task", None)
+    def _show_analysis(self, analysis: Analysis | None) -> None:
+        task = analysis.task if analysis is not None else None
         self.kind = None if task is None else task.kind
         self.setVisible(task is not None)
         if task is None:

@@ -1,0 +1,42 @@
+"""Every action of the explorer window with a name, text and shortcut, declared once.
+
+The menus are built from ``MENUS``; the shortcut-uniqueness test and any shortcuts list read
+``ACTIONS``. A new action is one entry here plus its handler on the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    text: str
+    handler: str                 # the method of ``MainWindow`` it calls (or of the widget named)
+    shortcut: str | None = None  # portable text ("Ctrl+O"); Qt shows Cmd for Ctrl on macOS
+    tip: str | None = None
+    widget: str | None = None    # a window attribute that owns the action instead of a menu
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    "open_model": ActionSpec("&Open model folder…", "choose_model", "Ctrl+O"),
+    "open_bundled": ActionSpec("Open the &bundled default model", "open_bundled_model"),
+    "export_png": ActionSpec("Export attention view as &PNG…", "export_png"),
+    "export_analysis": ActionSpec("Export &analysis (.npz / .json)…", "export_analysis"),
+    "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
+    "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
+    # Lives on the sentence editors, so it works while either has focus.
+    "mask_word": ActionSpec("Mask selected word", "mask_selected_word", "Ctrl+M",
+                            tip="Replace the word under the cursor (or the selection) in the "
+                                "focused sentence by [MASK]  (Ctrl+M)",
+                            widget="pair_input"),
+}
+
+SEPARATOR = "-"
+RECENT = "recent"  # the "Open recent" submenu, filled from the settings
+
+MENUS: dict[str, tuple[str, ...]] = {
+    "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_analysis",
+              SEPARATOR, "quit"),
+    "&Training": ("open_monitor",),
+}
