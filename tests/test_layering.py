@@ -72,3 +72,76 @@ def test_training_never_runs_in_the_gui_process():
             offenders += [f"{path.name}: {n}" for n in names
                           if n.startswith(("engine.train", "engine.cli")) or n == "engine.data.batches"]
     assert offenders == []
+
+
+def _project_imports() -> dict[str, set[str]]:
+    """engine and explorer modules -> the project modules each imports, anywhere in the file
+    (an import inside a function closes a circle as surely as one at the top)."""
+    import explorer
+
+    files = {}
+    for package in (ENGINE_DIR, Path(explorer.__file__).parent):
+        for path in package.rglob("*.py"):
+            parts = path.relative_to(package.parent).with_suffix("").parts
+            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in files.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                submodules = {f"{node.module}.{a.name}" for a in node.names} & files.keys()
+                deps |= submodules or {node.module}  # `from pkg import mod` needs mod, not pkg
+        graph[name] = (deps & files.keys()) - {name}
+    return graph
+
+
+def test_no_import_circle_in_the_tree():
+    graph = _project_imports()
+    assert "engine.checkpoint" in graph["engine.infer"]
+    assert "explorer.state" in graph["explorer.main_window"]
+    circles = []
+
+    def visit(module: str, path: list[str]) -> None:
+        for dep in sorted(graph[module]):
+            if dep in path:
+                circles.append(path[path.index(dep):] + [dep])
+            elif dep not in done:
+                visit(dep, path + [dep])
+        done.add(module)
+
+    done: set[str] = set()
+    for module in sorted(graph):
+        if module not in done:
+            visit(module, [module])
+    assert circles == []
+
+
+def test_the_torch_free_modules_load_no_torch():
+    """What the GUI thread and the job forms import: results, job specs, atomic writes."""
+    code = ("import sys, engine.results, engine.specs, engine.atomic, engine.analysis_io\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_no_file_is_renamed_into_place_outside_engine_atomic():
+    """Every "temp file, then rename" goes through engine/atomic.py (fsync, folder fsync,
+    Windows retry), so no writer can forget a step."""
+    import explorer
+
+    offenders = []
+    for package in (ENGINE_DIR, Path(explorer.__file__).parent):
+        for path in package.rglob("*.py"):
+            if path == ENGINE_DIR / "atomic.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                    continue
+                called, on = node.func.attr, node.func.value
+                if called == "rename" or (called in ("replace", "renames", "move")
+                                          and isinstance(on, ast.Name)
+                                          and on.id in ("os", "shutil")):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
