@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from pathlib import Path
@@ -9,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine import atomic
+
 if TYPE_CHECKING:  # the GUI exports analyses without importing torch
     from engine.infer import Analysis
 
 EXPORT_SUFFIXES = (".npz", ".json")
+EXPORT_FORMAT_VERSION = 1  # of the whole export; raise it when a field changes meaning
 
 
 def analysis_summary(analysis: Analysis) -> dict[str, Any]:
@@ -65,27 +69,49 @@ def task_summary(task) -> dict[str, Any] | None:
     return out
 
 
-def save_analysis(analysis: Analysis, path: str | os.PathLike) -> Path:
-    """Write the analysis; the suffix (.npz or .json) picks the format. Written atomically."""
+def engine_version() -> str:
+    """The installed ``bert-explorer`` package's version ("unknown" in a tree never installed)."""
+    try:
+        return importlib.metadata.version("bert-explorer")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def export_meta(*, model_path: str | os.PathLike | None = None, model_name: str | None = None,
+                settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``meta`` block of an export: what made it (model, engine) and with which settings
+    (``top_k``, ``device``... as the caller gives them). Fields are added here, and only here."""
+    return {
+        "format_version": EXPORT_FORMAT_VERSION,
+        "model_path": None if model_path is None else os.path.abspath(model_path),
+        "model_name": model_name,
+        "engine_version": engine_version(),
+        "settings": dict(settings or {}),
+    }
+
+
+def save_analysis(analysis: Analysis, path: str | os.PathLike, *,
+                  model_path: str | os.PathLike | None = None, model_name: str | None = None,
+                  settings: dict[str, Any] | None = None) -> Path:
+    """Write the analysis; the suffix (.npz or .json) picks the format. Written atomically.
+
+    Both formats carry the same summary (:func:`analysis_summary`) with the :func:`export_meta`
+    block under ``"meta"``: at the top level of the .json, inside ``summary_json`` of the .npz.
+    """
     path = Path(path)
     if path.suffix not in EXPORT_SUFFIXES:
         raise ValueError(f"{path}: export format must be one of {', '.join(EXPORT_SUFFIXES)}")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    summary = analysis_summary(analysis)
-    try:
-        with open(tmp, "wb") as f:
-            if path.suffix == ".npz":
-                np.savez_compressed(f, attentions=analysis.attentions,
-                                    tokens=np.asarray(analysis.tokens),
-                                    token_ids=analysis.token_ids,
-                                    token_type_ids=analysis.token_type_ids,
-                                    special_mask=analysis.special_mask,
-                                    summary_json=np.asarray(json.dumps(summary)))
-            else:
-                summary["attentions"] = np.round(analysis.attentions, 6).tolist()
-                f.write(json.dumps(summary).encode("utf-8"))
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a failed export leaves nothing half-written behind
-        raise
-    os.replace(tmp, path)
+    summary = {"meta": export_meta(model_path=model_path, model_name=model_name, settings=settings),
+               **analysis_summary(analysis)}
+    with atomic.atomic_open(path) as f:  # a failed export leaves nothing half-written behind
+        if path.suffix == ".npz":
+            np.savez_compressed(f, attentions=analysis.attentions,
+                                tokens=np.asarray(analysis.tokens),
+                                token_ids=analysis.token_ids,
+                                token_type_ids=analysis.token_type_ids,
+                                special_mask=analysis.special_mask,
+                                summary_json=np.asarray(json.dumps(summary)))
+        else:
+            summary["attentions"] = np.round(analysis.attentions, 6).tolist()
+            f.write(json.dumps(summary).encode("utf-8"))
     return path

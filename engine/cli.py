@@ -67,12 +67,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyze(args: argparse.Namespace, text_b: str | None):
-    from engine.analysis_io import analysis_summary
-
+def _analysis_predictor(args: argparse.Namespace):
     if args.top_k < 1:  # checked before the (slow) model load
         raise CliError(f"--top-k must be at least 1, got {args.top_k}")
-    analysis = _predictor(args).analyze(args.text_a, text_b, top_k=args.top_k)
+    return _predictor(args)
+
+
+def _analyze(args: argparse.Namespace, text_b: str | None, predictor=None):
+    from engine.analysis_io import analysis_summary
+
+    if predictor is None:
+        predictor = _analysis_predictor(args)
+    analysis = predictor.analyze(args.text_a, text_b, top_k=args.top_k)
     return analysis, analysis_summary(analysis)
 
 
@@ -109,9 +115,13 @@ def cmd_attention(args: argparse.Namespace) -> int:
     if Path(args.out).suffix not in EXPORT_SUFFIXES:  # before the model load, not after
         raise CliError(f"--out {args.out}: the file name must end in "
                        f"{' or '.join(EXPORT_SUFFIXES)}")
-    analysis, data = _analyze(args, args.text_b)
+    predictor = _analysis_predictor(args)
+    analysis, data = _analyze(args, args.text_b, predictor)
     try:
-        path = save_analysis(analysis, args.out)
+        path = save_analysis(analysis, args.out, model_path=predictor.checkpoint.path,
+                             model_name=predictor.name,
+                             settings={"top_k": args.top_k, "device": str(predictor.device),
+                                       "bf16": args.bf16})
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from exc
     layers, heads, seq, _ = analysis.attentions.shape

@@ -195,4 +195,8 @@ class AttentionPanel(QWidget):
         # imported here: engine.analysis_io imports engine.infer, and so torch, at import time
         from engine.analysis_io import save_analysis
 
-        return save_analysis(self.state.analysis, path)
+        model = self.state.model
+        return save_analysis(self.state.analysis, path,
+                             model_path=model.path if model else None,
+                             model_name=model.name if model else None,
+                             settings={"device": model.device} if model else None)
