@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,7 +64,7 @@ def _unlink_quietly(path: str | os.PathLike) -> None:
         pass
 
 
-def _link_new(tmp: str, path: Path) -> None:
+def _link_new(tmp: Path, path: Path) -> None:
     """Give the finished temp file the name ``path`` only if that name is free (FileExistsError)."""
     try:
         os.link(tmp, path)  # check and create in one step: two racing writers cannot both win
@@ -89,7 +88,9 @@ def atomic_open(path: str | os.PathLike, *, exclusive: bool = False) -> Iterator
     where the file system has hard links.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    tmp = _sibling(path, "tmp")
+    # Not mkstemp: its files are private (0600); this one gets the umask's mode, as open() would.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f

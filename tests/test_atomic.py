@@ -70,6 +70,14 @@ def test_exclusive_write_refuses_an_existing_file(tmp_path):
     assert hidden(tmp_path) == []
 
 
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_a_written_file_gets_the_mode_open_would_give_it(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")  # the umask's mode, e.g. 0644: others may read an export
+    atomic.write_text(tmp_path / "atomic.txt", "x")
+    assert (tmp_path / "atomic.txt").stat().st_mode == plain.stat().st_mode
+
+
 @pytest.mark.slow
 def test_a_write_killed_midway_leaves_the_old_file_readable(tmp_path):
     """A real kill (SIGKILL on POSIX) while the new content is half on disk."""
