@@ -1,4 +1,4 @@
-"""Export an :class:`~engine.infer.Analysis` to ``.npz`` (arrays) or ``.json`` (for scripts)."""
+"""Export an :class:`~engine.results.Analysis` to ``.npz`` (arrays) or ``.json`` (for scripts)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,12 @@ import importlib.metadata
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from engine import atomic
-
-if TYPE_CHECKING:  # the GUI exports analyses without importing torch
-    from engine.infer import Analysis
+from engine.results import Analysis, TaskPrediction
 
 EXPORT_SUFFIXES = (".npz", ".json")
 EXPORT_FORMAT_VERSION = 1  # of the whole export; raise it when a field changes meaning
@@ -47,7 +45,7 @@ def analysis_summary(analysis: Analysis) -> dict[str, Any]:
     }
 
 
-def task_summary(task) -> dict[str, Any] | None:
+def task_summary(task: TaskPrediction | None) -> dict[str, Any] | None:
     """A fine-tuned model's reading (``TaskPrediction``) as JSON-ready values."""
     if task is None:
         return None

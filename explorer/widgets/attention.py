@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
+from engine.analysis_io import save_analysis
 from explorer.state import ATTENTION_FILTERS, MEAN_HEAD
 from explorer.widgets.attention_common import attentions_of
 from explorer.widgets.attention_detail import HeadDetail
@@ -192,9 +193,6 @@ class AttentionPanel(QWidget):
         """Write the current analysis to .npz or .json (engine.analysis_io.save_analysis)."""
         if self.state.analysis is None:
             raise ValueError("there is no analysis to export yet")
-        # imported here: engine.analysis_io imports engine.infer, and so torch, at import time
-        from engine.analysis_io import save_analysis
-
         model = self.state.model
         return save_analysis(self.state.analysis, path,
                              model_path=model.path if model else None,
