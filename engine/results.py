@@ -161,3 +161,93 @@ class ModelSummary:
             "missing_capabilities": self.missing_capabilities, "task": self.task_kind,
             "device": self.device, "warnings": list(self.warnings),
         }
+
+
+# ----- lab results: maps beyond raw attention, and per-token salience (engine.lab) -----
+
+# Each method's meaning in one line, for --help, tooltips and exports.
+MAP_METHODS = {
+    "rollout": "attention rollout: head-mean attention plus the residual, multiplied up through "
+               "the layers (Abnar & Zuidema 2020)",
+    "norm": "norm-based attention: each link weighted by the size of the value vector it moves, "
+            "||alpha f(x)|| per head (Kobayashi et al. 2020)",
+    "alti": "ALTI: each token's share of a layer's output with the residual and LayerNorm "
+            "included, rolled out over the layers (Ferrando et al. 2022)",
+}
+SALIENCE_METHODS = {
+    "grad": "gradient norm: how strongly the target reacts to each token's embedding",
+    "grad-input": "gradient x input: the first-order share of each token's embedding in the "
+                  "target (signed)",
+    "ig": "integrated gradients: gradients averaged along the path from a baseline; the scores "
+          "add up to target minus baseline value (Sundararajan et al. 2017)",
+}
+
+
+@dataclass(frozen=True)
+class AttributionMaps:
+    """Token-to-token maps of one method (``engine.lab.maps.explain_maps``); rows are the
+    output tokens, columns the input tokens they draw on."""
+
+    method: str                # a key of MAP_METHODS
+    tokens: list[str]
+    maps: np.ndarray           # float32; rollout, alti: [L, T, T] cumulative over the layers;
+    #                            norm: [L, N, T, T] per head
+    layer_maps: np.ndarray     # [L, T, T] float32, each layer alone: rollout: head-mean
+    #                            attention with the residual; norm: the heads' sum; alti: ALTI
+    row_stochastic: bool       # rows of maps and layer_maps sum to 1
+
+    @property
+    def per_head(self) -> bool:
+        return self.maps.ndim == 4
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "tokens": list(self.tokens),
+                "maps": self.maps.tolist(), "layer_maps": self.layer_maps.tolist(),
+                "row_stochastic": self.row_stochastic}
+
+
+@dataclass(frozen=True)
+class Salience:
+    """Per-token scores for one target (``engine.lab.salience.explain_salience``)."""
+
+    method: str                    # a key of SALIENCE_METHODS
+    tokens: list[str]
+    scores: np.ndarray             # [T] float32: summed over the embedding dimension, signed
+    #                                (grad: the gradient's L2 norm, >= 0)
+    target: str                    # the target in --target form, resolved: "mask:0:door"
+    target_label: str              # the same in words, e.g. "log p(door) at [MASK] 0"
+    target_value: float            # F(x), a log-probability (a difference of two for a pair)
+    baseline_value: float | None   # ig: F(baseline)
+    delta: float | None            # ig: sum(scores) - (F(x) - F(baseline))
+    settings: dict[str, Any] = field(default_factory=dict)  # ig: steps, rule, baseline, batch
+
+    @property
+    def abs_scores(self) -> np.ndarray:
+        return np.abs(self.scores)
+
+    @property
+    def relative_delta(self) -> float | None:
+        """|delta| / |F(x) - F(baseline)|: IG's convergence error as a share of what it splits."""
+        if self.delta is None or self.baseline_value is None:
+            return None
+        gap = abs(self.target_value - self.baseline_value)
+        return abs(self.delta) / gap if gap > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "tokens": list(self.tokens),
+                "scores": self.scores.tolist(), "target": self.target,
+                "target_label": self.target_label, "target_value": self.target_value,
+                "baseline_value": self.baseline_value, "delta": self.delta,
+                "settings": dict(self.settings)}
+IG_BASELINES = {
+    "pad": "[PAD] in place of every token except [CLS] and [SEP]",
+    "mask": "[MASK] in place of every token except [CLS] and [SEP]",
+    "zero": "zero word embeddings except at [CLS] and [SEP]",
+}
+# Integration rules, named as Captum names them.
+IG_RULES = {
+    "gausslegendre": "Gauss-Legendre quadrature (Captum's default)",
+    "riemann_trapezoid": "trapezoid rule on evenly spaced points, both ends included",
+}
+DEFAULT_IG_STEPS = 64
+DEFAULT_IG_BATCH = 8  # path points per forward and backward pass

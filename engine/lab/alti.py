@@ -1,0 +1,85 @@
+"""ALTI (Ferrando et al. 2022): each layer's attention block output, residual and LayerNorm
+included, split exactly into one vector per input token (Kobayashi et al. 2021), and how much
+each of those vectors shaped the result (the ALTI distance rule).
+
+For output token i of a layer with input x, attention alpha, head transforms f_h (see
+``engine.lab.norm``), output bias b, LayerNorm gamma, beta and pre-LN standard deviation s_i:
+
+    T_i(x_j) = gamma * C[sum_h alpha^h_ij f_h(x_j) + [i == j] x_i] / s_i,   C v = v - mean(v)
+    y_i      = sum_j T_i(x_j) + gamma * C[b] / s_i + beta                    (the LN output)
+    c_ij     = max(0, |y_i|_1 - |y_i - T_i(x_j)|_1), rows then normalised to sum 1.
+
+``token_vectors`` materialises every vector (the reference); ``contributions`` computes the
+same c in row chunks without the [T, T, H] tensor of a whole layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+ROW_CHUNK = 32  # output rows per step of the fast path: 32 x T x H floats live at a time
+
+
+@dataclass(frozen=True)
+class LayerParts:
+    """One layer's recordings and weights, batch dimension removed, float32."""
+
+    probs: torch.Tensor             # [N, T, T]
+    transformed: torch.Tensor       # [N, T, H] f_h(x_j)
+    layer_input: torch.Tensor       # [T, H] x
+    attention_dense: torch.Tensor   # [T, H] sum_j sum_h alpha f_h(x_j) + b, before the residual
+    attention_output: torch.Tensor  # [T, H] y, after residual + LayerNorm
+    out_bias: torch.Tensor          # [H] b
+    gamma: torch.Tensor             # [H]
+    beta: torch.Tensor              # [H]
+    eps: float
+
+    @property
+    def scale(self) -> torch.Tensor:
+        """[T, H] gamma / s_i with s_i the exact pre-LN standard deviation of token i."""
+        pre_ln = self.attention_dense + self.layer_input                     # [T, H]
+        std = (pre_ln.var(dim=-1, unbiased=False) + self.eps).sqrt()          # [T]
+        return self.gamma[None, :] / std[:, None]
+
+
+def _centred(v: torch.Tensor) -> torch.Tensor:
+    return v - v.mean(dim=-1, keepdim=True)
+
+
+def token_vectors(parts: LayerParts) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference: every T_i(x_j) as [T(i), T(j), H], and the bias term [T, H] that completes
+    their sum to y. Materialises the per-head vectors [N, T, T, H]."""
+    seq_len = parts.layer_input.shape[0]
+    per_head = parts.probs[..., None] * parts.transformed[:, None, :, :]  # [N, T, T, H]
+    residual = torch.zeros_like(per_head[0])                              # [T, T, H]
+    residual[torch.arange(seq_len), torch.arange(seq_len)] = parts.layer_input
+    scale = parts.scale                                                   # [T, H]
+    vectors = scale[:, None, :] * _centred(per_head.sum(dim=0) + residual)
+    bias = scale * _centred(parts.out_bias)[None, :] + parts.beta[None, :]
+    return vectors, bias
+
+
+def contributions_from_vectors(vectors: torch.Tensor, resultant: torch.Tensor) -> torch.Tensor:
+    """vectors [R, T, H] T_i(x_j), resultant [R, H] y_i -> c [R, T], rows summing to 1."""
+    distance = (resultant[:, None, :] - vectors).abs().sum(dim=-1)       # [R, T]
+    closeness = (resultant.abs().sum(dim=-1, keepdim=True) - distance).clamp_min(0)
+    return closeness / closeness.sum(dim=-1, keepdim=True)
+
+
+def contributions(parts: LayerParts, row_chunk: int = ROW_CHUNK) -> torch.Tensor:
+    """ALTI contributions c [T, T] of one layer, rows summing to 1; equal to
+    ``contributions_from_vectors(token_vectors(parts)[0], parts.attention_output)``."""
+    seq_len = parts.layer_input.shape[0]
+    centred_f = _centred(parts.transformed)                               # [N, T, H]
+    centred_x = _centred(parts.layer_input)                               # [T, H]
+    scale = parts.scale                                                   # [T, H]
+    out = torch.empty(seq_len, seq_len, dtype=centred_f.dtype, device=centred_f.device)
+    for start in range(0, seq_len, row_chunk):
+        rows = torch.arange(start, min(start + row_chunk, seq_len), device=centred_f.device)
+        mixed = torch.einsum("nij,njh->ijh", parts.probs[:, rows], centred_f)  # [R, T, H]
+        mixed[torch.arange(len(rows)), rows] += centred_x[rows]
+        vectors = scale[rows, None, :] * mixed
+        out[rows] = contributions_from_vectors(vectors, parts.attention_output[rows])
+    return out

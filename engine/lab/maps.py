@@ -1,0 +1,77 @@
+"""Rollout, norm-based and ALTI maps of one input, from one traced pass of the encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from engine.lab.alti import LayerParts, contributions
+from engine.lab.norm import head_transformed, norm_maps
+from engine.lab.rollout import residual_attention, rollout
+from engine.lab.weights import linear_weights
+from engine.results import MAP_METHODS, AttributionMaps, InferenceError
+from engine.trace import Trace
+
+# What the decomposition reads from each layer; rollout alone needs only the probabilities.
+_RECORDINGS = frozenset({"probs", "values", "layer_input", "attention_dense", "attention_output"})
+
+
+def layer_parts(encoder: torch.nn.Module, trace: Trace) -> list[LayerParts]:
+    """Each layer's recordings (batch 1) and weights, float32, after a pass with ``trace``."""
+    parts = []
+    for layer, record in zip(encoder.encoder.layer, trace.layers):
+        out = layer.attention.output
+        weight, bias = linear_weights(out.dense)
+        parts.append(LayerParts(
+            probs=record.probs[0].float(),
+            transformed=head_transformed(record.values[0].float(), weight),
+            layer_input=record.layer_input[0].float(),
+            attention_dense=record.attention_dense[0].float(),
+            attention_output=record.attention_output[0].float(),
+            out_bias=bias, gamma=out.LayerNorm.weight.detach().float(),
+            beta=out.LayerNorm.bias.detach().float(), eps=out.LayerNorm.eps))
+    return parts
+
+
+def traced_pass(predictor, text_a: str, text_b: str | None,
+                record: Iterable[str]) -> tuple[list[str], Trace]:
+    """One encoder pass over the pair with every layer's ``record`` kept."""
+    enc = predictor.tokenizer.encode(text_a, text_b,
+                                     max_length=predictor.config.max_position_embeddings)
+    ids = torch.tensor([enc.ids], device=predictor.device)              # [1, T]
+    types = torch.tensor([enc.token_type_ids], device=predictor.device)  # [1, T]
+    trace = Trace(record=record)
+    predictor.encoder(ids, token_type_ids=types, trace=trace)
+    return enc.tokens, trace
+
+
+def explain_maps(predictor, text_a: str, text_b: str | None = None,
+                 methods: Iterable[str] = tuple(MAP_METHODS)) -> dict[str, AttributionMaps]:
+    """The asked-for methods' maps (keys of ``MAP_METHODS``), all from one traced pass."""
+    methods = list(methods)
+    unknown = [m for m in methods if m not in MAP_METHODS]
+    if unknown:
+        raise InferenceError(f"unknown map method {unknown[0]!r}; known: {', '.join(MAP_METHODS)}")
+    decompose = bool({"norm", "alti"} & set(methods))
+    with torch.inference_mode():
+        tokens, trace = traced_pass(predictor, text_a, text_b,
+                                    _RECORDINGS if decompose else {"probs"})
+        parts = layer_parts(predictor.encoder, trace) if decompose else []
+        result = {}
+        if "rollout" in methods:
+            attentions = torch.stack([r.probs[0] for r in trace.layers]).float()  # [L, N, T, T]
+            mixing = residual_attention(attentions.cpu().numpy())
+            result["rollout"] = AttributionMaps("rollout", tokens, rollout(mixing), mixing, True)
+        if "norm" in methods:
+            heads, summed = zip(*(norm_maps(p.probs, p.transformed) for p in parts))
+            result["norm"] = AttributionMaps("norm", tokens, _numpy(heads), _numpy(summed), False)
+        if "alti" in methods:
+            per_layer = _numpy([contributions(p) for p in parts])                # [L, T, T]
+            result["alti"] = AttributionMaps("alti", tokens, rollout(per_layer), per_layer, True)
+    return {m: result[m] for m in methods}
+
+
+def _numpy(tensors) -> np.ndarray:
+    return torch.stack(list(tensors)).cpu().numpy().astype(np.float32, copy=False)
