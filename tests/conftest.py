@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,66 @@ def no_leaked_threads_or_timers(request):
     ticking = [t for w in live for t in w.findChildren(QTimer) if t.isActive()]
     leaked = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not running and not ticking and not leaked, (running, ticking, leaked)
+
+
+# ----- GUI fixtures (PySide6 is imported only by the tests that use them) -----
+
+@pytest.fixture
+def settings(tmp_path):
+    """App settings in a file of the test's own; closing a monitor with live jobs keeps them
+    running without asking (no modal question in a test)."""
+    from PySide6.QtCore import QSettings
+
+    from explorer.monitor_window import ON_CLOSE_KEY
+
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    s.setValue(ON_CLOSE_KEY, "keep")
+    return s
+
+
+@pytest.fixture
+def no_leaked_threads():
+    """Fails the test if it leaves a thread running (an inference worker, a poller...)."""
+    baseline = threading.active_count()
+    yield
+    assert threading.active_count() <= baseline, "a thread leaked"
+
+
+@pytest.fixture
+def make_window(qtbot, settings, no_leaked_threads):
+    """Real explorer main windows, offscreen, on CPU; each is closed after the test and must
+    have stopped its inference thread by then."""
+    from explorer.main_window import MainWindow
+
+    windows = []
+
+    def make(size: tuple[int, int] | None = None) -> MainWindow:
+        win = MainWindow(device="cpu", settings=settings)
+        qtbot.addWidget(win)
+        if size is not None:
+            win.resize(*size)
+        win.show()
+        windows.append(win)
+        return win
+
+    yield make
+    for win in windows:
+        win.close()
+        assert not win.worker.isRunning(), "the inference thread outlived the window"
+
+
+def analysed(qtbot, win, text_a: str, text_b: str = ""):
+    """Set the texts as typing would and wait until the analysis of exactly these texts is
+    applied to every view. (The first analysis applied after an edit can be one still in flight
+    for the previous texts, e.g. after a model load.)"""
+    from PySide6.QtWidgets import QApplication
+
+    win.state.set_texts(text_a, text_b)
+
+    def applied() -> bool:
+        a = win.state.analysis
+        return a is not None and a.text_a == text_a and (a.text_b or "") == (text_b or "")
+
+    qtbot.waitUntil(applied, timeout=60_000)
+    QApplication.processEvents()  # posted layout requests, as the event loop would run them
+    return win.state.analysis

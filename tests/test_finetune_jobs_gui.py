@@ -8,27 +8,19 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from conftest import TINY
 from engine.cli import build_parser
 from engine.runlog import MetricsWriter, RunFolder
 from explorer.finetune_form import FinetuneForm
 from explorer.jobs import JobManager
-from explorer.monitor_window import ON_CLOSE_KEY, MonitorWindow
+from explorer.monitor_window import MonitorWindow
 from explorer.new_job_dialog import NewJobDialog
 from explorer.widgets.job_table import COLUMNS
 
 pytestmark = pytest.mark.usefixtures("qapp")
 CHECK_TIMEOUT_MS = 10_000
 JOB_TIMEOUT_MS = 120_000  # generous: the job imports torch in its own process
-
-
-@pytest.fixture
-def settings(tmp_path) -> QSettings:
-    s = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    s.setValue(ON_CLOSE_KEY, "keep")
-    return s
 
 
 @pytest.fixture(scope="module")

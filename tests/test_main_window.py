@@ -4,37 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
+from conftest import analysed
 from explorer.main_window import MainWindow
 
 pytestmark = pytest.mark.usefixtures("qapp")
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, hf_pretraining_dir):
-    baseline = threading.active_count()
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(device="cpu", settings=settings)
-    qtbot.addWidget(win)
-    win.show()
+def window(qtbot, make_window, hf_pretraining_dir):
+    win = make_window()
     with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
         win.start(str(hf_pretraining_dir))
-    yield win
-    win.close()
-    assert not win.worker.isRunning(), "the inference thread outlived the window"
-    assert threading.active_count() <= baseline, "a thread leaked"
-
-
-def analysed(qtbot, win, text_a, text_b=""):
-    """Set the texts as typing would, wait for their analysis to reach the screen."""
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.state.set_texts(text_a, text_b)
-    return win.state.analysis
+    return win
 
 
 def test_first_analysis_shows_the_default_pair(window):
@@ -176,7 +162,7 @@ PANEL_RENDERS = [("explorer.widgets.token_strip", "TokenStrip", "_show_analysis"
 
 
 def test_a_model_load_repaints_each_panel_once_with_the_new_models_analysis(
-        qtbot, tmp_path, hf_pretraining_dir, vocab_file, monkeypatch):
+        qtbot, make_window, tmp_path, hf_pretraining_dir, vocab_file, monkeypatch):
     import importlib
 
     from conftest import save_hf_model
@@ -191,9 +177,7 @@ def test_a_model_load_repaints_each_panel_once_with_the_new_models_analysis(
             renders.append((_name, self.state.model.path if self.state.model else None))
             return _original(self, *args)
         monkeypatch.setattr(cls, method, counting)
-    win = MainWindow(device="cpu", settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    qtbot.addWidget(win)
-    win.show()
+    win = make_window()
     with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
         win.start(str(hf_pretraining_dir))
     qtbot.wait(200)
@@ -201,9 +185,6 @@ def test_a_model_load_repaints_each_panel_once_with_the_new_models_analysis(
     with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
         win.load_model(str(other))
     qtbot.wait(200)
-    try:
-        assert sorted(name for name, _ in renders) == sorted(c for _, c, _ in PANEL_RENDERS)
-        assert {path for _, path in renders} == {str(other.resolve())}
-        assert win.state.model.layers == 3 and win.state.analysis.attentions.shape[0] == 3
-    finally:
-        win.close()
+    assert sorted(name for name, _ in renders) == sorted(c for _, c, _ in PANEL_RENDERS)
+    assert {path for _, path in renders} == {str(other.resolve())}
+    assert win.state.model.layers == 3 and win.state.analysis.attentions.shape[0] == 3

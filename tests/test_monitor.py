@@ -16,7 +16,7 @@ from PySide6.QtCore import QSettings
 from conftest import CORPUS_SLICE
 from engine.runlog import RunFolder
 from explorer.jobs import JobManager
-from explorer.monitor_window import ON_CLOSE_KEY, MonitorWindow
+from explorer.monitor_window import MonitorWindow
 from explorer.new_job_dialog import NewJobDialog
 
 pytestmark = pytest.mark.usefixtures("qapp")
@@ -30,13 +30,6 @@ def corpus(tmp_path) -> Path:
     path = tmp_path / "tiny.txt"
     path.write_text(text + "\n", encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def settings(tmp_path) -> QSettings:
-    s = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    s.setValue(ON_CLOSE_KEY, "keep")  # closing with a live job must not open a modal question
-    return s
 
 
 def open_monitor(qtbot, runs_root: Path, settings: QSettings) -> MonitorWindow:

@@ -8,26 +8,22 @@ with the bundled model's tokenizer; every assertion compares what is on screen w
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QTextCursor
-from PySide6.QtWidgets import QApplication
 
 from engine.checkpoint import save_checkpoint
 from engine.config import BertConfig
 from engine.model import (BertForQuestionAnswering, BertForSequenceClassification,
                           BertForTokenClassification)
 from engine.tokenizer import WordPieceTokenizer
-from explorer.main_window import MainWindow
 from explorer.widgets.task_common import (ANSWER, WEAK_ANSWER, chip_marks, compact_tag,
                                           entity_colour, entity_types, split_tag, task_summary)
-from conftest import TINY
+from conftest import TINY, analysed
 
 pytestmark = pytest.mark.usefixtures("qapp")
 
@@ -65,36 +61,15 @@ def task_models(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    baseline = threading.active_count()
-    win = MainWindow(device="cpu", settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
+def window(make_window):
+    win = make_window(size=(1200, 800))
     win.worker.start()
-    yield win
-    win.close()
-    assert not win.worker.isRunning()
-    assert threading.active_count() <= baseline
+    return win
 
 
 def opened(qtbot, win, path) -> None:
     with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
         win.load_model(str(path))
-
-
-def analysed(qtbot, win, text_a, text_b=""):
-    """The analysis of exactly these texts, applied to every view. (The first analysis applied
-    after the edit can be one still in flight for the previous texts, e.g. after a model load.)"""
-    win.state.set_texts(text_a, text_b)
-
-    def applied() -> bool:
-        a = win.state.analysis
-        return a is not None and a.text_a == text_a and (a.text_b or "") == (text_b or "")
-
-    qtbot.waitUntil(applied, timeout=60_000)
-    QApplication.processEvents()  # posted layout requests, as the event loop would run them
-    return win.state.analysis
 
 
 def save_png(win, name: str) -> None:
