@@ -410,7 +410,8 @@ def test_length_groups_cover_every_row_once_and_split_only_when_it_pays():
 
 def test_grouped_losses_and_gradients_equal_one_padded_pass(hf_pretraining_dir, tmp_path):
     from engine.finetune.features import collate
-    from engine.train.finetuning import FinetuneSpec, FinetuningTask
+    from engine.specs import FinetuneSpec
+    from engine.train.finetuning import FinetuningTask
 
     rows = [{"text": " ".join(["red cat"] * k), "text_b": "dog", "label": "ab"[k % 2]}
             for k in (1, 12, 2, 3, 14, 1, 2, 4)]

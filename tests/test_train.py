@@ -17,10 +17,11 @@ import torch
 from conftest import CORPUS_SLICE
 from engine.checkpoint import load_checkpoint
 from engine.runlog import MetricsReader, RunFolder
+from engine.specs import PretrainSpec, TrainConfig
 from engine.train.distributed import DistributedContext
-from engine.train.loop import TrainConfig, Trainer, _Window
+from engine.train.loop import Trainer, _Window
 from engine.train.optim import lr_at, parameter_groups
-from engine.train.pretraining import PretrainingTask, PretrainSpec
+from engine.train.pretraining import PretrainingTask
 
 BERT_ENGINE = str(Path(sys.executable).with_name("bert-engine"))
 CPU = DistributedContext(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))

@@ -7,7 +7,6 @@ and saved in the run's config, so a resumed run maps labels to the same ids.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -20,69 +19,14 @@ from engine.finetune import evaluation
 from engine.finetune.batches import EpochBatches
 from engine.finetune.task_data import EvalSet, TaskData
 from engine.model import IGNORE_INDEX
+from engine.specs import FinetuneSpec
 
-TASKS = ("classify", "regress", "tag", "qa")
 ARCHITECTURE = {"classify": "BertForSequenceClassification",
                 "regress": "BertForSequenceClassification",
                 "tag": "BertForTokenClassification", "qa": "BertForQuestionAnswering"}
 # The metric that picks the best checkpoint, by task and problem (higher is better).
 MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regress": "pearson",
                "tag": "entity_f1", "qa": "f1"}
-
-
-@dataclass
-class FinetuneSpec:
-    task: str                          # classify | regress | tag | qa
-    model: str                         # the checkpoint to start from
-    train: str | None = None           # file (or GLUE task folder with --glue-task)
-    eval: str | None = None
-    test: str | None = None            # scored once with the best weights at the end
-    glue_task: str | None = None
-    text_a: str = "text"               # columns (names, or 0-based indices without a header)
-    text_b: str | None = None
-    label: str = "label"
-    has_header: bool = True
-    multi_label: bool = False
-    label_separator: str = ","
-    word_column: int = 0               # CoNLL
-    tag_column: int = -1
-    tag_scheme: str = "IOB2"
-    max_seq_length: int = 128
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    doc_stride: int = 128              # QA
-    max_query_length: int = 64
-    max_answer_length: int = 30
-    n_best: int = 20
-    null_threshold: float = 0.0
-    dropout: float | None = None
-    metric_for_best: str | None = None
-    seed: int = 0
-    labels: list[str] | None = None    # fixed on the first start
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r} (choose from {', '.join(TASKS)})")
-        if self.glue_task and self.task not in ("classify", "regress"):
-            raise ValueError("--glue-task goes with --task classify or regress")
-        if not self.glue_task and not self.train:
-            raise ValueError("give --train FILE (or --glue-task NAME --glue-dir DIR)")
-        if self.max_seq_length < 8:
-            raise ValueError(f"--seq-len {self.max_seq_length} is too short (at least 8)")
-        if self.multi_label and self.task != "classify":
-            raise ValueError("--multi-label goes with --task classify")
-        if not self.label_separator:
-            raise ValueError("--label-separator must not be empty")
-        if self.glue_task and self.eval:
-            raise ValueError("--eval goes with --train files; with --glue-task the task "
-                             "folder's dev file is the evaluation set")
-
-    @property
-    def problem(self) -> str:
-        """single | multi | regress | tag | qa"""
-        if self.task == "classify":
-            return "multi" if self.multi_label else "single"
-        return self.task
 
 
 class FinetuningTask:

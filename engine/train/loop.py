@@ -16,7 +16,6 @@ import socket
 import threading
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -25,42 +24,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from engine.heartbeat import Heartbeat
 from engine.runlog import MetricsWriter, RunFolder
+from engine.specs import TrainConfig
 from engine.train import checkpointing
 from engine.train.distributed import DistributedContext
 from engine.train.optim import build_optimizer, lr_at
-
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-@dataclass
-class TrainConfig:
-    max_steps: int
-    lr: float = 1e-4
-    warmup_steps: int = 0
-    schedule: str = "linear"
-    weight_decay: float = 0.01
-    grad_accum: int = 1
-    clip_norm: float = 1.0
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    log_every: int = 10
-    eval_every: int = 0      # 0: evaluate at checkpoints only
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    seed: int = 0
-    heartbeat_seconds: float = 5.0
-    early_stopping_patience: int = 0  # stop after this many evaluations without a new best
-
-    def __post_init__(self) -> None:
-        if self.max_steps < 1 or self.grad_accum < 1 or self.log_every < 1:
-            raise ValueError("max_steps, grad_accum and log_every must be at least 1")
-        if self.checkpoint_every < 1 or self.keep_checkpoints < 1:
-            raise ValueError("checkpoint_every and keep_checkpoints must be at least 1")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
-        if not self.lr > 0 or self.warmup_steps < 0:
-            raise ValueError("lr must be positive and warmup_steps not negative")
-        if self.early_stopping_patience < 0:
-            raise ValueError("early_stopping_patience must not be negative")
 
 
 class ResumableBatches(Protocol):

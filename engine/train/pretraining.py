@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,39 +15,12 @@ from engine.config import BertConfig
 from engine.data.batches import PretrainingBatches
 from engine.data.shards import TokenizedCorpus
 from engine.model import IGNORE_INDEX, BertForPreTraining
+from engine.specs import PretrainSpec
 
 # A fixed pair whose attention entropy is recorded at every checkpoint ("watch it learn").
 PROBE_PAIR = ("The old man went to the market to buy bread.",
               "He came home with a warm loaf and some cheese.")
 EVAL_SEED = 1234
-
-
-@dataclass
-class PretrainSpec:
-    data: str                         # a folder written by `bert-engine prepare`
-    init_model: str | None = None     # start from this checkpoint (heads added if missing)
-    preset: str = "mini"
-    layers: int | None = None         # overrides of the preset
-    hidden: int | None = None
-    heads: int | None = None
-    intermediate: int | None = None
-    dropout: float | None = None      # hidden and attention dropout (default: the preset's 0.1)
-    max_seq_length: int = 128
-    batch_size: int = 32
-    max_predictions: int = 20
-    whole_word: bool = False
-    short_seq_prob: float = 0.1
-    near_negatives: float = 0.0       # share of NotNext B taken from a nearby document (same book)
-    nsp_loss_weight: float = 1.0      # the NSP loss's weight in the objective (MLM's is 1)
-    eval_batches: int = 20
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.near_negatives <= 1.0:
-            raise ValueError(f"--nsp-near-negatives must be in [0, 1], got {self.near_negatives}")
-        if not (math.isfinite(self.nsp_loss_weight) and self.nsp_loss_weight >= 0):
-            raise ValueError(f"--nsp-loss-weight must be a finite number >= 0, "
-                             f"got {self.nsp_loss_weight}")
 
 
 class PretrainingTask:
@@ -70,25 +41,8 @@ class PretrainingTask:
         self.tokenizer = self.corpus.tokenizer()
         self.loss_weights = {"nsp": spec.nsp_loss_weight}
 
-    @staticmethod
-    def config_for(s: PretrainSpec, vocab_size: int) -> BertConfig:
-        """The preset with the spec's sizes, dropout and positions; ConfigError if they clash."""
-        overrides = {k: v for k, v in dict(num_hidden_layers=s.layers, hidden_size=s.hidden,
-                                           num_attention_heads=s.heads,
-                                           intermediate_size=s.intermediate).items()
-                     if v is not None}
-        if s.dropout is not None:
-            overrides.update(hidden_dropout_prob=s.dropout, attention_probs_dropout_prob=s.dropout)
-        if s.hidden is not None and s.heads is None:
-            overrides["num_attention_heads"] = max(1, s.hidden // 64)
-        if s.hidden is not None and s.intermediate is None:
-            overrides["intermediate_size"] = 4 * s.hidden
-        return BertConfig.from_dict({**BertConfig.preset(s.preset).to_dict(), **overrides,
-                                     "vocab_size": vocab_size,
-                                     "max_position_embeddings": max(512, s.max_seq_length)})
-
     def model_config(self) -> BertConfig:
-        return self.config_for(self.spec, self.tokenizer.vocab_size)
+        return self.spec.model_config(self.tokenizer.vocab_size)
 
     def build_model(self) -> nn.Module:
         if self.spec.init_model is None:
