@@ -85,6 +85,11 @@ def option(opt: Option | str, default: Any = REQUIRED, **settings: Any) -> Any:
     return dataclasses.field(default=default, metadata={_OPTION: opt})
 
 
+def default(spec_class: type, name: str) -> Any:
+    """The default of ``spec_class``'s setting ``name`` (where a GUI form starts from it)."""
+    return next(f.default for f in _fields(spec_class) if f.field.name == name)
+
+
 @dataclass(frozen=True)
 class _Field:
     field: dataclasses.Field

@@ -319,8 +319,11 @@ class PretrainJob(Spec):
     device: str | None = option(DEVICE, None)
 
     def problems(self) -> list[str]:
-        if bool(self.task.data) == bool(self.corpus):
-            return ["a new run needs either --data (prepared) or --corpus (text)"]
+        if self.task.data and self.corpus:
+            return ["give either --data (prepared) or --corpus (text), not both"]
+        if not (self.task.data or self.corpus):
+            return ["a new run needs --corpus (text files or folders) or --data (a prepared "
+                    "folder)"]
         return []
 
     def task_in(self, run_dir: str | Path) -> PretrainSpec:

@@ -1,5 +1,5 @@
-"""A fine-tuning job as the New job dialog describes it: its command line, and a check of its
-data with the engine's own readers, which also gives the preview (first rows, label set).
+"""A fine-tuning job as the New job dialog describes it: its job spec, and a check of its data
+with the engine's own readers, which also gives the preview (first rows, label set).
 
 No Qt and no torch: the readers (``engine.finetune.tables/conll/squad/glue``) are pure Python,
 so the dialog can run :func:`check` off the GUI thread and start nothing until it finds no
@@ -16,14 +16,12 @@ from pathlib import Path
 from engine.data.corpus import DataError
 from engine.finetune import conll, squad, tables
 from engine.finetune.glue import GLUE_TASKS, glue_task, read_glue
+from engine.options import SpecError, default
 from engine.paths import default_model_dir
+from engine.specs import FinetuneJob, FinetuneSpec, FinetuneTraining
 
-TASKS = ("classify", "regress", "tag", "qa")
 GLUE_NAMES = tuple(GLUE_TASKS)
-TAG_SCHEMES = ("IOB2", "IOB1")
 PREVIEW_ROWS = 5
-MAX_QUERY_LENGTH = 64   # the engine's default --max-query-length (the form does not change it)
-QA_SPECIAL_TOKENS = 3   # [CLS] question [SEP] context [SEP]
 CELL_CHARS = 160        # preview cells are cut to this (a SQuAD context is a paragraph)
 
 
@@ -42,22 +40,22 @@ class FinetuneForm:
     eval: str = ""
     glue_task: str | None = None      # with glue_dir instead of train/eval files and columns
     glue_dir: str = ""
-    text_a: str = "text"              # column names (or 0-based numbers without a header)
+    text_a: str = default(FinetuneSpec, "text_a")  # column names (or 0-based numbers)
     text_b: str | None = None
-    label: str = "label"
+    label: str = default(FinetuneSpec, "label")
     has_header: bool = True
     multi_label: bool = False
-    word_column: int = 0              # CoNLL
-    tag_column: int = -1
-    tag_scheme: str = "IOB2"
-    doc_stride: int = 128             # SQuAD
-    max_answer_length: int = 30
-    epochs: float = 3.0
+    word_column: int = default(FinetuneSpec, "word_column")  # CoNLL
+    tag_column: int = default(FinetuneSpec, "tag_column")
+    tag_scheme: str = default(FinetuneSpec, "tag_scheme")
+    doc_stride: int = 128             # SQuAD: BERT's stride for its 384-token windows
+    max_answer_length: int = default(FinetuneSpec, "max_answer_length")
+    epochs: float = default(FinetuneTraining, "epochs")
     max_steps: int | None = None      # instead of epochs
-    lr: float = 5e-5
-    batch_size: int = 32
-    seq_len: int = 128
-    early_stopping: int = 0           # evaluations without a better main metric; 0: never
+    lr: float = default(FinetuneTraining, "lr")
+    batch_size: int = default(FinetuneSpec, "batch_size")
+    seq_len: int = default(FinetuneSpec, "max_seq_length")
+    early_stopping: int = default(FinetuneTraining, "early_stopping")  # 0: never
     device: str = "auto"
 
     def data_fields(self) -> tuple:
@@ -77,44 +75,35 @@ class FinetuneForm:
             return "regress"
         return "multi" if self.multi_label else "single"
 
+    def job(self) -> FinetuneJob:
+        """The job the form describes, with the settings its task uses; SpecError when the
+        spec refuses one."""
+        task: dict = {"task": self.task, "model": self.model, "max_seq_length": self.seq_len,
+                      "batch_size": self.batch_size}
+        if self.glue_task:
+            task.update(glue_task=self.glue_task, train=self.glue_dir or None)
+        else:
+            task.update(train=self.train or None, eval=self.eval or None)
+        if self.uses_columns:
+            task.update(text_a=self.text_a, text_b=self.text_b, label=self.label,
+                        # a JSONL record names its keys: no header to be without
+                        has_header=self.has_header or _file_format(self.train) == "jsonl",
+                        multi_label=self.multi_label and self.task == "classify")
+        elif self.task == "tag":
+            task.update(word_column=self.word_column, tag_column=self.tag_column,
+                        tag_scheme=self.tag_scheme)
+        elif self.task == "qa":
+            task.update(doc_stride=self.doc_stride, max_answer_length=self.max_answer_length)
+        length = {"max_steps": self.max_steps} if self.max_steps else {"epochs": self.epochs}
+        return FinetuneJob(task=FinetuneSpec(**task),
+                           training=FinetuneTraining(lr=self.lr, early_stopping=self.early_stopping,
+                                                     **length),
+                           device=None if self.device == "auto" else self.device)
+
     def args(self) -> list[str]:
         """``bert-engine finetune`` arguments after ``--run-dir``; paths made absolute, so the
-        command runs the same from any folder."""
-        args = ["--task", self.task, "--model", _absolute(self.model)]
-        if self.glue_task:
-            args += ["--glue-task", self.glue_task, "--glue-dir", _absolute(self.glue_dir)]
-        else:
-            args += ["--train", _absolute(self.train)]
-            if self.eval:
-                args += ["--eval", _absolute(self.eval)]
-        if self.uses_columns:
-            args += ["--text-a", self.text_a]
-            if self.text_b:
-                args += ["--text-b", self.text_b]
-            args += ["--label", self.label]
-            if not self.has_header and _file_format(self.train) != "jsonl":
-                args.append("--no-header")
-            if self.multi_label and self.task == "classify":
-                args.append("--multi-label")
-        elif self.task == "tag":
-            args += ["--word-column", str(self.word_column), "--tag-column", str(self.tag_column),
-                     "--tag-scheme", self.tag_scheme]
-        elif self.task == "qa":
-            args += ["--doc-stride", str(self.doc_stride),
-                     "--max-answer-length", str(self.max_answer_length)]
-        if self.max_steps:
-            args += ["--max-steps", str(self.max_steps)]
-        else:
-            args += ["--epochs", f"{self.epochs:g}"]
-        args += ["--lr", f"{self.lr:g}", "--batch-size", str(self.batch_size),
-                 "--seq-len", str(self.seq_len), "--early-stopping", str(self.early_stopping)]
-        if self.device != "auto":
-            args += ["--device", self.device]
-        return args
-
-
-def _absolute(path: str) -> str:
-    return str(Path(path).expanduser().absolute()) if path else ""
+        command runs the same from any folder. SpecError when the spec refuses a setting."""
+        return self.job().to_args()
 
 
 def _file_format(path: str) -> str | None:
@@ -155,34 +144,21 @@ class Check:
 
 
 def settings_problems(form: FinetuneForm) -> list[str]:
-    """Problems with the form itself, found without reading the data files."""
-    problems = []
-    if not form.model.strip():
-        problems.append("Choose the model to fine-tune (a checkpoint folder).")
-    elif not (Path(form.model) / "config.json").is_file():
-        problems.append(f"{form.model}: not a model folder (no config.json)")
-    else:
-        positions = _model_positions(Path(form.model) / "config.json")
-        if positions is not None and positions < form.seq_len:
+    """Problems with the form itself, found without reading the data files: the job spec's
+    (its values and how they go together), then the model folder's."""
+    try:
+        form.job()
+        problems: list[str] = []
+    except SpecError as exc:
+        problems = list(exc.problems)
+    if form.model.strip():
+        config = Path(form.model) / "config.json"
+        positions = _model_positions(config) if config.is_file() else None
+        if not config.is_file():
+            problems.append(f"{form.model}: not a model folder (no config.json)")
+        elif positions is not None and positions < form.seq_len:
             problems.append(f"The model has {positions} positions, fewer than the sequence "
                             f"length {form.seq_len}.")
-    if form.glue_task and form.task not in ("classify", "regress"):
-        problems.append("A GLUE task goes with the classify or regress task.")
-    elif form.glue_task and not form.glue_dir.strip():
-        problems.append(f"Choose the GLUE {form.glue_task} folder (with train.tsv and dev.tsv).")
-    elif not form.glue_task and not form.train.strip():
-        problems.append("Choose the training file.")
-    if form.uses_columns and not (form.text_a and form.label):
-        problems.append("Choose the text A and label columns.")
-    if form.task == "qa":
-        room = MAX_QUERY_LENGTH + QA_SPECIAL_TOKENS
-        if form.doc_stride >= form.seq_len - room:
-            problems.append(f"The document stride ({form.doc_stride}) must be smaller than the "
-                            f"context window, sequence length - {room} = {form.seq_len - room}.")
-    if not 0 < form.lr < 1:
-        problems.append(f"The learning rate must be between 0 and 1, not {form.lr:g}.")
-    if not form.max_steps and not form.epochs > 0:
-        problems.append("Train for a positive number of epochs or steps.")
     return problems
 
 

@@ -1,7 +1,9 @@
-"""A pretraining job as the New job dialog describes it: its command line and its checks.
+"""A pretraining job as the New job dialog describes it: its job spec and the checks the
+spec cannot make (files, the model folder, disk space).
 
-No Qt and no torch: the dialog fills a :class:`JobForm`, shows :meth:`JobForm.command` as the
-user types, and starts nothing until :func:`validate` finds no problem.
+No Qt and no torch: the dialog fills a :class:`JobForm`, shows its command line
+(``form.job().to_args()``) as the user types, and starts nothing until :func:`validate` finds
+no problem.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.config import PRESET_SIZES, BertConfig, ConfigError
+from engine.config import BertConfig, ConfigError
 from engine.data.corpus import DataError, expand_paths
+from engine.options import SpecError, default
+from engine.specs import PretrainJob, PretrainSpec, TrainConfig
 
 CHECKPOINTS_KEPT = 3
 BYTES_PER_PARAMETER = 12  # a checkpoint: fp32 weights + two AdamW moments
@@ -26,72 +30,63 @@ class JobForm:
 
     corpus: list[str] = field(default_factory=list)
     tokenizer: str | None = None    # None: train a new WordPiece vocabulary on the corpus
-    vocab_size: int = 30522
+    vocab_size: int = default(PretrainJob, "vocab_size")
     init_model: str | None = None   # start from this checkpoint (its tokenizer, its sizes)
-    preset: str = "mini"            # a PRESET_SIZES name, or "custom"
-    layers: int = 4
+    preset: str = default(PretrainSpec, "preset")  # a PRESET_SIZES name, or "custom"
+    layers: int = 4                 # the custom sizes start as the mini preset's
     hidden: int = 256
     heads: int = 4
     intermediate: int = 1024
-    seq_len: int = 128
-    batch_size: int = 32
+    seq_len: int = default(PretrainSpec, "max_seq_length")
+    batch_size: int = default(PretrainSpec, "batch_size")
     max_steps: int = 10_000
-    lr: float = 1e-4
+    lr: float = default(TrainConfig, "lr")
     warmup_steps: int = 100
     device: str = "auto"            # auto | cpu | cuda
-    checkpoint_every: int = 500
-    log_every: int = 10
-    heldout_fraction: float = 0.02
+    checkpoint_every: int = default(TrainConfig, "checkpoint_every")
+    log_every: int = default(TrainConfig, "log_every")
+    heldout_fraction: float = default(PretrainJob, "heldout_fraction")
+
+    def job(self) -> PretrainJob:
+        """The job the form describes; SpecError when the spec refuses a setting."""
+        sizes: dict = {}
+        if self.init_model:
+            sizes["init_model"] = self.init_model
+        elif self.preset == "custom":
+            sizes.update(layers=self.layers, hidden=self.hidden, heads=self.heads,
+                         intermediate=self.intermediate)
+        else:
+            sizes["preset"] = self.preset
+        vocabulary: dict = {}
+        if self.tokenizer:
+            vocabulary["tokenizer"] = self.tokenizer
+        elif not self.init_model:  # else the init model's tokenizer
+            vocabulary["vocab_size"] = self.vocab_size
+        return PretrainJob(
+            task=PretrainSpec(data=None, max_seq_length=self.seq_len, batch_size=self.batch_size,
+                              **sizes),
+            corpus=self.corpus, heldout_fraction=self.heldout_fraction, **vocabulary,
+            train=TrainConfig(max_steps=self.max_steps, lr=self.lr,
+                              warmup_steps=self.warmup_steps,
+                              checkpoint_every=self.checkpoint_every, log_every=self.log_every,
+                              keep_checkpoints=CHECKPOINTS_KEPT),
+            device=None if self.device == "auto" else self.device)
 
     def args(self) -> list[str]:
         """``bert-engine pretrain`` arguments after ``--run-dir``; paths made absolute, so the
-        command runs the same from any folder."""
-        args = ["--corpus", *map(_absolute, self.corpus)]
-        if self.init_model:
-            args += ["--init-model", _absolute(self.init_model)]
-        if self.tokenizer:
-            args += ["--tokenizer", _absolute(self.tokenizer)]
-        elif not self.init_model:
-            args += ["--vocab-size", str(self.vocab_size)]
-        if not self.init_model:
-            if self.preset == "custom":
-                args += ["--layers", str(self.layers), "--hidden", str(self.hidden),
-                         "--heads", str(self.heads), "--intermediate", str(self.intermediate)]
-            else:
-                args += ["--preset", self.preset]
-        args += ["--seq-len", str(self.seq_len), "--batch-size", str(self.batch_size),
-                 "--max-steps", str(self.max_steps), "--lr", f"{self.lr:g}",
-                 "--warmup-steps", str(self.warmup_steps),
-                 "--checkpoint-every", str(self.checkpoint_every),
-                 "--log-every", str(self.log_every),
-                 "--keep-checkpoints", str(CHECKPOINTS_KEPT),
-                 "--heldout-fraction", f"{self.heldout_fraction:g}"]
-        if self.device != "auto":
-            args += ["--device", self.device]
-        return args
+        command runs the same from any folder. SpecError when the spec refuses a setting."""
+        return self.job().to_args()
 
     def model_config(self) -> BertConfig:
-        """The model's sizes (vocabulary as the form says); ConfigError when they do not fit."""
+        """The model's sizes (vocabulary as the form says); ConfigError when they do not fit,
+        SpecError when the spec refuses a setting."""
         if self.init_model:
             path = Path(self.init_model) / "config.json"
             try:
                 return BertConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError) as exc:
                 raise ConfigError(f"{path}: cannot be read as a model config ({exc})") from None
-        if self.preset == "custom":
-            config = BertConfig(num_hidden_layers=self.layers, hidden_size=self.hidden,
-                                num_attention_heads=self.heads,
-                                intermediate_size=self.intermediate)
-        else:
-            config = BertConfig.preset(self.preset)
-        config.vocab_size = self.vocab_size
-        config.max_position_embeddings = max(512, self.seq_len)
-        config.validate()
-        return config
-
-
-def _absolute(path: str) -> str:
-    return str(Path(path).expanduser().absolute())
+        return self.job().task.model_config(self.vocab_size)
 
 
 def parameter_count(c: BertConfig) -> int:
@@ -110,12 +105,15 @@ def disk_needed(form: JobForm, config: BertConfig, corpus_bytes: int, compressed
 
 
 def validate(form: JobForm, runs_root: Path) -> list[str]:
-    """Every problem that would stop the job, as messages for the user; [] when it can start."""
-    problems: list[str] = []
+    """Every problem that would stop the job, as messages for the user; [] when it can start:
+    the spec's own (values), then the files', the model's and the disk's."""
+    try:
+        form.job()
+        problems: list[str] = []
+    except SpecError as exc:
+        problems = list(exc.problems)
     files: list[Path] = []
-    if not form.corpus:
-        problems.append("Choose corpus files or a folder.")
-    else:
+    if form.corpus:
         try:
             files = expand_paths(form.corpus)
         except DataError as exc:
@@ -132,21 +130,14 @@ def validate(form: JobForm, runs_root: Path) -> list[str]:
         problems.append(f"{form.tokenizer}: no such tokenizer file or folder")
     if form.init_model and not (Path(form.init_model) / "config.json").is_file():
         problems.append(f"{form.init_model}: not a model folder (no config.json)")
-    if not form.init_model and form.preset not in (*PRESET_SIZES, "custom"):
-        problems.append(f"unknown model size {form.preset!r}")
-    for name, value, low in (("sequence length", form.seq_len, 8), ("batch size", form.batch_size, 1),
-                             ("steps", form.max_steps, 1),
-                             ("checkpoint interval", form.checkpoint_every, 1)):
-        if value < low:
-            problems.append(f"The {name} must be at least {low}.")
-    if not 0 < form.lr < 1:
-        problems.append(f"The learning rate must be between 0 and 1, not {form.lr:g}.")
     config = None
     try:
         config = form.model_config()
         if config.max_position_embeddings < form.seq_len:
             problems.append(f"The model has {config.max_position_embeddings} positions, fewer "
                             f"than the sequence length {form.seq_len}.")
+    except SpecError:
+        pass  # listed above
     except (ConfigError, ValueError) as exc:
         problems.append(str(exc))
     if config is not None and files:
@@ -162,4 +153,3 @@ def validate(form: JobForm, runs_root: Path) -> list[str]:
                             f"{need / 2**30:.1f} GiB (data and {CHECKPOINTS_KEPT} checkpoints), "
                             f"{free / 2**30:.1f} GiB is free.")
     return problems
-

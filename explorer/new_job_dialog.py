@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
                                QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from engine.config import PRESET_SIZES
+from engine.options import SpecError
 from explorer.finetune_form import FinetuneForm
 from explorer.jobs import display_command
 from explorer.job_form import JobForm, validate
@@ -32,6 +33,7 @@ class NewJobDialog(QDialog):
         self._suggest = suggested_run_dir  # name -> a free folder under the runs root
         self.run_dir: Path | None = None
         self.form: JobForm | FinetuneForm | None = None
+        start = JobForm()  # the fields start as a new form does
 
         self.name = QLineEdit("pretrain")
         self.corpus = QLineEdit()
@@ -47,17 +49,18 @@ class NewJobDialog(QDialog):
         self.tokenizer.setPlaceholderText("vocab.txt, tokenizer.json or a model folder")
         browse_tok = QPushButton("…")
         browse_tok.clicked.connect(lambda: self._choose_into(self.tokenizer))
-        self.vocab_size = spin(100, 250_000, 30522, 1000)
+        self.vocab_size = spin(100, 250_000, start.vocab_size, 1000)
 
         self.size = QComboBox()
         self.size.addItems([*PRESET_SIZES, "custom"])
-        self.size.setCurrentText("mini")
+        self.size.setCurrentText(start.preset)
         self.init_model = QLineEdit()
         self.init_model.setPlaceholderText("optional: continue from this model folder")
         browse_init = QPushButton("…")
         browse_init.clicked.connect(lambda: self._choose_into(self.init_model, folder=True))
-        self.layers, self.hidden = spin(1, 48, 4), spin(8, 4096, 256, 64)
-        self.heads, self.intermediate = spin(1, 64, 4), spin(8, 16384, 1024, 256)
+        self.layers, self.hidden = spin(1, 48, start.layers), spin(8, 4096, start.hidden, 64)
+        self.heads = spin(1, 64, start.heads)
+        self.intermediate = spin(8, 16384, start.intermediate, 256)
         self.custom = QWidget()
         self.custom.setVisible(False)  # until "custom" is chosen
         custom = QHBoxLayout(self.custom)
@@ -67,18 +70,18 @@ class NewJobDialog(QDialog):
             custom.addWidget(QLabel(label))
             custom.addWidget(box)
 
-        self.seq_len = spin(8, 4096, 128, 32)
-        self.batch = spin(1, 65536, 32)
-        self.steps = spin(1, 100_000_000, 10_000, 1000)
+        self.seq_len = spin(8, 4096, start.seq_len, 32)
+        self.batch = spin(1, 65536, start.batch_size)
+        self.steps = spin(1, 100_000_000, start.max_steps, 1000)
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(6)
         self.lr.setRange(1e-6, 0.5)
         self.lr.setSingleStep(1e-5)
-        self.lr.setValue(1e-4)
-        self.warmup = spin(0, 10_000_000, 100, 100)
+        self.lr.setValue(start.lr)
+        self.warmup = spin(0, 10_000_000, start.warmup_steps, 100)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.checkpoint_every = spin(1, 10_000_000, 500, 100)
+        self.checkpoint_every = spin(1, 10_000_000, start.checkpoint_every, 100)
 
         data = QGroupBox("Data")
         data_form = QFormLayout(data)
@@ -105,8 +108,9 @@ class NewJobDialog(QDialog):
         self.command = QPlainTextEdit()
         self.command.setReadOnly(True)
         self.command.setMaximumHeight(80)
-        copy = QPushButton("Copy command")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.command_text()))
+        self.copy = QPushButton("Copy command")
+        self.copy.clicked.connect(
+            lambda: QGuiApplication.clipboard().setText(self.command_text()))
         self.problems = QLabel()
         self.problems.setWordWrap(True)
         self.problems.setStyleSheet("color:#b3261e")
@@ -140,7 +144,7 @@ class NewJobDialog(QDialog):
         layout.addWidget(self.pages)
         layout.addWidget(QLabel("Command line (the job runs exactly this):"))
         layout.addWidget(self.command)
-        layout.addWidget(copy)
+        layout.addWidget(self.copy)
         layout.addWidget(self.problems)
         layout.addWidget(self.buttons)
 
@@ -185,7 +189,8 @@ class NewJobDialog(QDialog):
         return self._suggest(self.name.text().strip() or DEFAULT_NAMES[self.kind])
 
     def command_args(self) -> list[str]:
-        """The ``bert-engine`` arguments of the job, subcommand first."""
+        """The ``bert-engine`` arguments of the job, subcommand first; SpecError while the
+        job's spec refuses a setting."""
         form = self.job_form()
         return [form.COMMAND, "--run-dir", str(self.planned_run_dir()), *form.args()]
 
@@ -213,7 +218,12 @@ class NewJobDialog(QDialog):
         self.size.setEnabled(not starts_from_model)
         self.tokenizer.setEnabled(self.reuse_tokenizer.isChecked())
         self.vocab_size.setEnabled(self.train_tokenizer.isChecked() and not starts_from_model)
-        self.command.setPlainText(self.command_text())
+        try:
+            command, complete = self.command_text(), True
+        except SpecError as exc:  # no job, so no command line: say what it needs
+            command, complete = f"(no command yet: {exc})", False
+        self.command.setPlainText(command)
+        self.copy.setEnabled(complete)
         # A fine-tuning job starts once its data passed the check (problems show in the panel).
         self.start_button.setEnabled(self.kind == "pretrain" or self.finetune.ready)
 

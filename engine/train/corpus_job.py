@@ -75,4 +75,5 @@ def _tokenize_corpus(job: PretrainJob, run: RunFolder) -> None:
                             heldout_fraction=job.heldout_fraction)
     docs, toks = report.documents, report.tokens
     run.log(f"prepared {docs['train']} training documents ({toks['train']} tokens) and "
-            f"{docs.get('heldout', 0)} held-out ({toks.get('heldout', 0)}) in {report.seconds:.1f} s")
+            f"{docs.get('heldout', 0)} held-out ({toks.get('heldout', 0)}) in "
+            f"{report.seconds:.1f} s")

@@ -13,10 +13,11 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
+from engine.specs import TAG_SCHEMES, TASKS
 from explorer.finetune_checker import FinetuneChecker
-from explorer.finetune_form import (GLUE_NAMES, TAG_SCHEMES, TASKS, Check, FinetuneForm,
-                                    default_model, file_columns, glue_task_problem,
-                                    names_data, settings_problems)
+from explorer.finetune_form import (GLUE_NAMES, Check, FinetuneForm, default_model,
+                                    file_columns, glue_task_problem, names_data,
+                                    settings_problems)
 from explorer.widgets.finetune_preview import FinetunePreview
 
 CHECK_DELAY_MS = 250  # typing a path: check once it pauses
