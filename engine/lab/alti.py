@@ -72,14 +72,21 @@ def contributions(parts: LayerParts, row_chunk: int = ROW_CHUNK) -> torch.Tensor
     """ALTI contributions c [T, T] of one layer, rows summing to 1; equal to
     ``contributions_from_vectors(token_vectors(parts)[0], parts.attention_output)``."""
     seq_len = parts.layer_input.shape[0]
-    centred_f = _centred(parts.transformed)                               # [N, T, H]
+    # Laid out source-first, [T(j), R(i), H], so each chunk is one batched matmul over j and
+    # the distances reduce over the contiguous last axis, in place.
+    probs = parts.probs.permute(2, 1, 0)                                   # [T(j), T(i), N]
+    centred_f = _centred(parts.transformed).transpose(0, 1).contiguous()  # [T(j), N, H]
     centred_x = _centred(parts.layer_input)                               # [T, H]
     scale = parts.scale                                                   # [T, H]
+    resultant = parts.attention_output                                    # [T, H]
+    resultant_norm = resultant.abs().sum(dim=-1)                          # [T]
     out = torch.empty(seq_len, seq_len, dtype=centred_f.dtype, device=centred_f.device)
     for start in range(0, seq_len, row_chunk):
         rows = torch.arange(start, min(start + row_chunk, seq_len), device=centred_f.device)
-        mixed = torch.einsum("nij,njh->ijh", parts.probs[:, rows], centred_f)  # [R, T, H]
-        mixed[torch.arange(len(rows)), rows] += centred_x[rows]
-        vectors = scale[rows, None, :] * mixed
-        out[rows] = contributions_from_vectors(vectors, parts.attention_output[rows])
+        vectors = torch.bmm(probs[:, rows], centred_f)                    # [T(j), R, H]
+        vectors[rows, torch.arange(len(rows))] += centred_x[rows]         # the residual, j = i
+        vectors.mul_(scale[rows])                                         # T_i(x_j)
+        distance = vectors.sub_(resultant[rows]).abs_().sum(dim=-1).T     # [R, T(j)]
+        closeness = (resultant_norm[rows, None] - distance).clamp_min(0)
+        out[rows] = closeness / closeness.sum(dim=-1, keepdim=True)
     return out
