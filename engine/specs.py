@@ -199,7 +199,7 @@ class FinetuneSpec(Spec):
     seed: int = option(SEED, 0)
     labels: list[str] | None = None    # fixed on the first start
 
-    GLUE_DIR = Option("--glue-dir", metavar="DIR", group=TABLES, path=True,
+    GLUE_DIR = Option("--glue-dir", metavar="DIR", group=TABLES,
                       help="with --glue-task: the task's folder (train.tsv, dev.tsv)")
     EXTRA_OPTIONS = {"glue_task": GLUE_DIR}
 
