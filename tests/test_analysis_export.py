@@ -32,6 +32,7 @@ def npz_summary(path: Path) -> dict:
         return json.loads(str(data["summary_json"]))
 
 
+@pytest.mark.slow
 def test_json_and_npz_carry_the_same_meta_block(predictor, analysis, tmp_path):
     options = dict(model_path=predictor.checkpoint.path, model_name=predictor.name,
                    settings={"top_k": 3, "device": "cpu"})

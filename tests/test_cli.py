@@ -90,6 +90,7 @@ def tiny(hf_pretraining_dir) -> str:
 
 # ----- the real console script: one smoke test per subcommand -----
 
+@pytest.mark.slow
 def test_info(tiny):
     data = run_json("info", "--model", tiny, "--device", "cpu")
     assert data["architecture"] == "BertForPreTraining"
@@ -102,6 +103,7 @@ def test_info(tiny):
     assert data["device"] == "cpu"
 
 
+@pytest.mark.slow
 def test_fill_mask(tiny):
     data = run_json("fill-mask", "--model", tiny, "--device", "cpu", "--top-k", "7",
                     "The [MASK] sat on the [MASK].")
@@ -111,6 +113,7 @@ def test_fill_mask(tiny):
     assert data["tokens"][0] == "[CLS]" and data["tokens"][-1] == "[SEP]"
 
 
+@pytest.mark.slow
 def test_nsp(tiny):
     data = run_json("nsp", "--model", tiny, "--device", "cpu", *PAIR)
     assert 0.0 <= data["nsp_is_next"] <= 1.0
@@ -119,6 +122,7 @@ def test_nsp(tiny):
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".json"])
+@pytest.mark.slow
 def test_attention_export(tiny, tmp_path, suffix):
     out = tmp_path / f"att{suffix}"
     data = run_json("attention", "--model", tiny, "--device", "cpu", "--out", str(out), *PAIR)
@@ -139,6 +143,7 @@ def test_attention_export(tiny, tmp_path, suffix):
     assert_attention_ok(att, 2, 4, len(tokens))
 
 
+@pytest.mark.slow
 def test_analyze(tiny):
     data = run_json("analyze", "--model", tiny, "--device", "cpu", *PAIR)
     assert data["attention_shape"] == [2, 4, len(data["tokens"]), len(data["tokens"])]
@@ -148,6 +153,7 @@ def test_analyze(tiny):
     assert data["special_mask"].count(True) == 3
 
 
+@pytest.mark.slow
 def test_analyze_human_output_on_an_encoder_only_model(minilm_dir):
     proc = run("analyze", "--model", str(minilm_dir), "--device", "cpu",
                "Paris is the capital of [MASK].", "It lies on the Seine.", check_rc=0)
@@ -158,6 +164,7 @@ def test_analyze_human_output_on_an_encoder_only_model(minilm_dir):
     assert "ms on cpu" in out
 
 
+@pytest.mark.slow
 def test_fill_mask_without_mlm_head_exits_1_with_a_note(minilm_dir):
     proc = run("fill-mask", "--model", str(minilm_dir), "--device", "cpu",
                "Paris is the [MASK] of France.", check_rc=1)
@@ -165,24 +172,28 @@ def test_fill_mask_without_mlm_head_exits_1_with_a_note(minilm_dir):
     assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_nsp_without_nsp_head_exits_1(minilm_dir):
     data = run_json("nsp", "--model", str(minilm_dir), "--device", "cpu", *PAIR, rc=1)
     assert data["nsp_is_next"] is None
     assert any("no NSP head" in n for n in data["notes"])
 
 
+@pytest.mark.slow
 def test_help_runs_without_a_model():
     proc = run("--help", check_rc=0)
     for name in SUBCOMMANDS:
         assert name in proc.stdout
 
 
+@pytest.mark.slow
 def test_nonexistent_model_is_a_one_line_error(tmp_path):
     proc = run("info", "--model", str(tmp_path / "missing"), check_rc=2)
     assert_one_line_error(proc.stderr, str(tmp_path / "missing"), "not a folder")
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_corrupt_weights_are_a_one_line_error(tiny, tmp_path):
     folder = Path(shutil.copytree(tiny, tmp_path / "broken"))
     weights = folder / "model.safetensors"
@@ -192,11 +203,13 @@ def test_corrupt_weights_are_a_one_line_error(tiny, tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.slow
 def test_cuda_on_a_cpu_machine_is_a_one_line_error(tiny):
     proc = run("nsp", "--model", tiny, "--device", "cuda", *PAIR, check_rc=2)
     assert_one_line_error(proc.stderr, "CUDA", "--device cpu")
 
 
+@pytest.mark.slow
 def test_no_model_and_no_bundled_default(tmp_path):
     proc = run("info", "--json", cwd=tmp_path)
     if default_model_dir() is not None:
@@ -207,6 +220,7 @@ def test_no_model_and_no_bundled_default(tmp_path):
         assert_one_line_error(proc.stderr, "no --model", "bundled")
 
 
+@pytest.mark.slow
 def test_reader_closing_the_pipe_is_not_a_traceback(tiny):
     """``bert-engine attention ... --json | head -1``: the output outlives its reader."""
     proc = subprocess.Popen([str(SCRIPT), "analyze", "--model", tiny, "--device", "cpu",

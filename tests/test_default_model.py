@@ -79,6 +79,7 @@ def test_shipped_as_fp16_safetensors_within_50_mb_with_its_card(default_model):
         assert must in card
 
 
+@pytest.mark.slow
 def test_transformers_loads_it_and_its_fill_mask_agrees_with_ours(default_model):
     import torch
     import transformers
@@ -94,6 +95,7 @@ def test_transformers_loads_it_and_its_fill_mask_agrees_with_ours(default_model)
         assert [c[2] for c in a] == pytest.approx([c[2] for c in b], abs=1e-4), sentence
 
 
+@pytest.mark.slow
 def test_it_answers_fill_mask_with_words_not_punctuation(default_model):
     """What a user sees on first launch: a noun-like answer for a noun slot."""
     from default_model.probes import ours_top5
@@ -122,6 +124,7 @@ def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
             f"{stage['nsp_loss_weight']:g} | {stage['precision']} | {stage['seed']} |" in card
 
 
+@pytest.mark.slow
 def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
     import subprocess
 

@@ -68,6 +68,7 @@ def pair_run(tmp_path_factory) -> Path:
     return root / "run"
 
 
+@pytest.mark.slow
 def test_pair_classification_learns_and_keeps_the_best_checkpoint(pair_run):
     evaluations = records(pair_run, "heldout")
     best = best_info(pair_run)
@@ -82,6 +83,7 @@ def test_pair_classification_learns_and_keeps_the_best_checkpoint(pair_run):
     assert test["checkpoint"] == "best" and test["accuracy"] >= 0.95
 
 
+@pytest.mark.slow
 def test_a_fine_tuned_classifier_loads_into_transformers_and_the_predictor(pair_run):
     best = pair_run / "best"
     config = json.loads((best / "config.json").read_text())
@@ -98,6 +100,7 @@ def test_a_fine_tuned_classifier_loads_into_transformers_and_the_predictor(pair_
     assert same.probs[1] > 0.5 > different.probs[1]
 
 
+@pytest.mark.slow
 def test_predict_command_prints_the_classes_of_a_fine_tuned_model(pair_run, capsys):
     assert main(["predict", "--model", str(pair_run / "best"), "--json", "red cat tree milk",
                  "milk tree red cat"]) == 0
@@ -118,6 +121,7 @@ def learn_from_the_bundled_model(task: str, train: Path, dev: Path, run: Path,
     return run
 
 
+@pytest.mark.slow
 def test_tagging_learns_entities_and_loads_into_transformers(tmp_path):
     train = synth.write_conll(tmp_path / "train.conll", synth.tagged_sentences(96, seed=1))
     dev = synth.write_conll(tmp_path / "dev.conll", synth.tagged_sentences(40, seed=2))
@@ -132,6 +136,7 @@ def test_tagging_learns_entities_and_loads_into_transformers(tmp_path):
     assert task.tags == [None, "B-PER", "I-PER", "O", "B-PER", "O", "B-LOC", None]
 
 
+@pytest.mark.slow
 def test_question_answering_learns_spans_and_loads_into_transformers(tmp_path):
     train = synth.write_json(tmp_path / "train.json", synth.squad_data(96, seed=1))
     dev = synth.write_json(tmp_path / "dev.json", synth.squad_data(40, seed=2))
@@ -160,6 +165,7 @@ def tiny_job(model: Path, train: Path, dev: Path, *extra: str) -> list[str]:
             str(dev), "--text-b", "text_b", "--batch-size", "8", "--seq-len", "32", *extra]
 
 
+@pytest.mark.slow
 def test_resume_continues_a_fine_tuning_run_bitwise(hf_pretraining_dir, tiny_pair_files,
                                                     tmp_path):
     job = tiny_job(hf_pretraining_dir, *tiny_pair_files, "--max-steps", "8",
@@ -184,6 +190,7 @@ def test_resume_continues_a_fine_tuning_run_bitwise(hf_pretraining_dir, tiny_pai
     assert RunFolder(resumed).read_config()["task"]["labels"] == ["different", "same"]
 
 
+@pytest.mark.slow
 def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(
         hf_pretraining_dir, tiny_pair_files, tmp_path):
     """gloo on CPU: 2 ranks x batch 4 give the weights of 1 process x batch 8 (dropout off)."""
@@ -366,6 +373,7 @@ def test_a_resume_whose_data_moved_fails_clearly_and_says_so_in_the_status(
     assert status["state"] == "failed" and str(train) in status["error"]
 
 
+@pytest.mark.slow
 def test_bioes_tags_are_scored_as_entities(hf_pretraining_dir, tmp_path):
     sentences = [[("alice", "S-PER"), ("went", "O"), ("to", "O"), ("new", "B-LOC"),
                   ("york", "E-LOC")], [("bob", "S-PER"), ("saw", "O"), ("rome", "S-LOC")]] * 4

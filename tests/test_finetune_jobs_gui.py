@@ -236,6 +236,7 @@ def test_a_finetune_run_shows_its_task_metrics_and_best_value(qtbot, tmp_path, s
     monitor.close()
 
 
+@pytest.mark.slow
 def test_a_real_finetune_job_started_from_the_dialog_finishes_with_eval_metrics(
         qtbot, tmp_path, settings, tiny_model):
     data = write_pairs(tmp_path / "pairs.csv")

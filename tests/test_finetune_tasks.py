@@ -161,6 +161,7 @@ def test_sentence_length_rule(built, task):
             assert all(4 <= len(t.split()) <= 60 for t in _texts(r))
 
 
+@pytest.mark.slow
 def test_rebuild_is_byte_identical_and_stats_hash_the_files(built, tmp_path):
     assert build_finetune_tasks.main(["--out", str(tmp_path / "again"), "--seed", "0"]) == 0
     files = sorted(p.relative_to(built) for p in built.rglob("*") if p.is_file())

@@ -94,6 +94,7 @@ def test_window_is_shown_before_torch_is_imported():
     assert out.stdout.split() == ["False", "True"], out.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_screenshot_command_renders_the_window(tmp_path, hf_pretraining_dir):
     png = tmp_path / "shot.png"
     exe = Path(sys.executable).with_name("bert-explorer")
@@ -114,6 +115,7 @@ def test_screenshot_without_any_model_fails_at_once(monkeypatch, capsys, tmp_pat
     assert "--model" in capsys.readouterr().err and not (tmp_path / "never.png").exists()
 
 
+@pytest.mark.slow
 def test_without_a_model_argument_the_bundled_model_opens(tmp_path):
     """What ./run.sh shows on first launch: the bundled model, with fill-mask and NSP."""
     exe = Path(sys.executable).with_name("bert-explorer")

@@ -58,6 +58,7 @@ def train_steps(run_dir: Path) -> list[int]:
     return [r["step"] for r in map(json.loads, lines) if r.get("split") == "train"]
 
 
+@pytest.mark.slow
 def test_a_job_from_the_dialog_through_pause_resume_kill_reopen_and_cancel(qtbot, tmp_path, corpus,
                                                                           settings):
     runs_root = tmp_path / "runs"
@@ -140,6 +141,7 @@ def write_status(run: RunFolder, **fields) -> None:
     run.status_path.write_text(json.dumps(status))
 
 
+@pytest.mark.slow
 def test_dead_and_silent_jobs_show_as_failed(tmp_path):
     manager = JobManager(tmp_path, heartbeat_timeout=30)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -205,6 +207,7 @@ def test_pretraining_heldout_figures_are_drawn_as_evaluated_and_training_ones_sm
     monitor.close()
 
 
+@pytest.mark.slow
 def test_monitor_screenshot_from_the_command_line(tmp_path):
     out = tmp_path / "monitor.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

@@ -183,6 +183,7 @@ def test_read_status_survives_a_corrupt_file(tmp_path):
     assert run.write_status(step=2)["state"] == "running"
 
 
+@pytest.mark.slow
 def test_status_reads_never_see_a_torn_file(tmp_path):
     run = RunFolder.create(tmp_path / "r", {})
     writer = start_python("""
@@ -306,6 +307,7 @@ def test_log_tail_of_a_file_without_final_newline(tmp_path):
     assert run.log_tail(10) == ["a", "b", "c"]
 
 
+@pytest.mark.slow
 def test_log_from_several_processes_never_interleaves(tmp_path):
     run = RunFolder.create(tmp_path / "r", {})
     code = """
@@ -493,6 +495,7 @@ def test_reader_while_the_file_is_deleted_and_recreated(tmp_path):
 
 
 @pytest.mark.parametrize("split_writes", [False, True], ids=["MetricsWriter", "split-writes"])
+@pytest.mark.slow
 def test_reader_keeps_up_with_a_concurrent_writer(tmp_path, split_writes):
     path = tmp_path / "metrics.jsonl"
     writer = start_python("""

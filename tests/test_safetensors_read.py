@@ -42,6 +42,7 @@ def test_every_tensor_has_its_own_aligned_writable_memory(mixed_file):
     assert torch.equal(tensors["i64"], torch.arange(11))
 
 
+@pytest.mark.slow
 def test_parameters_survive_the_file_being_rewritten_in_place(hf_pretraining_dir, tmp_path):
     """``save_pretrained`` truncates and rewrites model.safetensors in place; a mapped model
     would die of SIGBUS, so this runs in its own process."""

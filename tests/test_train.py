@@ -69,6 +69,7 @@ def test_no_weight_decay_on_biases_and_layer_norms(prepared_slice):
         sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_tiny_model_memorises_64_instances(prepared_slice, tmp_path):
     """Gradients reach every part: MLM >= 95% and NSP 100% on a fixed set within 300 steps."""
     spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=48,
@@ -110,6 +111,7 @@ def test_nsp_loss_weight_decides_whether_the_nsp_head_learns(prepared_slice, tmp
     assert torch.equal(nsp_head, before[0]) == (weight == 0.0)
 
 
+@pytest.mark.slow
 def test_a_weighted_nsp_loss_is_recorded_and_logged_unweighted(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "2",
@@ -125,6 +127,7 @@ def test_a_weighted_nsp_loss_is_recorded_and_logged_unweighted(prepared_slice, t
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_a_near_negatives_share_outside_0_to_1_is_refused_before_any_run_folder(prepared_slice,
                                                                               tmp_path):
     bad = pretrain("--run-dir", str(tmp_path / "bad"), "--data", str(prepared_slice),
@@ -133,6 +136,7 @@ def test_a_near_negatives_share_outside_0_to_1_is_refused_before_any_run_folder(
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "6",
@@ -159,6 +163,7 @@ def test_metrics_status_log_and_checkpoints_of_a_run(prepared_slice, tmp_path):
     assert hardware.endswith(f"{os.cpu_count()} cores, no GPU")
 
 
+@pytest.mark.slow
 def test_pretraining_checkpoint_loads_into_transformers(prepared_slice, tmp_path):
     import transformers
 
@@ -185,6 +190,7 @@ def wait_for_checkpoint(run_dir: Path, step: int, process: subprocess.Popen) -> 
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_bitwise(prepared_slice, tmp_path):
     job = ["--data", str(prepared_slice), "--max-steps", "8", "--checkpoint-every", "4",
            *TINY_JOB]
@@ -207,6 +213,7 @@ def test_resume_after_sigkill_continues_bitwise(prepared_slice, tmp_path):
     assert RunFolder(killed).read_status()["state"] == "finished"
 
 
+@pytest.mark.slow
 def test_kill_while_checkpointing_leaves_a_resumable_checkpoint(prepared_slice, tmp_path):
     """Checkpoint every step, kill at an arbitrary moment: whatever is left loads and resumes."""
     run_dir = tmp_path / "run"
@@ -227,6 +234,7 @@ def test_kill_while_checkpointing_leaves_a_resumable_checkpoint(prepared_slice, 
     assert run.latest_checkpoint()[0] == step + 2
 
 
+@pytest.mark.slow
 def test_stop_request_pauses_with_a_checkpoint_and_resume_continues(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
@@ -251,6 +259,7 @@ def test_stop_request_pauses_with_a_checkpoint_and_resume_continues(prepared_sli
     assert run.read_config()["train"]["max_steps"] == paused_at + 2  # kept for later resumes
 
 
+@pytest.mark.slow
 def test_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(prepared_slice,
                                                                           tmp_path):
     run_dir = tmp_path / "run"
@@ -270,6 +279,7 @@ def test_non_finite_loss_fails_clearly_and_keeps_the_last_good_checkpoint(prepar
     assert step < status["step"] + 1
 
 
+@pytest.mark.slow
 def test_evaluate_command_reports_heldout_accuracy(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "2",
@@ -305,6 +315,7 @@ def test_heldout_nsp_accuracy_per_class_shows_a_model_that_always_says_one_thing
     assert 0.3 < scores["nsp_acc"] < 0.7  # about half the pairs are IsNext
 
 
+@pytest.mark.slow
 def test_new_run_refuses_an_existing_run_folder_and_bad_options(prepared_slice, tmp_path):
     run_dir = tmp_path / "run"
     pretrain("--run-dir", str(run_dir), "--data", str(prepared_slice), "--max-steps", "1",
@@ -321,6 +332,7 @@ def test_new_run_refuses_an_existing_run_folder_and_bad_options(prepared_slice, 
     assert heads.returncode == 2 and "multiple" in heads.stderr
 
 
+@pytest.mark.slow
 def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(prepared_slice, tmp_path):
     """gloo on CPU: 2 ranks x batch 2 give the weights of 1 process x batch 4 (dropout off),
     and both ranks end identical."""
@@ -344,6 +356,7 @@ def test_torchrun_two_ranks_equal_one_process_with_the_global_batch(prepared_sli
     assert losses[0] == pytest.approx(losses[1], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_train_tokenizer_then_prepare_from_compressed_text(tmp_path):
     import lzma
 
@@ -382,6 +395,7 @@ def test_an_unexpected_error_marks_the_run_failed_not_running(prepared_slice, tm
     assert status["state"] == "failed" and "No space left" in status["error"]
 
 
+@pytest.mark.slow
 def test_heartbeat_continues_through_a_step_longer_than_its_period(prepared_slice, tmp_path):
     """A monitor marks a job failed when its heartbeat is stale: a slow step must not look dead."""
     spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=32, batch_size=4)
@@ -405,6 +419,7 @@ def test_heartbeat_continues_through_a_step_longer_than_its_period(prepared_slic
     assert run.read_status()["state"] == "finished"  # the stopped heartbeat wrote nothing back
 
 
+@pytest.mark.slow
 def test_a_corpus_job_trains_its_tokenizer_prepares_and_trains(tmp_path):
     """What the New job dialog starts: raw text in, everything else inside the run folder."""
     run_dir = tmp_path / "run"
@@ -420,6 +435,7 @@ def test_a_corpus_job_trains_its_tokenizer_prepares_and_trains(tmp_path):
     assert any(r.get("split") == "heldout" for r in MetricsReader(run.metrics_path).read_new())
 
 
+@pytest.mark.slow
 def test_a_corpus_job_checks_its_inputs_before_creating_anything(tmp_path):
     bad = pretrain("--run-dir", str(tmp_path / "r1"), "--corpus", str(tmp_path / "missing.txt"),
                    "--max-steps", "1", *TINY_JOB, check=False)
@@ -435,6 +451,7 @@ def test_a_corpus_job_checks_its_inputs_before_creating_anything(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_a_one_document_heldout_split_trains_without_evaluation(tmp_path, vocab_file):
     """NSP needs two documents; a tiny corpus that holds out one must still train."""
     from engine.data.shards import prepare_corpus
@@ -454,6 +471,7 @@ def test_a_one_document_heldout_split_trains_without_evaluation(tmp_path, vocab_
     assert any("no held-out evaluation" in line for line in run.log_tail())
 
 
+@pytest.mark.slow
 def test_a_stop_asked_for_while_the_data_is_prepared_is_honoured(tmp_path):
     """A pause clicked before training starts must not be lost: the job stops at step 0."""
     run_dir = tmp_path / "run"
