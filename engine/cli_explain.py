@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from engine.results import (DEFAULT_IG_BATCH, DEFAULT_IG_STEPS, IG_BASELINES, IG_RULES,
+from engine.results import (DEFAULT_IG_STEPS, IG_BASELINES, IG_ROWS_PER_PASS, IG_RULES,
                             MAP_METHODS, SALIENCE_METHODS, InferenceError)
 
 TARGET_HELP = """targets (salience methods; each a log-probability):
@@ -48,8 +48,9 @@ def add_explain_command(sub: argparse._SubParsersAction, load_predictor: Callabl
                         + "; ".join(f"{k}: {v}" for k, v in IG_BASELINES.items()))
     p.add_argument("--rule", choices=list(IG_RULES), default="gausslegendre",
                    help="ig: integration rule (Captum's names; default gausslegendre)")
-    p.add_argument("--batch", type=int, default=DEFAULT_IG_BATCH,
-                   help=f"ig: path points per pass (default {DEFAULT_IG_BATCH})")
+    p.add_argument("--batch", type=int,
+                   help=f"ig: path points per pass (default: {IG_ROWS_PER_PASS} token rows' "
+                        "worth, 8 at 128 tokens)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--bf16", action="store_true", help="bfloat16 weights for the plain pass; "
                                                         "gradients always run in float32")
@@ -61,7 +62,7 @@ def _check(args: argparse.Namespace) -> None:
     """Before the (slow) model load."""
     if args.method in MAP_METHODS and args.target is not None:
         raise InferenceError(f"--target is for salience methods; {args.method} maps every token")
-    if args.steps < 1 or args.batch < 1:
+    if args.steps < 1 or (args.batch is not None and args.batch < 1):
         raise InferenceError("--steps and --batch must be at least 1")
     if args.target is not None:
         from engine.lab.targets import parse_target

@@ -250,4 +250,6 @@ IG_RULES = {
     "riemann_trapezoid": "trapezoid rule on evenly spaced points, both ends included",
 }
 DEFAULT_IG_STEPS = 64
-DEFAULT_IG_BATCH = 8  # path points per forward and backward pass
+# Path points per forward and backward pass, unless given: as many as make this many token rows
+# (8 at 128 tokens, 32 at 32): big enough for efficient matrix products, small enough for memory.
+IG_ROWS_PER_PASS = 1024

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import save_hf_model
 from engine import cli
+from engine.lab.salience import ig_batch
 from engine.results import MAP_METHODS, SALIENCE_METHODS
 
 SCRIPT = Path(sys.executable).with_name("bert-engine")
@@ -50,7 +51,7 @@ def test_integrated_gradients_print_scores_target_values_and_delta(capsys, hf_pr
     gap = data["target_value"] - data["baseline_value"]
     assert data["delta"] == pytest.approx(sum(data["scores"]) - gap, abs=1e-5)
     assert data["settings"] == {"steps": 12, "rule": "gausslegendre", "baseline": "mask",
-                                "batch": 8}
+                                "batch": ig_batch(len(data["tokens"]))}
 
 
 def test_gradient_methods_have_no_baseline(capsys, hf_pretraining_dir):

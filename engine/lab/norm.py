@@ -10,8 +10,8 @@ import torch
 def head_transformed(values: torch.Tensor, out_weight: torch.Tensor) -> torch.Tensor:
     """values [N, T, D] (bias included), out_weight [H, N * D] -> f_h(x_j) as [N, T, H]."""
     heads, _, head_size = values.shape
-    per_head = out_weight.view(out_weight.shape[0], heads, head_size)  # [H, N, D]
-    return torch.einsum("ntd,knd->ntk", values, per_head)
+    per_head = out_weight.view(-1, heads, head_size).permute(1, 2, 0).contiguous()  # [N, D, H]
+    return torch.bmm(values.contiguous(), per_head)
 
 
 def norm_maps(probs: torch.Tensor, transformed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -22,6 +22,8 @@ def norm_maps(probs: torch.Tensor, transformed: torch.Tensor) -> tuple[torch.Ten
     and the sum's squared norm is alpha_ij^T G_j alpha_ij with G_j the heads' Gram matrix at j.
     """
     per_head = probs * transformed.norm(dim=-1)[:, None, :]             # [N, T, T]
-    gram = torch.einsum("njk,mjk->jnm", transformed, transformed)       # [T, N, N]
-    squared = torch.einsum("nij,jnm,mij->ij", probs, gram, probs)       # [T, T]
+    by_source = transformed.transpose(0, 1).contiguous()                # [T(j), N, H]
+    gram = torch.bmm(by_source, by_source.transpose(1, 2))              # [T(j), N, N]
+    weights = probs.permute(2, 1, 0).contiguous()                       # [T(j), T(i), N]
+    squared = (torch.bmm(weights, gram) * weights).sum(dim=-1).T        # [T(i), T(j)]
     return per_head, squared.clamp_min(0).sqrt()

@@ -20,7 +20,7 @@ import torch
 from engine.lab.integration import integration_points
 from engine.lab.targets import Target, parse_target, resolve_target
 from engine.lab.weights import float32_twin
-from engine.results import (DEFAULT_IG_BATCH, DEFAULT_IG_STEPS, IG_BASELINES, SALIENCE_METHODS,
+from engine.results import (DEFAULT_IG_STEPS, IG_BASELINES, IG_ROWS_PER_PASS, SALIENCE_METHODS,
                             InferenceError, Salience)
 
 _TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # predictor -> its twin
@@ -89,16 +89,23 @@ def gradient(function: Callable, embeds: torch.Tensor) -> tuple[torch.Tensor, to
     return value.detach(), grad
 
 
+def ig_batch(seq_len: int) -> int:
+    """Path points per pass when none is asked for."""
+    return max(1, IG_ROWS_PER_PASS // seq_len)
+
+
 def integrated_gradients(function: Callable, embeds: torch.Tensor, baseline: torch.Tensor,
                          steps: int = DEFAULT_IG_STEPS, rule: str = "gausslegendre",
-                         batch: int = DEFAULT_IG_BATCH,
+                         batch: int | None = None,
                          progress: Callable[[int, int], None] | None = None
                          ) -> tuple[torch.Tensor, float, float]:
     """embeds, baseline [1, T, H] -> (attributions [T, H], F(embeds), F(baseline)).
 
-    The path points go through the model ``batch`` at a time; ``progress(done, steps)`` is
-    called after each batch (a callback that raises stops the run: that is how to cancel).
+    The path points go through the model ``batch`` at a time (default ``ig_batch``);
+    ``progress(done, steps)`` is called after each batch (a callback that raises stops the run:
+    that is how to cancel).
     """
+    batch = ig_batch(embeds.shape[1]) if batch is None else batch
     if batch < 1:
         raise InferenceError(f"the internal batch size must be at least 1, got {batch}")
     alphas, weights = integration_points(rule, steps)
@@ -120,7 +127,7 @@ def integrated_gradients(function: Callable, embeds: torch.Tensor, baseline: tor
 def explain_salience(predictor, text_a: str, text_b: str | None = None, method: str = "ig",
                      target: str | None = None, steps: int = DEFAULT_IG_STEPS,
                      baseline: str = "pad", rule: str = "gausslegendre",
-                     batch: int = DEFAULT_IG_BATCH,
+                     batch: int | None = None,
                      progress: Callable[[int, int], None] | None = None) -> Salience:
     """Per-token salience of ``target`` (``--target`` form; None: the default target) by
     ``method`` (a key of ``SALIENCE_METHODS``). ``steps``, ``baseline``, ``rule``, ``batch``
@@ -129,6 +136,7 @@ def explain_salience(predictor, text_a: str, text_b: str | None = None, method: 
         raise InferenceError(f"unknown salience method {method!r}; known: "
                              f"{', '.join(SALIENCE_METHODS)}")
     problem = prepare(predictor, text_a, text_b, target, baseline)
+    batch = ig_batch(len(problem.tokens)) if batch is None else batch
     baseline_value = delta = None
     settings = {}
     if method == "ig":
