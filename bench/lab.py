@@ -44,7 +44,8 @@ MAP_SETS = (["rollout"], ["norm"], ["alti"], ["rollout", "norm", "alti"])
 def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            return next(line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or "unknown CPU"
 
@@ -97,12 +98,13 @@ def bench_model(name: str, folder: Path, args: argparse.Namespace) -> list[str]:
     rows = [f"| {name} | {label} | {ms:.1f} | {ms / analyze_ms:.2f}x | |"
             for label, ms in medians.items()]
     problem = prepare(predictor, text_a, text_b)
-    ours = lambda: integrated_gradients(problem.function, problem.embeds, problem.baseline,  # noqa: E731
-                                        IG_STEPS, RULE, args.batch)[0]
+
+    def ours() -> torch.Tensor:
+        return integrated_gradients(problem.function, problem.embeds, problem.baseline,
+                                    IG_STEPS, RULE, args.batch)[0]
+
     stock = stock_ig(folder, predictor, problem, text_a, text_b, args.batch)
-    diff = float((ours() - stock()).abs().max())
-    if diff > 1e-4:
-        raise SystemExit(f"{name}: IG attributions differ from Captum's by {diff:.2e}")
+    diff = float((ours() - stock()).abs().max())  # reported in the table; tests hold it to 1e-4
     ours_ms, stock_ms = [], []
     for _ in range(args.ig_reps):  # interleaved, so drift hits both alike
         t0 = time.perf_counter()

@@ -16,8 +16,8 @@ from conftest import save_hf_model
 from engine.cpu_packing import PackedLinear, packing_available
 from engine.infer import Predictor
 from engine.lab.integration import integration_points
-from engine.lab.salience import (explain_salience, gradient, gradient_model, integrated_gradients,
-                                 prepare)
+from engine.lab.salience import (explain_salience, gradient, gradient_model, ig_batch,
+                                 integrated_gradients, prepare)
 from engine.paths import default_model_dir
 from engine.results import InferenceError
 
@@ -243,12 +243,27 @@ def test_the_twin_leaves_the_predictors_model_as_it_was(default_model):
     assert gradient_model(default_model) is gradient_model(default_model)  # made once
     twin_weight = gradient_model(default_model).bert.embeddings.word_embeddings.weight
     assert not twin_weight.requires_grad
-    assert twin_weight.data_ptr() == default_model.model.bert.embeddings.word_embeddings.weight.data_ptr()
+    original = default_model.model.bert.embeddings.word_embeddings.weight
+    assert twin_weight.data_ptr() == original.data_ptr()  # shared, not copied
     np.testing.assert_array_equal(default_model.analyze(*PAIR).attentions, before.attentions)
 
 
 def test_a_bf16_predictor_explains_in_float32(hf_pretraining_dir):
     predictor = Predictor.load(hf_pretraining_dir, device="cpu", bf16=True)
     s = explain_salience(predictor, *PAIR, steps=8)
-    assert np.isfinite(s.scores).all() and abs(s.delta) < 0.05 * abs(s.target_value - s.baseline_value)
+    assert np.isfinite(s.scores).all()
+    assert abs(s.delta) < 0.05 * abs(s.target_value - s.baseline_value)
     assert next(predictor.model.parameters()).dtype == torch.bfloat16
+
+
+def test_salience_runs_where_the_caller_turned_gradients_off(tiny):
+    with torch.inference_mode():
+        s = explain_salience(tiny, *PAIR, method="grad-input")
+    with torch.no_grad():
+        again = explain_salience(tiny, *PAIR, method="grad-input")
+    assert (s.scores != 0).any()
+    np.testing.assert_allclose(s.scores, again.scores, rtol=1e-5, atol=1e-7)
+
+
+def test_the_default_internal_batch_keeps_passes_near_a_fixed_size():
+    assert ig_batch(128) == 8 and ig_batch(32) == 32 and ig_batch(5000) == 1

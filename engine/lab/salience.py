@@ -47,6 +47,7 @@ class Problem:
 
 def prepare(predictor, text_a: str, text_b: str | None = None, target: str | None = None,
             baseline: str = "pad") -> Problem:
+    """The input's embeddings, resolved target and baseline (a key of ``IG_BASELINES``)."""
     if baseline not in IG_BASELINES:
         raise InferenceError(f"unknown baseline {baseline!r}; known: {', '.join(IG_BASELINES)}")
     spec = parse_target(target) if target is not None else None
@@ -77,15 +78,17 @@ def prepare(predictor, text_a: str, text_b: str | None = None, target: str | Non
     else:
         token = predictor.tokenizer.pad_id if baseline == "pad" else predictor.tokenizer.mask_id
         replacement = words(torch.full_like(ids, token)).detach()
-    return Problem(encoding.tokens, resolved, lambda e: resolved.readout(model, run(e, resolved.rows)),
+    return Problem(encoding.tokens, resolved,
+                   lambda e: resolved.readout(model, run(e, resolved.rows)),
                    embeds, torch.where(special, embeds, replacement))
 
 
 def gradient(function: Callable, embeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """embeds [B, T, H] -> (F(embeds) [B], dF/dembeds [B, T, H])."""
-    embeds = embeds.detach().requires_grad_(True)
-    value = function(embeds)
-    (grad,) = torch.autograd.grad(value.sum(), embeds)
+    with torch.enable_grad():  # also under a caller's no_grad
+        embeds = embeds.detach().requires_grad_(True)
+        value = function(embeds)
+        (grad,) = torch.autograd.grad(value.sum(), embeds)
     return value.detach(), grad
 
 
@@ -124,6 +127,7 @@ def integrated_gradients(function: Callable, embeds: torch.Tensor, baseline: tor
     return diff * total, float(ends[0]), float(ends[1])
 
 
+@torch.inference_mode(False)  # gradients, even when called inside inference mode
 def explain_salience(predictor, text_a: str, text_b: str | None = None, method: str = "ig",
                      target: str | None = None, steps: int = DEFAULT_IG_STEPS,
                      baseline: str = "pad", rule: str = "gausslegendre",
