@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
+from engine.cli_runs import add_runs_command
 from engine.cli_train import add_training_commands
 from engine.paths import model_or_default
 from engine.results import USER_ERRORS
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "span (QA: question as TEXT_A, passage as TEXT_B)", "optional")
     add_training_commands(sub)
     add_finetune_command(sub)
+    add_runs_command(sub)
     add_explain_command(sub, _predictor, _emit)
     return parser
 
