@@ -16,6 +16,7 @@ from conftest import save_hf_model
 from engine.cpu_packing import PackedLinear, packing_available
 from engine.infer import Predictor
 from engine.lab.integration import integration_points
+from engine.lab.targets import parse_target
 from engine.lab.salience import (explain_salience, gradient, gradient_model, ig_batch,
                                  integrated_gradients, prepare)
 from engine.paths import default_model_dir
@@ -202,6 +203,12 @@ def test_class_and_span_targets_on_fine_tuned_models(tmp_path, vocab_file):
 def test_bad_targets_say_what_is_wrong(tiny, target, message):
     with pytest.raises(InferenceError, match=message):
         explain_salience(tiny, "The keeper lit the lamp.", method="grad", target=target)
+
+
+def test_a_comma_alone_is_the_comma_token_and_one_comma_contrasts_two():
+    assert parse_target("mask:2:,").tokens == (",",)
+    assert parse_target("mask:0:door,window").tokens == ("door", "window")
+    assert parse_target("mask:1").tokens == () and parse_target("mask:1").mask_index == 1
 
 
 def test_mask_targets_name_the_mask_and_single_tokens(tiny):

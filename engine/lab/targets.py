@@ -51,8 +51,10 @@ def parse_target(text: str) -> TargetSpec:
         return TargetSpec("class", label=rest)
     if kind == "mask" and rest:
         index, _, tokens = rest.partition(":")
-        names = tuple(t.strip() for t in tokens.split(",")) if tokens else ()
-        if index.isdigit() and len(names) <= 2 and all(names):
+        pair = tokens.split(",")
+        # One comma between two tokens contrasts them; "," alone is the comma token.
+        names = tuple(pair) if len(pair) == 2 and all(pair) else (tokens,) if tokens else ()
+        if index.isdigit():
             return TargetSpec("mask", mask_index=int(index), tokens=names)
     raise InferenceError(f"cannot read target {text!r}; use one of {', '.join(TARGET_FORMS)}")
 
