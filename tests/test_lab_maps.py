@@ -115,7 +115,7 @@ def test_alti_vectors_sum_back_to_the_layer_output_and_the_fast_path_equals_them
     predictor = request.getfixturevalue(which)
     with torch.inference_mode():
         _, trace = traced_pass(predictor, *PAIR, _RECORDINGS)
-        for parts in layer_parts(predictor.encoder, trace):
+        for parts in layer_parts(predictor, trace):
             vectors, bias = token_vectors(parts)                        # [T, T, H], [T, H]
             torch.testing.assert_close(vectors.sum(dim=1) + bias, parts.attention_output,
                                        atol=1e-5, rtol=0)

@@ -17,8 +17,9 @@ from engine.cpu_packing import PackedLinear, packing_available
 from engine.infer import Predictor
 from engine.lab.integration import integration_points
 from engine.lab.targets import parse_target
-from engine.lab.salience import (explain_salience, gradient, gradient_model, ig_batch,
-                                 integrated_gradients, prepare)
+from engine.lab.salience import (explain_salience, gradient, ig_batch, integrated_gradients,
+                                 prepare)
+from engine.lab.weights import float32_model
 from engine.paths import default_model_dir
 from engine.results import InferenceError
 
@@ -154,7 +155,7 @@ def test_targets_read_what_the_analysis_predicts(default_model):
 
 
 def test_baselines_keep_the_special_tokens_and_replace_the_rest(tiny):
-    words = gradient_model(tiny).bert.embeddings.word_embeddings.weight
+    words = float32_model(tiny).bert.embeddings.word_embeddings.weight
     for baseline, token in (("pad", tiny.tokenizer.pad_id), ("mask", tiny.tokenizer.mask_id),
                             ("zero", None)):
         problem = prepare(tiny, *PAIR, target="mask:0", baseline=baseline)
@@ -247,8 +248,8 @@ def test_the_twin_leaves_the_predictors_model_as_it_was(default_model):
     layer = default_model.encoder.encoder.layer[0].attention.self
     if packing_available():
         assert isinstance(layer.query, PackedLinear)
-    assert gradient_model(default_model) is gradient_model(default_model)  # made once
-    twin_weight = gradient_model(default_model).bert.embeddings.word_embeddings.weight
+    assert float32_model(default_model) is float32_model(default_model)  # made once
+    twin_weight = float32_model(default_model).bert.embeddings.word_embeddings.weight
     assert not twin_weight.requires_grad
     original = default_model.model.bert.embeddings.word_embeddings.weight
     assert twin_weight.data_ptr() == original.data_ptr()  # shared, not copied

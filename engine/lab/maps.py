@@ -10,7 +10,7 @@ import torch
 from engine.lab.alti import LayerParts, contributions
 from engine.lab.norm import head_transformed, norm_maps
 from engine.lab.rollout import residual_attention, rollout
-from engine.lab.weights import linear_weights
+from engine.lab.weights import attention_projections
 from engine.results import MAP_METHODS, AttributionMaps, InferenceError
 from engine.trace import Trace
 
@@ -18,12 +18,12 @@ from engine.trace import Trace
 _RECORDINGS = frozenset({"probs", "values", "layer_input", "attention_dense", "attention_output"})
 
 
-def layer_parts(encoder: torch.nn.Module, trace: Trace) -> list[LayerParts]:
+def layer_parts(predictor, trace: Trace) -> list[LayerParts]:
     """Each layer's recordings (batch 1) and weights, float32, after a pass with ``trace``."""
     parts = []
-    for layer, record in zip(encoder.encoder.layer, trace.layers):
+    for layer, record, (weight, bias) in zip(predictor.encoder.encoder.layer, trace.layers,
+                                             attention_projections(predictor)):
         out = layer.attention.output
-        weight, bias = linear_weights(out.dense)
         parts.append(LayerParts(
             probs=record.probs[0].float(),
             transformed=head_transformed(record.values[0].float(), weight),
@@ -58,7 +58,7 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
     with torch.inference_mode():
         tokens, trace = traced_pass(predictor, text_a, text_b,
                                     _RECORDINGS if decompose else {"probs"})
-        parts = layer_parts(predictor.encoder, trace) if decompose else []
+        parts = layer_parts(predictor, trace) if decompose else []
         result = {}
         if "rollout" in methods:
             attentions = torch.stack([r.probs[0] for r in trace.layers]).float()  # [L, N, T, T]

@@ -10,7 +10,6 @@ only at the rows the target reads.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,20 +18,9 @@ import torch
 
 from engine.lab.integration import integration_points
 from engine.lab.targets import Target, parse_target, resolve_target
-from engine.lab.weights import float32_twin
+from engine.lab.weights import float32_model
 from engine.results import (DEFAULT_IG_STEPS, IG_BASELINES, IG_ROWS_PER_PASS, SALIENCE_METHODS,
                             InferenceError, Salience)
-
-_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # predictor -> its twin
-
-
-def gradient_model(predictor) -> torch.nn.Module:
-    """The predictor's model as a float32 twin autograd can pass through, made once."""
-    twin = _TWINS.get(predictor)
-    if twin is None:
-        twin = _TWINS[predictor] = float32_twin(predictor.model)
-    return twin
-
 
 @dataclass(frozen=True)
 class Problem:
@@ -51,7 +39,7 @@ def prepare(predictor, text_a: str, text_b: str | None = None, target: str | Non
     if baseline not in IG_BASELINES:
         raise InferenceError(f"unknown baseline {baseline!r}; known: {', '.join(IG_BASELINES)}")
     spec = parse_target(target) if target is not None else None
-    model = gradient_model(predictor)
+    model = float32_model(predictor)
     encoder = getattr(model, "bert", model)
     encoding = predictor.tokenizer.encode(text_a, text_b,
                                           max_length=predictor.config.max_position_embeddings)

@@ -10,6 +10,7 @@ its packed fast path and the twin costs only the packed weights' dense copies.
 from __future__ import annotations
 
 import copy
+import weakref
 
 import torch
 from torch import nn
@@ -45,3 +46,25 @@ def float32_twin(module: nn.Module) -> nn.Module:
                      for name, child in module._modules.items()}
     twin.training = False
     return twin
+
+
+_TWINS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()        # predictor -> twin
+_PROJECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # predictor -> list
+
+
+def float32_model(predictor) -> nn.Module:
+    """The predictor's model as a float32 twin autograd can pass through, made once."""
+    twin = _TWINS.get(predictor)
+    if twin is None:
+        twin = _TWINS[predictor] = float32_twin(predictor.model)
+    return twin
+
+
+def attention_projections(predictor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Each layer's attention output projection, (weight [H, H], bias [H]) dense float32, made
+    once (unpacking them on every call costs a fifth of an analysis)."""
+    found = _PROJECTIONS.get(predictor)
+    if found is None:
+        found = _PROJECTIONS[predictor] = [linear_weights(layer.attention.output.dense)
+                                           for layer in predictor.encoder.encoder.layer]
+    return found
