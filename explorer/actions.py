@@ -30,6 +30,11 @@ ACTIONS: dict[str, ActionSpec] = {
                             tip="Replace the word under the cursor (or the selection) in the "
                                 "focused sentence by [MASK]  (Ctrl+M)",
                             widget="pair_input"),
+    "open_readme": ActionSpec("&README", "open_readme", "F1"),
+    "open_model_card": ActionSpec("Model &card", "open_model_card",
+                                  tip="The loaded model's MODEL_CARD.md (or README.md), rendered"),
+    "keyboard_shortcuts": ActionSpec("&Keyboard shortcuts", "show_shortcuts", "Ctrl+/"),
+    "about": ActionSpec("&About BERT Explorer", "show_about"),
 }
 
 SEPARATOR = "-"
@@ -39,4 +44,5 @@ MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_analysis",
               SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
+    "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),
 }

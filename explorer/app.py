@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.paths import default_model_dir
+from explorer.identity import APP_ID, APP_NAME, app_icon, app_version
 from explorer.jobs import JobManager
 
 SCREENSHOT_TIMEOUT_MS = 180_000
@@ -23,6 +24,7 @@ SCREENSHOT_TIMEOUT_MS = 180_000
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bert-explorer",
                                      description="See what a BERT model does.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {app_version()}")
     parser.add_argument("--model", metavar="DIR", help="checkpoint folder (HF layout)")
     parser.add_argument("--text-a", help="sentence A (type [MASK] to mask)")
     parser.add_argument("--text-b", help="sentence B")
@@ -71,13 +73,23 @@ def take_screenshot_when_ready(app: QApplication, window, path: Path) -> None:
     QTimer.singleShot(SCREENSHOT_TIMEOUT_MS, lambda: give_up("timed out waiting for analysis"))
 
 
+def make_application() -> QApplication:
+    """The QApplication, named and versioned for the desktop, its icon on every window."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(app_version())
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
+    return app
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.screenshot and not args.monitor and not (args.model or default_model_dir()):
         print("bert-explorer: --screenshot needs --model DIR (no bundled default model yet)",
               file=sys.stderr)
         return 2
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = make_application()
     from explorer.main_window import MainWindow
 
     if args.screenshot:  # a scripted run must neither read nor change the user's settings
@@ -85,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                              QSettings.IniFormat)
     else:
         settings = QSettings("BERT Explorer", "BERT Explorer")
-    manager = JobManager.from_settings(settings, args.runs_root)
+    manager = JobManager.from_settings(settings, args.runs_root, remember=not args.screenshot)
     if args.monitor:
         return run_monitor(app, args, settings, manager)
     window = MainWindow(device=args.device, settings=settings, jobs=manager)

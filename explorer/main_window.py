@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBo
 from engine.paths import default_model_dir
 from engine.results import Analysis
 from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
+from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from explorer.inference_worker import Analyze, InferenceWorker, LoadModel, ModelLoaded
 from explorer.jobs import JobManager
 from explorer.state import ExplorerState
@@ -36,6 +37,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.jobs = jobs  # explorer.jobs.JobManager for the training monitor (made on demand)
         self.monitor = None
+        self.help_windows: dict[str, QWidget] = {}  # the Help menu's open windows, by action
         self.setWindowTitle("BERT Explorer")
         self.state = state or ExplorerState(self)
         self.settings = settings or QSettings("BERT Explorer", "BERT Explorer")
@@ -252,6 +254,38 @@ class MainWindow(QMainWindow):
                 self.attention.export_analysis(path)
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
+
+    # ----- help -----
+
+    def show_about(self) -> None:
+        self._show_help("about", AboutDialog(self.state.model, self))
+
+    def show_shortcuts(self) -> None:
+        self._show_help("keyboard_shortcuts", ShortcutsDialog(self))
+
+    def open_readme(self) -> None:
+        self._show_help("open_readme", readme_viewer(self),
+                        "The README is not installed with this copy of BERT Explorer")
+
+    def open_model_card(self) -> None:
+        model = self.state.model
+        self._show_help("open_model_card", model_card_viewer(model, self),
+                        "No model is loaded" if model is None else
+                        f"{model.name} has no model card (MODEL_CARD.md or README.md)")
+
+    def _show_help(self, name: str, window: QWidget | None, missing: str = "") -> None:
+        """Show ``window`` in place of the one this action opened before; ``missing`` goes to
+        the status bar when there is nothing to show."""
+        if window is None:
+            self.statusBar().showMessage(missing, 5000)
+            return
+        old = self.help_windows.pop(name, None)
+        if old is not None:
+            old.close()
+            old.deleteLater()
+        self.help_windows[name] = window
+        window.show()
+        window.raise_()
 
     # ----- persistence and shutdown -----
 
