@@ -182,6 +182,21 @@ SALIENCE_METHODS = {
           "add up to target minus baseline value (Sundararajan et al. 2017)",
 }
 
+IG_BASELINES = {
+    "pad": "[PAD] in place of every token except [CLS] and [SEP]",
+    "mask": "[MASK] in place of every token except [CLS] and [SEP]",
+    "zero": "zero word embeddings except at [CLS] and [SEP]",
+}
+# Integration rules, named as Captum names them.
+IG_RULES = {
+    "gausslegendre": "Gauss-Legendre quadrature (Captum's default)",
+    "riemann_trapezoid": "trapezoid rule on evenly spaced points, both ends included",
+}
+DEFAULT_IG_STEPS = 64
+# Path points per forward and backward pass, unless given: as many as make this many token rows
+# (8 at 128 tokens, 32 at 32): big enough for efficient matrix products, small enough for memory.
+IG_ROWS_PER_PASS = 1024
+
 
 @dataclass(frozen=True)
 class AttributionMaps:
@@ -239,17 +254,3 @@ class Salience:
                 "target_label": self.target_label, "target_value": self.target_value,
                 "baseline_value": self.baseline_value, "delta": self.delta,
                 "settings": dict(self.settings)}
-IG_BASELINES = {
-    "pad": "[PAD] in place of every token except [CLS] and [SEP]",
-    "mask": "[MASK] in place of every token except [CLS] and [SEP]",
-    "zero": "zero word embeddings except at [CLS] and [SEP]",
-}
-# Integration rules, named as Captum names them.
-IG_RULES = {
-    "gausslegendre": "Gauss-Legendre quadrature (Captum's default)",
-    "riemann_trapezoid": "trapezoid rule on evenly spaced points, both ends included",
-}
-DEFAULT_IG_STEPS = 64
-# Path points per forward and backward pass, unless given: as many as make this many token rows
-# (8 at 128 tokens, 32 at 32): big enough for efficient matrix products, small enough for memory.
-IG_ROWS_PER_PASS = 1024
