@@ -85,8 +85,8 @@ def torch_version() -> str:
 
 def about_markdown(model: ModelSummary | None) -> str:
     """The About text: versions, the device, the loaded model's name and licence, the corpus."""
-    lines = [f"- Versions: {APP_NAME} {app_version()}, Python {platform.python_version()}, PyTorch {torch_version()}, "
-             f"Qt {qVersion()} (PySide6 {PySide6.__version__})",
+    lines = [f"- Versions: {APP_NAME} {app_version()}, Python {platform.python_version()}, "
+             f"PyTorch {torch_version()}, Qt {qVersion()} (PySide6 {PySide6.__version__})",
              f"- Device: {model.device if model else 'chosen when a model is loaded'}", "",
              "### Model"]
     if model is None:
@@ -101,8 +101,8 @@ def about_markdown(model: ModelSummary | None) -> str:
         else:
             licence = card_licence(card.read_text(encoding="utf-8", errors="replace"))
             lines += [f"**Licence**, as its card states it: {licence}" if licence
-                  else "The model card does not state a licence.", "",
-                  f"[Open the model card]({CARD_LINK})"]
+                      else "The model card does not state a licence.", "",
+                      f"[Open the model card]({CARD_LINK})"]
     lines += ["", "### Corpus", "The bundled public-domain corpus the default model was "
               "trained on (`resources/corpus`):", ""]
     if CORPUS_SOURCES.is_file():
@@ -137,7 +137,8 @@ def shortcut_rows() -> list[tuple[str, str, str, str]]:
             n for n in ACTIONS if n not in where]:
         spec = ACTIONS[name]
         place = where.get(name) or (spec.widget or "").replace("_", " ").capitalize()
-        keys = QKeySequence(spec.shortcut).toString(QKeySequence.NativeText) if spec.shortcut else ""
+        keys = (QKeySequence(spec.shortcut).toString(QKeySequence.NativeText)
+                if spec.shortcut else "")
         rows.append((place, spec.text.replace("&", "").rstrip("…"), keys, spec.tip or ""))
     return rows
 

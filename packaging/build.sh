@@ -39,7 +39,8 @@ step "wheel"
 # and nothing ignored (runs, venvs, outputs) can slip into the wheel.
 src=$OUT/src
 rm -rf "$src" "$OUT/wheel" && mkdir -p "$src" "$OUT/wheel"
-git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$src"
+git ls-files -z --cached --others --exclude-standard \
+    | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$src"  # deleted: skipped
 "${pip[@]}" wheel --no-deps -w "$OUT/wheel" "$src"
 wheel=$(ls "$OUT"/wheel/bert_explorer-"$version"-*.whl)
 "${pip[@]}" install "$wheel[gui]"                            # its dependencies, torch kept

@@ -45,7 +45,8 @@ def test_the_wheel_lists_every_package_and_its_mapped_data_exists():
     for package, folder in config["package-dir"].items():
         for pattern in config["package-data"][package]:
             assert list((ROOT / folder).glob(pattern)), f"{package}: nothing matches {pattern}"
-    assert not any("*.txt" in p or "corpus/*" in p for p in config["package-data"]["engine.resources"])
+    shipped = config["package-data"]["engine.resources"]
+    assert not [p for p in shipped if "*.txt" in p or "corpus/*" in p]  # never the corpus
 
 
 def test_one_id_names_the_desktop_entry_the_metainfo_and_the_icon():
@@ -141,8 +142,8 @@ def checkout_copy(dest: Path) -> Path:
 def test_the_wheel_alone_opens_its_bundled_model(tmp_path):
     src = checkout_copy(tmp_path / "src")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"),
-                    str(src)], check=True, cwd=tmp_path)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path / "wheel"), str(src)], check=True, cwd=tmp_path)
     (wheel,) = (tmp_path / "wheel").glob("bert_explorer-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "engine/resources/models/default/model.safetensors" in names
@@ -152,8 +153,9 @@ def test_the_wheel_alone_opens_its_bundled_model(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True).stdout.strip())
     # The test venv's packages (torch, Qt...) without a second download; a plain path line, so
     # its editable install of this checkout is not activated.
     (site / "test-venv.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
