@@ -50,8 +50,9 @@ from engine.model import BertForSequenceClassification  # noqa: E402
 from engine.runlog import RunFolder  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
 from engine.train.distributed import DistributedContext  # noqa: E402
-from engine.train.finetuning import FinetuneSpec, FinetuningTask  # noqa: E402
-from engine.train.loop import TrainConfig, Trainer, _Window  # noqa: E402
+from engine.specs import FinetuneSpec, TrainConfig  # noqa: E402
+from engine.train.finetuning import FinetuningTask  # noqa: E402
+from engine.train.loop import Trainer, _Window  # noqa: E402
 
 SLICE = ROOT / "resources" / "corpus" / "slice.txt"
 TOKENIZER = ROOT / "resources" / "models" / "default"

@@ -40,8 +40,9 @@ from engine.data.shards import prepare_corpus  # noqa: E402
 from engine.runlog import RunFolder  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
 from engine.train.distributed import DistributedContext  # noqa: E402
-from engine.train.loop import TrainConfig, Trainer, _Window  # noqa: E402
-from engine.train.pretraining import PretrainingTask, PretrainSpec  # noqa: E402
+from engine.specs import PretrainSpec, TrainConfig  # noqa: E402
+from engine.train.loop import Trainer, _Window  # noqa: E402
+from engine.train.pretraining import PretrainingTask  # noqa: E402
 
 SLICE = ROOT / "resources" / "corpus" / "slice.txt"
 LR = 1e-4
