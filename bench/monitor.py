@@ -7,8 +7,12 @@
    to the repainted frame (read the new line, extend the smoothing, redraw every plot).
    Reference: the stock approach, pyqtgraph without downsampling and the smoothing recomputed
    over the whole history on each point.
+3. The runs table with 200 run folders (real job configs, 500 records each): open (read every
+   run, fill and paint the table) and refresh while 5 of them append a record each time
+   (targets: <= 1 s and <= 100 ms).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/monitor.py [--seconds 20] [--points 100000]
+        [--runs 200] [--skip-timer]
 """
 
 from __future__ import annotations
@@ -164,16 +168,81 @@ def bench_append(points: int, frames: int) -> None:
           f"{percentile(results['ours'], 50) / percentile(results['stock'], 50):.2f}")
 
 
+def write_run_folders(root: Path, count: int, records: int) -> list[Path]:
+    """``count`` finished-looking pretraining runs, alike but their lr and seed."""
+    import dataclasses
+
+    from engine.runlog import RunFolder
+    from engine.specs import PretrainSpec, TrainConfig
+
+    folders = []
+    for i in range(count):
+        task = PretrainSpec(data=str(root / "data"), preset="mini", seed=i % 3)
+        train = TrainConfig(max_steps=records, lr=[1e-4, 3e-4, 1e-3][i % 3])
+        run = RunFolder.create(root / f"run-{i:03d}", {
+            "kind": "pretrain", "task": dataclasses.asdict(task),
+            "train": dataclasses.asdict(train), "command": ["bert-engine", "pretrain"]})
+        run.write_status(state="finished", step=records, max_steps=records, host="bench")
+        write_records(run.metrics_path, range(1, records + 1))
+        with open(run.metrics_path, "a", encoding="utf-8") as f:
+            for step in range(50, records + 1, 50):
+                f.write(json.dumps({"step": step, "time": float(step), "split": "heldout",
+                                    "mlm_acc": step / records}) + "\n")
+        folders.append(run.path)
+    return folders
+
+
+def bench_runs_table(count: int, refreshes: int = 30) -> None:
+    from engine.runlog import list_runs
+    from engine.runs import RunCatalog
+    from explorer.run_labels import RunLabels
+    from explorer.widgets.runs_table import RunsTable
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "runs"
+        folders = write_run_folders(root, count, 500)
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.IniFormat)
+        start = time.perf_counter()
+        catalog = RunCatalog()
+        table = RunsTable(RunLabels(settings))
+        table.resize(1200, 700)
+        table.set_summaries(catalog.summaries(list_runs(root)))
+        table.show()
+        table.repaint()
+        opened = (time.perf_counter() - start) * 1000
+        times = []
+        for i in range(refreshes):
+            for folder in folders[:5]:  # five live jobs, a record each since the last refresh
+                write_records(folder / "metrics.jsonl", range(501 + i, 502 + i))
+            start = time.perf_counter()
+            table.set_summaries(catalog.summaries(list_runs(root)))
+            table.viewport().repaint()
+            times.append((time.perf_counter() - start) * 1000)
+        columns = table.runs.columnCount()
+        table.close()
+    print(f"\n## Runs table, {count} run folders (500 records each, {columns} columns)")
+    print("| | ms | target |")
+    print("|---|---|---|")
+    print(f"| open: read every run, fill, paint | {opened:.0f} | <= 1000 |")
+    print(f"| refresh (5 runs grew), p50 | {percentile(times, 50):.1f} | <= 100 |")
+    print(f"| refresh (5 runs grew), p99 | {percentile(times, 99):.1f} | <= 100 |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--skip-timer", action="store_true",
+                        help="leave out the timer benchmark (it trains a real job)")
     args = parser.parse_args()
     QApplication.instance() or QApplication([])
     print(f"# bench/monitor.py  {os.cpu_count()} cores, offscreen, {time.strftime('%Y-%m-%d')}")
     bench_append(args.points, args.frames)
-    bench_timer(args.seconds)
+    bench_runs_table(args.runs)
+    if not args.skip_timer:
+        bench_timer(args.seconds)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -427,7 +428,9 @@ class MetricsReader:
         self.restarts = 0
         self._identity: tuple[int, int] | None = None
 
-    def read_new(self) -> list[dict]:
+    def read_new(self, wanted: Callable[[bytes], bool] | None = None) -> list[dict]:
+        """The records appended since the last call. ``wanted``: given each complete line's
+        bytes, whether to decode it (a reader that needs a few lines skips the rest unparsed)."""
         self.restarted = False
         try:
             f = open(self.path, "rb")
@@ -451,7 +454,7 @@ class MetricsReader:
         self.offset += len(complete)
         records = []
         for raw in complete.split(b"\n")[:-1]:
-            if not raw.strip():
+            if not raw.strip() or (wanted is not None and not wanted(raw)):
                 continue
             try:
                 record = json.loads(raw.decode("utf-8"))

@@ -13,8 +13,10 @@ import argparse
 import csv
 import dataclasses
 import io
+import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,33 +142,55 @@ class RunSummary:
 
 
 class _MetricsFold:
-    """What a summary needs from metrics.jsonl, folded in as lines arrive."""
+    """What a summary needs from metrics.jsonl, folded in as lines arrive. Training and probe
+    lines (nearly all of a long run's) are counted, not decoded: only the first line (the start
+    time), the held-out ones and the newest training one are read."""
+
+    SKIPPED_SPLIT = re.compile(rb'"split"\s*:\s*"(train|probe)"')
 
     def __init__(self, path: Path, best_metric: str | None):
         self.reader = MetricsReader(path)
         self.best_metric = best_metric  # None: the run's status names its best
         self.best: Best | None = None
-        self.final: dict[str, dict[str, float]] = {}
-        self.records = 0
+        self.final: dict[str, dict[str, Any]] = {}  # split -> its newest record
+        self.records = 0  # metrics records, probes aside
         self.first_time: float | None = None
         self.last_time: float | None = None
+        self._newest_train: bytes | None = None
+
+    def _wanted(self, raw: bytes) -> bool:
+        first = self.records == 0 and self.first_time is None
+        skipped = self.SKIPPED_SPLIT.search(raw)
+        if skipped is None:
+            self.records += 1
+            return True
+        if skipped.group(1) == b"train":
+            self.records += 1
+            self._newest_train = raw
+        return first
 
     def poll(self) -> None:
-        records = self.reader.read_new()
+        self._newest_train = None
+        records = self.reader.read_new(self._wanted)
         if self.reader.restarted:
             self.__init__(self.reader.path, self.best_metric)
-            records = self.reader.read_new()
+            records = self.reader.read_new(self._wanted)
+        if self._newest_train is not None:
+            try:
+                newest = json.loads(self._newest_train.decode("utf-8"))
+            except ValueError:  # a malformed line: the reader's count says so elsewhere
+                newest = None
+            if isinstance(newest, dict):
+                records.append(newest)
         for record in records:
-            split = record.get("split", "train")
-            moment = record.get("time")
+            moment, split = record.get("time"), record.get("split", "train")
             if _number(moment):
                 self.first_time = moment if self.first_time is None else self.first_time
-                self.last_time = moment
+                self.last_time = moment if self.last_time is None else max(self.last_time,
+                                                                          moment)
             if split == "probe":
                 continue
-            self.records += 1
-            self.final.setdefault(split, {}).update(
-                (k, v) for k, v in record.items() if k not in CSV_FIXED and _number(v))
+            self.final[split] = record
             value = record.get(self.best_metric) if self.best_metric else None
             if split == "heldout" and _number(value) and (self.best is None
                                                           or value > self.best.value):
@@ -244,7 +268,8 @@ class _Entry:
             heartbeat_age_s=now - heartbeat if _number(heartbeat) else None,
             host=status.get("host"), created=config.get("created"),
             main_metric=config.get("main_metric") or PRETRAIN_BEST, best=best,
-            final={split: dict(values) for split, values in fold.final.items()},
+            final={split: {k: v for k, v in values.items() if k not in CSV_FIXED and _number(v)}
+                   for split, values in fold.final.items()},
             records=fold.records, first_time=fold.first_time, last_time=fold.last_time,
             settings=self.settings, settings_error=self.settings_error,
             error=status.get("error"), checkpoints=[s for s, _ in self.run.checkpoints()])

@@ -58,6 +58,21 @@ class FinetuneForm:
     early_stopping: int = default(FinetuneTraining, "early_stopping")  # 0: never
     device: str = "auto"
 
+    @classmethod
+    def from_job(cls, job: FinetuneJob) -> FinetuneForm:
+        """The form of ``job`` (a run's creating job: a new job like it)."""
+        t, training = job.task, job.training
+        data = (dict(glue_task=t.glue_task, glue_dir=t.train or "") if t.glue_task
+                else dict(train=t.train or "", eval=t.eval or ""))
+        return cls(task=t.task, model=t.model or "", **data, text_a=t.text_a, text_b=t.text_b,
+                   label=t.label, has_header=t.has_header, multi_label=t.multi_label,
+                   word_column=t.word_column, tag_column=t.tag_column, tag_scheme=t.tag_scheme,
+                   doc_stride=t.doc_stride or cls.doc_stride,
+                   max_answer_length=t.max_answer_length, epochs=training.epochs,
+                   max_steps=training.max_steps, lr=training.lr, batch_size=t.batch_size,
+                   seq_len=t.max_seq_length, early_stopping=training.early_stopping,
+                   device=job.device or "auto")
+
     def data_fields(self) -> tuple:
         """What :func:`check` reads: a change here needs a new check, others do not."""
         return (self.task, self.train, self.eval, self.glue_task, self.glue_dir, self.text_a,

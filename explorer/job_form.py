@@ -47,6 +47,25 @@ class JobForm:
     log_every: int = default(TrainConfig, "log_every")
     heldout_fraction: float = default(PretrainJob, "heldout_fraction")
 
+    @classmethod
+    def from_job(cls, job: PretrainJob) -> JobForm:
+        """The form of ``job`` (a run's creating job: a new job like it); the model sizes a
+        job leaves to its preset are the preset's."""
+        task, train = job.task, job.train
+        sizes = (task.layers, task.hidden, task.heads, task.intermediate)
+        preset = BertConfig.preset(task.preset)
+        return cls(corpus=list(job.corpus or []), tokenizer=job.tokenizer,
+                   vocab_size=job.vocab_size, init_model=task.init_model,
+                   preset="custom" if any(v is not None for v in sizes) else task.preset,
+                   layers=task.layers or preset.num_hidden_layers,
+                   hidden=task.hidden or preset.hidden_size,
+                   heads=task.heads or preset.num_attention_heads,
+                   intermediate=task.intermediate or preset.intermediate_size,
+                   seq_len=task.max_seq_length, batch_size=task.batch_size,
+                   max_steps=train.max_steps, lr=train.lr, warmup_steps=train.warmup_steps,
+                   device=job.device or "auto", checkpoint_every=train.checkpoint_every,
+                   log_every=train.log_every, heldout_fraction=job.heldout_fraction)
+
     def job(self) -> PretrainJob:
         """The job the form describes; SpecError when the spec refuses a setting."""
         sizes: dict = {}

@@ -19,23 +19,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import runs_root as shared_root
 from engine.runlog import RunFolder, RunFolderError, list_runs
+from engine.runs import STALE_AFTER_S
 
-HEARTBEAT_TIMEOUT_S = 30.0  # a running job silent for longer is shown as failed
+HEARTBEAT_TIMEOUT_S = STALE_AFTER_S  # a running job silent for longer is shown as failed
+RATE_WINDOW = 20   # train records an ETA and a throughput average over, at most
+PAUSE_FACTOR = 5   # a gap this many typical steps long is a pause, not training
 CANCEL_TERM_AFTER_S = 20.0  # a cancel request unanswered this long: SIGTERM
 CANCEL_KILL_AFTER_S = 20.0  # then, still alive this long after SIGTERM: SIGKILL
 PROCESS_LOG = "process.log"  # the job's stdout and stderr, written by the launcher
 LOG_TAIL_LINES = 12
 ACTIVE_STATES = ("starting", "running")
 JOB_COMMANDS = ("pretrain", "finetune")  # bert-engine subcommands that write a run folder
-RUNS_ROOT_KEY = "jobs/runs_root"    # settings keys
+OLD_RUNS_ROOT_KEY = "jobs/runs_root"  # where the app kept the runs root before engine.runs_root
 EXTRA_RUNS_KEY = "jobs/extra_runs"
-
-
-def default_runs_root() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("bert-explorer", appauthor=False)) / "runs"
 
 
 def engine_command(args: list[str]) -> list[str]:
@@ -135,12 +133,19 @@ class JobManager:
         self.host = socket.gethostname()
 
     @classmethod
-    def from_settings(cls, settings, runs_root: str | os.PathLike | None = None) -> JobManager:
-        """The jobs under ``runs_root`` (then remembered), else the remembered root, else the
-        user's data folder; with the run folders added by hand. ``settings``: a QSettings."""
-        if runs_root:
-            settings.setValue(RUNS_ROOT_KEY, str(Path(runs_root).resolve()))
-        root = runs_root or settings.value(RUNS_ROOT_KEY) or default_runs_root()
+    def from_settings(cls, settings, runs_root: str | os.PathLike | None = None,
+                      remember: bool = True) -> JobManager:
+        """The jobs under ``runs_root`` (then remembered, unless not to ``remember``), else
+        the remembered root (:mod:`engine.runs_root`, which ``bert-engine runs`` lists too),
+        else the user's data folder; with the run folders added by hand. ``settings``: a
+        QSettings (a root it still holds from an older version moves to the engine's file)."""
+        old = settings.value(OLD_RUNS_ROOT_KEY)
+        if old and remember and shared_root.remembered_runs_root() is None:
+            shared_root.remember_runs_root(old)
+        settings.remove(OLD_RUNS_ROOT_KEY)
+        if runs_root and remember:
+            shared_root.remember_runs_root(runs_root)
+        root = runs_root or shared_root.runs_root()
         extra = settings.value(EXTRA_RUNS_KEY) or []
         return cls(root, extra_runs=[extra] if isinstance(extra, str) else list(extra))
 
@@ -163,6 +168,12 @@ class JobManager:
         if run.path.resolve() not in {p.resolve() for p in self._extra}:
             self._extra.append(run.path)
         return run
+
+    def forget_run_folder(self, path: str | os.PathLike) -> None:
+        """Stop listing a run folder added or started here (it was deleted, say)."""
+        target = Path(path).resolve()
+        self._extra = [p for p in self._extra if p.resolve() != target]
+        self._launched = [p for p in self._launched if p.resolve() != target]
 
     @property
     def extra_runs(self) -> list[str]:
@@ -339,7 +350,9 @@ class JobManager:
 
 
 def _recent_rate(run: RunFolder) -> tuple[float, float | None] | None:
-    """(steps per second, sequences per second) from the last train records of metrics.jsonl."""
+    """(steps per second, sequences per second) over the job's own recent steps: the last
+    train records of metrics.jsonl back to where this process began (a resume writes a step
+    again) or a pause (a gap far longer than a step), at most :data:`RATE_WINDOW` of them."""
     try:
         with open(run.metrics_path, "rb") as f:
             start = max(0, os.fstat(f.fileno()).st_size - 16384)
@@ -353,13 +366,28 @@ def _recent_rate(run: RunFolder) -> tuple[float, float | None] | None:
             record = json.loads(raw)
         except ValueError:
             continue
-        if isinstance(record, dict) and record.get("split") == "train":
+        if (isinstance(record, dict) and record.get("split") == "train"
+                and isinstance(record.get("step"), int) and _number(record.get("time"))):
             records.append(record)
-    if len(records) < 2:
+    pairs = list(zip(records, records[1:]))
+    per_step = sorted((b["time"] - a["time"]) / (b["step"] - a["step"]) for a, b in pairs
+                      if b["step"] > a["step"] and b["time"] > a["time"])
+    if not per_step:
         return None
-    first, last = records[max(0, len(records) - 6)], records[-1]
-    seconds = last.get("time", 0) - first.get("time", 0)
-    steps = last.get("step", 0) - first.get("step", 0)
-    if seconds <= 0 or steps <= 0:
+    typical = per_step[len(per_step) // 2]
+    window = [records[-1]]
+    for older, newer in reversed(pairs[-(RATE_WINDOW - 1):]):
+        steps, seconds = newer["step"] - older["step"], newer["time"] - older["time"]
+        if steps <= 0 or seconds <= 0 or seconds / steps > PAUSE_FACTOR * typical:
+            break
+        window.append(older)
+    if len(window) < 2:
         return None
-    return steps / seconds, last.get("seq_per_s")
+    first, last = window[-1], window[0]
+    rates = [r["seq_per_s"] for r in window if _number(r.get("seq_per_s"))]
+    return ((last["step"] - first["step"]) / (last["time"] - first["time"]),
+            sum(rates) / len(rates) if rates else None)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,7 +1,7 @@
 """Every metric point of a run, at full resolution, read incrementally from ``metrics.jsonl``.
 
 No Qt and no torch. A series is (split, key), e.g. ("train", "mlm_loss") or ("heldout",
-"mlm_acc"); its steps and values live in growable numpy buffers, so a monitor that polls every
+"mlm_acc"); its steps, values and record times live in growable numpy buffers, so a monitor that polls every
 half second appends a few points and hands numpy views to the plots without copying the history.
 Probe records (per-head attention entropy at each checkpoint) are kept apart.
 """
@@ -25,6 +25,7 @@ class Series:
     def __init__(self) -> None:
         self._steps = np.empty(256, np.float64)
         self._values = np.empty(256, np.float64)
+        self._times = np.empty(256, np.float64)  # the records' "time" (NaN where missing)
         self.size = 0
         self.version = 0  # bumped when earlier points are dropped (smoothing must restart)
 
@@ -36,19 +37,25 @@ class Series:
     def values(self) -> np.ndarray:
         return self._values[:self.size]
 
+    @property
+    def times(self) -> np.ndarray:
+        return self._times[:self.size]
+
     def clear(self) -> None:
         self.size = 0
         self.version += 1
 
-    def append(self, step: float, value: float) -> None:
+    def append(self, step: float, value: float, time: float = math.nan) -> None:
         if self.size and step <= self._steps[self.size - 1]:
             self.size = int(np.searchsorted(self._steps[:self.size], step, "left"))
             self.version += 1
         if self.size == len(self._steps):
             self._steps = np.resize(self._steps, 2 * self.size)
             self._values = np.resize(self._values, 2 * self.size)
+            self._times = np.resize(self._times, 2 * self.size)
         self._steps[self.size] = step
         self._values[self.size] = value
+        self._times[self.size] = time
         self.size += 1
 
 
@@ -59,6 +66,7 @@ class RunMetrics:
         self.reader = MetricsReader(path)
         self.series: dict[tuple[str, str], Series] = {}
         self.probes: list[dict] = []  # {"step", "attention_entropy": [layers][heads], "probe"}
+        self.first_time: float | None = None  # the first record's time: relative time's zero
 
     @property
     def malformed(self) -> int:
@@ -73,23 +81,33 @@ class RunMetrics:
             for series in self.series.values():  # the same objects: plots hold them
                 series.clear()
             self.probes.clear()
+            self.first_time = None
         for record in records:
             step, split = record.get("step"), record.get("split", "train")
             if not isinstance(step, (int, float)) or isinstance(step, bool):
                 continue
+            moment = record.get("time")
+            moment = float(moment) if _finite_number(moment) else math.nan
+            if self.first_time is None and not math.isnan(moment):
+                self.first_time = moment
             if split == "probe":
                 if isinstance(record.get("attention_entropy"), list):
                     self.probes = [p for p in self.probes if p["step"] < step] + [record]
                 continue
             for key, value in record.items():
-                if key in _NOT_METRICS or isinstance(value, bool) \
-                        or not isinstance(value, (int, float)) or not math.isfinite(value):
+                if key in _NOT_METRICS or not _finite_number(value):
                     continue
-                self.series.setdefault((split, key), Series()).append(float(step), float(value))
+                self.series.setdefault((split, key), Series()).append(float(step), float(value),
+                                                                      moment)
         return len(records)
 
     def get(self, split: str, key: str) -> Series | None:
         return self.series.get((split, key))
+
+
+def _finite_number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def debiased_ema(values: np.ndarray, beta: float, start: int = 0,

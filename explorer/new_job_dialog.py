@@ -1,9 +1,12 @@
 """New job dialog: a pretraining job from corpus files, or a fine-tuning job from labelled data
 (``FinetunePanel``), checked before it starts, with the command line shown so it can be copied
-to a terminal or a cluster script."""
+to a terminal or a cluster script. It opens on the values of the last job it started (kept in
+the app's settings), or on a run's ("New job from selected")."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 from PySide6.QtGui import QGuiApplication
@@ -17,23 +20,42 @@ from engine.options import SpecError
 from explorer.finetune_form import FinetuneForm
 from explorer.jobs import display_command
 from explorer.job_form import JobForm, validate
-from explorer.widgets.finetune_panel import FinetunePanel, row, spin
+from explorer.widgets.finetune_panel import NO_COLUMN, NO_GLUE, FinetunePanel, row, spin
 
 PATH_SEPARATOR = ";"  # several corpus paths in one line
 DEFAULT_NAMES = {"pretrain": "pretrain", "finetune": "finetune"}
+LAST_JOB_KEY = "new_job/last"  # JSON: {"kind", "form": the last started job's form fields}
+FORMS = {"pretrain": JobForm, "finetune": FinetuneForm}
+
+
+def last_form(settings) -> JobForm | FinetuneForm | None:
+    """The form of the last job the dialog started, if the settings hold a readable one."""
+    try:
+        saved = json.loads(settings.value(LAST_JOB_KEY) or "null")
+        return FORMS[saved["kind"]](**saved["form"])
+    except (TypeError, ValueError, KeyError):  # none yet, or from another version
+        return None
 
 
 class NewJobDialog(QDialog):
-    """``run_dir`` and ``form`` hold the accepted job; nothing is started here."""
+    """``run_dir`` and ``form`` hold the accepted job; nothing is started here.
 
-    def __init__(self, runs_root: Path, suggested_run_dir, parent: QWidget | None = None):
+    ``form``: the job to start from (a run's); else, with ``settings``, the last job started
+    from this dialog, remembered there when one starts. ``name``: the job's name to start from.
+    """
+
+    def __init__(self, runs_root: Path, suggested_run_dir, parent: QWidget | None = None,
+                 settings=None, form: JobForm | FinetuneForm | None = None,
+                 name: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("New job")
         self.runs_root = runs_root
         self._suggest = suggested_run_dir  # name -> a free folder under the runs root
+        self.settings = settings
         self.run_dir: Path | None = None
         self.form: JobForm | FinetuneForm | None = None
         start = JobForm()  # the fields start as a new form does
+        self._base = start  # what a pretraining form keeps beyond the fields (log_every ...)
 
         self.name = QLineEdit("pretrain")
         self.corpus = QLineEdit()
@@ -160,22 +182,48 @@ class NewJobDialog(QDialog):
         self.finetune_choice.toggled.connect(self._on_kind)
         self.finetune.sig_changed.connect(self._update)
         self._on_kind()
+        form = form or (last_form(settings) if settings is not None else None)
+        if form is not None:
+            self.set_form(form)
+        if name:
+            self.name.setText(name)
+
+    def set_form(self, form: JobForm | FinetuneForm) -> None:
+        """Fill the fields with ``form``'s values (and choose its kind of job)."""
+        if isinstance(form, FinetuneForm):
+            self.finetune_choice.setChecked(True)
+            fill_finetune_panel(self.finetune, form)
+            return
+        self.pretrain_choice.setChecked(True)
+        self._base = form
+        self.corpus.setText(PATH_SEPARATOR.join(form.corpus))
+        (self.reuse_tokenizer if form.tokenizer else self.train_tokenizer).setChecked(True)
+        self.tokenizer.setText(form.tokenizer or "")
+        self.vocab_size.setValue(form.vocab_size)
+        self.size.setCurrentText(form.preset)
+        self.init_model.setText(form.init_model or "")
+        for box, value in ((self.layers, form.layers), (self.hidden, form.hidden),
+                           (self.heads, form.heads), (self.intermediate, form.intermediate),
+                           (self.seq_len, form.seq_len), (self.batch, form.batch_size),
+                           (self.steps, form.max_steps), (self.warmup, form.warmup_steps),
+                           (self.checkpoint_every, form.checkpoint_every)):
+            box.setValue(value)
+        self.lr.setValue(form.lr)
+        self.device.setCurrentText(form.device)
 
     # ----- the job described by the fields -----
 
     def current_form(self) -> JobForm:
         paths = [p.strip() for p in self.corpus.text().split(PATH_SEPARATOR) if p.strip()]
         reuse = self.reuse_tokenizer.isChecked()
-        return JobForm(corpus=paths, tokenizer=self.tokenizer.text().strip() if reuse else None,
-                       vocab_size=self.vocab_size.value(),
-                       init_model=self.init_model.text().strip() or None,
-                       preset=self.size.currentText(), layers=self.layers.value(),
-                       hidden=self.hidden.value(), heads=self.heads.value(),
-                       intermediate=self.intermediate.value(), seq_len=self.seq_len.value(),
-                       batch_size=self.batch.value(), max_steps=self.steps.value(),
-                       lr=self.lr.value(), warmup_steps=self.warmup.value(),
-                       device=self.device.currentText(),
-                       checkpoint_every=self.checkpoint_every.value())
+        return dataclasses.replace(
+            self._base, corpus=paths, tokenizer=self.tokenizer.text().strip() if reuse else None,
+            vocab_size=self.vocab_size.value(), init_model=self.init_model.text().strip() or None,
+            preset=self.size.currentText(), layers=self.layers.value(), hidden=self.hidden.value(),
+            heads=self.heads.value(), intermediate=self.intermediate.value(),
+            seq_len=self.seq_len.value(), batch_size=self.batch.value(),
+            max_steps=self.steps.value(), lr=self.lr.value(), warmup_steps=self.warmup.value(),
+            device=self.device.currentText(), checkpoint_every=self.checkpoint_every.value())
 
     @property
     def kind(self) -> str:
@@ -231,6 +279,7 @@ class NewJobDialog(QDialog):
         if self.kind == "finetune":
             if self.finetune.ready:
                 self.form, self.run_dir = self.finetune.current_form(), self.planned_run_dir()
+                self._remember()
                 self.accept()
             return
         form = self.current_form()
@@ -240,7 +289,13 @@ class NewJobDialog(QDialog):
         if problems:
             return
         self.form, self.run_dir = form, self.planned_run_dir()
+        self._remember()
         self.accept()
+
+    def _remember(self) -> None:
+        if self.settings is not None:
+            self.settings.setValue(LAST_JOB_KEY, json.dumps(
+                {"kind": self.kind, "form": dataclasses.asdict(self.form)}))
 
     def done(self, result: int) -> None:
         self.finetune.shutdown()  # no data check runs on after the dialog
@@ -267,3 +322,31 @@ class NewJobDialog(QDialog):
                 else QFileDialog.getOpenFileName(self, "Choose a file")[0])
         if path:
             edit.setText(path)
+
+
+def fill_finetune_panel(panel: FinetunePanel, form: FinetuneForm) -> None:
+    """Set the fine-tuning panel's fields to ``form``'s values (the columns once the training
+    file's columns are offered)."""
+    panel.model.setText(form.model)
+    panel.task.setCurrentText(form.task)
+    panel.glue.setCurrentText(form.glue_task or NO_GLUE)
+    panel.glue_dir.setText(form.glue_dir)
+    panel.header.setChecked(form.has_header)
+    panel.train.setText(form.train)
+    panel.eval.setText(form.eval)
+    panel.text_a.setCurrentText(form.text_a)
+    panel.text_b.setCurrentText(form.text_b or NO_COLUMN)
+    panel.label.setCurrentText(form.label)
+    panel.multi_label.setChecked(form.multi_label)
+    panel.tag_scheme.setCurrentText(form.tag_scheme)
+    (panel.by_steps if form.max_steps else panel.by_epochs).setChecked(True)
+    for box, value in ((panel.word_column, form.word_column), (panel.tag_column, form.tag_column),
+                       (panel.doc_stride, form.doc_stride),
+                       (panel.max_answer, form.max_answer_length),
+                       (panel.steps, form.max_steps or panel.steps.value()),
+                       (panel.batch, form.batch_size), (panel.seq_len, form.seq_len),
+                       (panel.early_stopping, form.early_stopping)):
+        box.setValue(value)
+    panel.epochs.setValue(form.epochs)
+    panel.lr.setValue(form.lr)
+    panel.device.setCurrentText(form.device)

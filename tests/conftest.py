@@ -80,6 +80,13 @@ def prepared_slice(tmp_path_factory, vocab_file) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def private_user_config(tmp_path_factory, monkeypatch):
+    """The engine's user settings (the runs root) in a folder of the test's own: no test reads
+    or changes the user's, nor does a process it starts."""
+    monkeypatch.setenv("BERT_EXPLORER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_threads_or_timers(request):
     """napari's rule: a GUI test that leaves a thread running or a timer ticking fails."""
     if "qtbot" not in request.fixturenames and "window" not in request.fixturenames:

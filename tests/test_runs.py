@@ -27,11 +27,10 @@ def tiny_runs(tmp_path_factory) -> dict[str, Path]:
     return train_tiny_runs(tmp_path_factory.mktemp("tiny") / "runs", LEARNING_RATES)
 
 
-@pytest.fixture(autouse=True)
-def private_config(tmp_path, monkeypatch) -> Path:
-    """The runs root setting in a folder of the test's own, never the user's."""
-    monkeypatch.setenv(runs_root.CONFIG_DIR_ENV, str(tmp_path / "config"))
-    return tmp_path / "config"
+@pytest.fixture
+def private_config() -> Path:
+    """The test's own settings folder (conftest points every test at one)."""
+    return runs_root.config_dir()
 
 
 def cli_json(capsys, *args: str):

@@ -12,6 +12,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+NO_RECORDS = "No records yet: a job writes one at each checkpoint."
+
 
 class EntropyMap(QWidget):
     def __init__(self, parent: QWidget | None = None):
@@ -30,7 +32,7 @@ class EntropyMap(QWidget):
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setEnabled(False)
         self.slider.valueChanged.connect(self._show)
-        self.caption = QLabel("No records yet: a job writes one at each checkpoint.")
+        self.caption = QLabel(NO_RECORDS)
         self.caption.setToolTip("Mean entropy (nats) of each head's attention rows on the probe "
                                 "pair: dark = focused on few tokens, light = spread out.")
         row = QHBoxLayout()
@@ -43,6 +45,7 @@ class EntropyMap(QWidget):
         layout.addWidget(self.caption)
         self._records: list[dict] = []
         self._source: str | None = None
+        self._show(0)
 
     def set_records(self, records: list[dict], source: str | None = None) -> None:
         """Probe records ({"step", "attention_entropy": [layers][heads]}), oldest first, of the
@@ -67,8 +70,14 @@ class EntropyMap(QWidget):
         return self._records[self.slider.value()]["step"] if self._records else None
 
     def _show(self, index: int) -> None:
-        if not self._records:
+        plot = self.view.getPlotItem()
+        if not self._records:  # empty axes, not the last run's map or pyqtgraph's +-400 range
             self.image.clear()
+            self.image.setRect(0, 0, 1, 1)
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            for axis in ("bottom", "left"):
+                plot.getAxis(axis).setTicks([[]])
+            self.caption.setText(NO_RECORDS)
             return
         record = self._records[index]
         grid = np.asarray(record["attention_entropy"], np.float64)  # [layers, heads], nats
@@ -76,7 +85,8 @@ class EntropyMap(QWidget):
         top = max(float(np.max(r["attention_entropy"])) for r in self._records)
         self.image.setImage(grid, levels=(0.0, max(top, 1e-6)))
         self.image.setRect(-0.5, -0.5, grid.shape[1], grid.shape[0])
-        plot = self.view.getPlotItem()
+        plot.setRange(xRange=(-0.5, grid.shape[1] - 0.5), yRange=(-0.5, grid.shape[0] - 0.5),
+                      padding=0)
         for axis, count in (("bottom", grid.shape[1]), ("left", grid.shape[0])):
             every = max(1, count // 12)  # at most ~12 labels
             plot.getAxis(axis).setTicks([[(i, str(i)) for i in range(0, count, every)]])

@@ -69,13 +69,19 @@ class JobTable(QTableWidget):
         if path in self._paths:
             self.selectRow(self._paths.index(path))
 
+    def show_only(self, paths: set[str]) -> None:
+        """Hide the rows of other runs (the monitor's filter)."""
+        for row, path in enumerate(self._paths):
+            self.setRowHidden(row, path not in paths)
+
     def state_of(self, path: str) -> str | None:
         if path not in self._paths:
             return None
         return self.item(self._paths.index(path), COLUMNS.index("State")).text()
 
-    def set_jobs(self, jobs: list[JobView]) -> None:
-        """Update rows in place (selection and scroll position survive), adding new runs."""
+    def set_jobs(self, jobs: list[JobView], names: dict[str, str] | None = None) -> None:
+        """Update rows in place (selection and scroll position survive), adding new runs.
+        ``names``: display names by run path (the folder's name where none is given)."""
         selected = set(self.selected_paths())
         paths = [str(j.run.path) for j in jobs]
         if paths != self._paths:
@@ -86,7 +92,9 @@ class JobTable(QTableWidget):
             self.blockSignals(False)
         self.setColumnHidden(COLUMNS.index("Best"), not any(j.kind == "finetune" for j in jobs))
         for row, job in enumerate(jobs):
-            for col, text in enumerate(row_texts(job)):
+            texts = list(row_texts(job))
+            texts[0] = (names or {}).get(str(job.run.path), texts[0])
+            for col, text in enumerate(texts):
                 item = self.item(row, col)
                 if item is None:
                     item = QTableWidgetItem()
@@ -95,6 +103,7 @@ class JobTable(QTableWidget):
                     self.setItem(row, col, item)
                 if item.text() != text:
                     item.setText(text)
+            self.item(row, 0).setToolTip(str(job.run.path))
             self.item(row, COLUMNS.index("Kind")).setToolTip(
                 f"fine-tuning: {job.task}" if job.task else "")
             self.item(row, COLUMNS.index("Best")).setToolTip(
@@ -103,10 +112,15 @@ class JobTable(QTableWidget):
             state.setForeground(QColor(STATE_COLOURS.get(job.state, "#333")))
             state.setToolTip(job.error or "")
         if selected and set(self.selected_paths()) != selected:
-            self.blockSignals(True)
-            model = self.selectionModel()
-            for row, path in enumerate(self._paths):
-                if path in selected:
-                    model.select(self.model().index(row, 0),
-                                 QItemSelectionModel.Select | QItemSelectionModel.Rows)
-            self.blockSignals(False)
+            self.select_paths(selected)
+
+    def select_paths(self, paths) -> None:
+        """Select exactly these runs' rows (no selection signal)."""
+        self.blockSignals(True)
+        model = self.selectionModel()
+        model.clearSelection()
+        for row, path in enumerate(self._paths):
+            if path in paths:
+                model.select(self.model().index(row, 0),
+                             QItemSelectionModel.Select | QItemSelectionModel.Rows)
+        self.blockSignals(False)
