@@ -5,6 +5,7 @@ per-token vectors against the real attention block output, fast path against the
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -29,15 +30,15 @@ def default_model() -> Predictor:
     return Predictor.load(default_model_dir(), device="cpu")
 
 
-def random_attention(layers: int, heads: int, tokens: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    raw = rng.random((layers, heads, tokens, tokens))
-    return raw / raw.sum(axis=-1, keepdims=True)  # [L, N, T, T], rows sum to 1
+def random_attention(layers: int, heads: int, tokens: int, seed: int = 0) -> torch.Tensor:
+    raw = torch.rand(layers, heads, tokens, tokens, dtype=torch.float64,
+                     generator=torch.Generator().manual_seed(seed))
+    return raw / raw.sum(dim=-1, keepdim=True)  # [L, N, T, T], rows sum to 1
 
 
 def test_rollout_equals_the_sum_over_every_path_through_the_layers():
     attentions = random_attention(layers=3, heads=2, tokens=3)
-    edges = [0.5 * a.mean(axis=0) + 0.5 * np.eye(3) for a in attentions]  # the paper's form
+    edges = [0.5 * a.mean(dim=0) + 0.5 * torch.eye(3, dtype=a.dtype) for a in attentions]  # paper
     maps = attention_rollout(attentions)
     for layer in range(3):
         for out, src in itertools.product(range(3), range(3)):
@@ -46,14 +47,14 @@ def test_rollout_equals_the_sum_over_every_path_through_the_layers():
             total = 0.0
             for middle in itertools.product(range(3), repeat=layer):
                 path = (out, *middle, src)
-                total += np.prod([edges[layer - k][path[k], path[k + 1]]
-                                  for k in range(layer + 1)])
-            assert maps[layer, out, src] == pytest.approx(total, abs=1e-12)
+                total += math.prod(float(edges[layer - k][path[k], path[k + 1]])
+                                   for k in range(layer + 1))
+            assert float(maps[layer, out, src]) == pytest.approx(total, abs=1e-12)
 
 
 def test_rollout_of_identity_attention_is_the_identity():
-    attentions = np.broadcast_to(np.eye(4), (2, 3, 4, 4)).copy()
-    np.testing.assert_allclose(attention_rollout(attentions), np.broadcast_to(np.eye(4), (2, 4, 4)))
+    attentions = torch.eye(4).expand(2, 3, 4, 4)
+    torch.testing.assert_close(attention_rollout(attentions), torch.eye(4).expand(2, 4, 4))
 
 
 def test_rollout_and_alti_maps_are_row_stochastic_and_norm_maps_are_not_normalised(default_model):
@@ -72,10 +73,12 @@ def test_explain_maps_gives_the_analysis_attention_rolled_out(default_model):
     analysis = default_model.analyze(*PAIR)
     result = explain_maps(default_model, *PAIR, methods=["rollout"])["rollout"]
     assert result.tokens == analysis.tokens
-    np.testing.assert_allclose(result.maps, attention_rollout(analysis.attentions), atol=1e-6)
-    np.testing.assert_allclose(result.layer_maps, residual_attention(analysis.attentions),
+    attentions = torch.from_numpy(analysis.attentions)
+    np.testing.assert_allclose(result.maps, attention_rollout(attentions).numpy(), atol=1e-6)
+    np.testing.assert_allclose(result.layer_maps, residual_attention(attentions).numpy(),
                                atol=1e-6)
-    np.testing.assert_allclose(result.maps[-1], rollout(result.layer_maps)[-1], atol=1e-6)
+    np.testing.assert_allclose(result.maps[-1],
+                               rollout(torch.from_numpy(result.layer_maps))[-1].numpy(), atol=1e-6)
 
 
 @torch.no_grad()

@@ -62,16 +62,20 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
         result = {}
         if "rollout" in methods:
             attentions = torch.stack([r.probs[0] for r in trace.layers]).float()  # [L, N, T, T]
-            mixing = residual_attention(attentions.cpu().numpy())
-            result["rollout"] = AttributionMaps("rollout", tokens, rollout(mixing), mixing, True)
+            mixing = residual_attention(attentions)
+            result["rollout"] = AttributionMaps("rollout", tokens, _numpy(rollout(mixing)),
+                                                _numpy(mixing), True)
         if "norm" in methods:
             heads, summed = zip(*(norm_maps(p.probs, p.transformed) for p in parts))
             result["norm"] = AttributionMaps("norm", tokens, _numpy(heads), _numpy(summed), False)
         if "alti" in methods:
-            per_layer = _numpy([contributions(p) for p in parts])                # [L, T, T]
-            result["alti"] = AttributionMaps("alti", tokens, rollout(per_layer), per_layer, True)
+            per_layer = torch.stack([contributions(p) for p in parts])          # [L, T, T]
+            result["alti"] = AttributionMaps("alti", tokens, _numpy(rollout(per_layer)),
+                                             _numpy(per_layer), True)
     return {m: result[m] for m in methods}
 
 
 def _numpy(tensors) -> np.ndarray:
-    return torch.stack(list(tensors)).cpu().numpy().astype(np.float32, copy=False)
+    """A tensor, or a sequence of them stacked, as float32 numpy."""
+    stacked = tensors if isinstance(tensors, torch.Tensor) else torch.stack(list(tensors))
+    return stacked.cpu().numpy().astype(np.float32, copy=False)
