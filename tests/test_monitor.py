@@ -363,10 +363,11 @@ def test_log_scale_per_plot_legends_under_the_plots_and_wrapped_log_lines(qtbot,
     plots.smoothing.setValue(0)
     _, _, values = plots.curve_points("lr-1e-4", "train", "mlm_loss")
     assert values == pytest.approx([r["mlm_loss"] for r in train])  # log scale, same numbers
-    legend = plots.legend_labels["Loss"]
-    assert legend.isVisible() and all(f"{name}: mlm_loss" in legend.text() for name in THREE_RATES)
+    legend = plots.legend_labels["Loss"]  # under the plot: each series once, runs by colour
+    assert legend.isVisible() and legend.text().count("mlm_loss") == 2  # train and held-out
+    assert all(name in plots.run_legend.text() for name in THREE_RATES)
     plots.legends.setChecked(False)
-    assert not legend.isVisible()
+    assert not legend.isVisible() and not plots.run_legend.isVisible()
     assert monitor.log.lineWrapMode() == monitor.log.LineWrapMode.WidgetWidth
     monitor.close()
 

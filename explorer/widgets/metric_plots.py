@@ -36,6 +36,7 @@ RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
 SERIES_STYLES = (Qt.SolidLine, Qt.DashLine, Qt.DotLine, Qt.DashDotLine)
 STYLE_MARKS = {Qt.SolidLine: "━━", Qt.DashLine: "╍╍", Qt.DotLine: "┉┉", Qt.DashDotLine: "━╍"}
 PNG_SCALE = 2
+SERIES_COLOUR = "#555"  # a series' legend entry when each run has its own colour
 
 
 def _loss(split: str, key: str) -> bool:
@@ -96,7 +97,7 @@ class _Curve:
     def __init__(self, plot: pg.PlotItem, series: Series, metrics: RunMetrics, label: str,
                  colour: str, style, smooth: bool = True, dots: bool = False):
         self.series, self.metrics, self.smoothed = series, metrics, smooth
-        self.label, self.colour, self.style = label, colour, style
+        self.label, self.colour, self.style, self.dots = label, colour, style, dots
         raw_colour = pg.mkColor(colour)
         raw_colour.setAlpha(70)
         self.raw = plot.plot(pen=pg.mkPen(raw_colour, width=1))
@@ -126,8 +127,9 @@ class _Curve:
         self.smooth.setData(x, self._ema)
         self._drawn, self._version, self._beta = s.size, s.version, beta
 
-    def legend_html(self) -> str:
-        return (f"<span style='color:{self.colour}'>{STYLE_MARKS.get(self.style, '━━')}</span>"
+    def legend_html(self, colour: str | None = None) -> str:
+        mark = STYLE_MARKS.get(self.style, "━━") + ("●" if self.dots else "")
+        return (f"<span style='color:{colour or self.colour}'>{mark}</span>"
                 f"&nbsp;{html.escape(self.label)}")
 
 
@@ -168,6 +170,8 @@ class MetricPlots(QWidget):
         log_button.setToolTip("A log or linear y axis for each plot")
         log_button.setPopupMode(QToolButton.InstantPopup)
         log_button.setMenu(self.log_menu)
+        self.run_legend = QLabel()  # with several runs: each run's colour
+        self.run_legend.setStyleSheet("font-size: 8pt")
         self.legends = QCheckBox("Legends")
         self.legends.setChecked(True)
         self.legends.toggled.connect(self._show_legends)
@@ -182,6 +186,7 @@ class MetricPlots(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.run_legend)
         layout.addLayout(self.grid, 1)
         self._runs: list[tuple[str, RunMetrics]] = []
         self._curves: dict[tuple[int, str, str, str], _Curve] = {}  # run, panel, split, key
@@ -350,21 +355,35 @@ class MetricPlots(QWidget):
                     ident = (r, panel.title, split, key)
                     curve = self._curves.get(ident)
                     if curve is None:
-                        curve = self._add_curve(panel, ident, series, metrics, name, several)
+                        curve = self._add_curve(panel, ident, series, metrics, several)
                         added.add(panel.title)
                     curve.update(self.beta, self.x_mode)
         for title in added:
-            self.legend_labels[title].setText(" &nbsp; ".join(
-                c.legend_html() for (_r, t, _s, _k), c in self._curves.items() if t == title))
+            self._write_legend(title, several)
+        self.run_legend.setVisible(self.legends.isChecked() and several)
+        if added:
+            self.run_legend.setText(" &nbsp; ".join(
+                f"<span style='color:{RUN_COLOURS[r % len(RUN_COLOURS)]}'>■</span>&nbsp;"
+                f"{html.escape(name)}" for r, (name, _m) in enumerate(self._runs))
+                if several else "")
+
+    def _write_legend(self, title: str, several: bool) -> None:
+        """One entry per curve; with several runs (colour = run, named once above the plots)
+        one per series, in the line style every run draws it with."""
+        entries = {}
+        for (_r, t, split, key), curve in self._curves.items():
+            if t == title:
+                entry = (split, key) if several else len(entries)
+                entries.setdefault(entry, curve.legend_html(SERIES_COLOUR if several else None))
+        self.legend_labels[title].setText(" &nbsp; ".join(entries.values()))
 
     def _add_curve(self, panel: Panel, ident, series: Series, metrics: RunMetrics,
-                   run_name: str, several: bool) -> _Curve:
+                   several: bool) -> _Curve:
         r, title, split, key = ident
         index = sum(1 for c in self._curves if c[0] == r and c[1] == title)
         label = key if split == "train" else f"{split} {key}"
         if several:
             colour, style = RUN_COLOURS[r % len(RUN_COLOURS)], SERIES_STYLES[index % 4]
-            label = f"{run_name}: {label}"
         else:
             colour, style = RUN_COLOURS[index % len(RUN_COLOURS)], Qt.SolidLine
         dots = self.current_layout.heldout_points and split == "heldout"
@@ -426,6 +445,7 @@ class MetricPlots(QWidget):
     def _show_legends(self, on: bool) -> None:
         for legend in self.legend_labels.values():
             legend.setVisible(on)
+        self.run_legend.setVisible(on and len(self._runs) > 1)
 
 
 def _file_name(title: str) -> str:

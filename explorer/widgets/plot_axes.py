@@ -37,8 +37,23 @@ def duration_text(seconds: float) -> str:
     return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
 
 
+# Tick steps a clock reader expects (seconds): 1 s ... 30 s, 1 min ... 30 min, 1 h ... 1 day.
+DURATION_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+                  43200, 86400)
+PIXELS_PER_LABEL = 90
+
+
 class ElapsedAxis(pg.AxisItem):
-    """Seconds since the run's first record, written h:mm:ss."""
+    """Seconds since the run's first record, written h:mm:ss, ticked at whole minutes, hours
+    (not pyqtgraph's decimal 100 s)."""
+
+    def tickSpacing(self, minVal, maxVal, size):
+        wanted = (maxVal - minVal) / max(1.0, size / PIXELS_PER_LABEL)
+        major = next((s for s in DURATION_STEPS if s >= wanted), None)
+        if major is None or maxVal <= minVal:
+            return super().tickSpacing(minVal, maxVal, size)
+        finer = [s for s in DURATION_STEPS if s < major and major % s == 0]
+        return [(major, 0), (finer[-1], 0)] if finer else [(major, 0)]
 
     def tickStrings(self, values, scale, spacing):
         return [duration_text(v * scale) for v in values]

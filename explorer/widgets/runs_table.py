@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelIndex,
                             QSortFilterProxyModel, Qt, Signal)
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from engine.runs import RunSummary, differing_settings
@@ -42,6 +42,8 @@ class RunsModel(QAbstractTableModel):
         self.summaries: list[RunSummary] = []
         self.settings_columns: list[str] = []
         self.differing: set[str] = set()
+        self._bold = QFont()  # made here: a QFont needs the application to exist
+        self._bold.setBold(True)
 
     # ----- contents -----
 
@@ -96,6 +98,8 @@ class RunsModel(QAbstractTableModel):
             return QColor(STATE_COLOURS.get(summary.state, "#333"))
         if role == Qt.BackgroundRole and name in self.differing:
             return DIFFERS_BACKGROUND
+        if role == Qt.FontRole and name in self.differing:  # shows on a selected row too
+            return self._bold
         if role == Qt.ToolTipRole:
             if name == "Name":
                 return str(summary.path)
