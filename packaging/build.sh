@@ -81,8 +81,10 @@ if command -v dpkg-deb >/dev/null; then
         mkdir -p "$root/usr/share/icons/hicolor/${size}x$size/apps"
         cp "$png" "$root/usr/share/icons/hicolor/${size}x$size/apps/$APP_ID.png"
     done
-    # PyInstaller bundles the libraries Qt and torch need except the ones on its exclude list
-    # (libGL, libEGL, libxcb: they must match the system's drivers) and fontconfig's config.
+    # PyInstaller bundles the libraries Qt and torch need from the build host, except those on
+    # its exclude list (libGL, libEGL, libxcb: they must match the system's drivers), and any
+    # the host lacks: Debian 12 has no libxcb-icccm4 or libxcb-keysyms1 unless installed, and
+    # Qt's xcb plugin needs both, so the package asks for them.
     cat > "$root/DEBIAN/control" <<EOF
 Package: bert-explorer
 Version: $version-1
@@ -91,7 +93,7 @@ Maintainer: $MAINTAINER
 Section: science
 Priority: optional
 Installed-Size: $(du -sk "$root" | cut -f1)
-Depends: libc6 (>= $glibc), libgl1, libegl1, libxcb1, libfontconfig1
+Depends: libc6 (>= $glibc), libgl1, libegl1, libxcb1, libxcb-icccm4, libxcb-keysyms1, libfontconfig1
 Description: See what a BERT model does, and train one
  A from-scratch PyTorch BERT engine (bert-engine) and a Qt explorer (bert-explorer) that
  shows tokens, attention, fill-mask and next-sentence predictions as you type, with a small

@@ -21,16 +21,25 @@ timed "$bundle/bert-explorer" --screenshot "$work/window.png"
 python3 -c 'import sys; sys.exit(open(sys.argv[1], "rb").read(8) != b"\x89PNG\r\n\x1a\n")' \
     "$work/window.png" || fail "no PNG written"
 
+echo "== bert-explorer --version (the package metadata is bundled)"
+version=$("$bundle/bert-explorer" --version)
+expected=$(python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
+    "$repo/pyproject.toml")
+[ "$version" = "bert-explorer $expected" ] || fail "--version says '$version', not $expected"
+echo "  $version"
+
 echo "== bert-engine info"
 timed "$bundle/bert-engine" info | tee "$work/info.txt"
 model=$bundle/_internal/engine/resources/models/default
 grep -qF "$model" "$work/info.txt" || fail "bert-engine info did not open $model"
 
 echo "== a 5-step tiny pretraining job, started as the GUI starts one"
-timed "$bundle/bert-explorer" -m engine.cli pretrain --run-dir "$work/run" \
+t0=$SECONDS
+"$bundle/bert-explorer" -m engine.cli pretrain --run-dir "$work/run" \
     --corpus "$repo/resources/corpus/slice.txt" --tokenizer "$model" \
     --preset tiny --seq-len 32 --batch-size 4 --max-steps 5 > "$work/pretrain.txt" 2>&1 \
     || { tail -20 "$work/pretrain.txt"; fail "the pretraining job failed"; }
+echo "  ($((SECONDS - t0)) s: bert-explorer -m engine.cli pretrain --preset tiny --max-steps 5 ...)"
 state=$(python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print(s["state"], s["step"])' \
     "$work/run/status.json")
 [ "$state" = "finished 5" ] || fail "the job ended as '$state', not 'finished 5'"
