@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from engine import runs_root as shared_root
 from engine.runlog import RunFolder, RunFolderError, list_runs
 from engine.runs import STALE_AFTER_S
+from explorer.processes import detached, force_kill, pid_alive, terminate
 
 HEARTBEAT_TIMEOUT_S = STALE_AFTER_S  # a running job silent for longer is shown as failed
 RATE_WINDOW = 20   # train records an ETA and a throughput average over, at most
@@ -80,22 +80,6 @@ class JobView:
         return self.state in ACTIVE_STATES or bool(self.process_alive)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:  # a zombie (dead, not yet reaped by its parent) still answers kill(pid, 0)
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return True
-
-
 def _is_job_process(pid: int, run: RunFolder) -> bool:
     """Whether pid still runs this job, not a new process that reused the number: one of its
     arguments is this run folder (``--run-dir`` or ``--resume``). Where the command line cannot
@@ -104,7 +88,7 @@ def _is_job_process(pid: int, run: RunFolder) -> bool:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = f.read().decode("utf-8", "replace").split("\0")
     except FileNotFoundError:
-        return not Path("/proc/self").exists() and _pid_alive(pid)
+        return not Path("/proc/self").exists() and pid_alive(pid)
     except OSError:
         return True
     try:
@@ -233,7 +217,7 @@ class JobManager:
         now = time.monotonic()
         for path, (asked, pid) in list(self._cancels.items()):
             run = RunFolder(path)
-            if pid is None or not (_pid_alive(pid) and _is_job_process(pid, run)):
+            if pid is None or not (pid_alive(pid) and _is_job_process(pid, run)):
                 del self._cancels[path]
                 self._terminated.pop(path, None)
                 if path in self._killed and (run.read_status() or {}).get("state") in ACTIVE_STATES:
@@ -241,11 +225,11 @@ class JobManager:
                 self._killed.discard(path)
                 continue
             if path not in self._terminated and now - asked >= CANCEL_TERM_AFTER_S:
-                self._signal(pid, signal.SIGTERM)
+                terminate(pid)
                 self._terminated[path] = now
             elif (path in self._terminated and path not in self._killed
                   and now - self._terminated[path] >= CANCEL_KILL_AFTER_S):
-                self._signal(pid, signal.SIGKILL)
+                force_kill(pid)
                 self._killed.add(path)
                 run.log("cancel: the job did not stop; killed")
 
@@ -315,9 +299,9 @@ class JobManager:
         with open(run_dir / PROCESS_LOG, "ab") as out:
             out.write(f"$ {display_command(args)}\n".encode())
             out.flush()
-            # Its own session: closing the app (or Ctrl+C in its terminal) does not stop it.
+            # Detached: closing the app (or Ctrl+C in its terminal) does not stop it.
             proc = subprocess.Popen(engine_command(args), stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                    stderr=subprocess.STDOUT, env=env, **detached(),
                                     cwd=str(Path(__file__).resolve().parent.parent))
         self._children[run_dir] = proc
         self._exit_codes.pop(run_dir, None)
@@ -332,7 +316,7 @@ class JobManager:
         pid = status.get("pid")
         if not isinstance(pid, int) or status.get("host") not in (None, self.host):
             return None if status else False
-        return _pid_alive(pid) and _is_job_process(pid, run)
+        return pid_alive(pid) and _is_job_process(pid, run)
 
     def _live_pid(self, run: RunFolder, status: dict) -> int | None:
         """The job's pid while its process runs on this host, else None."""
@@ -340,13 +324,6 @@ class JobManager:
             return None
         child = self._children.get(run.path)
         return child.pid if child is not None else status["pid"]
-
-    @staticmethod
-    def _signal(pid: int, sig: int) -> None:
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
 
 
 def _recent_rate(run: RunFolder) -> tuple[float, float | None] | None:
