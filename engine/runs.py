@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -79,13 +80,19 @@ def creating_job(config: dict) -> PretrainJob | FinetuneJob | None:
     command, kind = config.get("command"), config.get("kind", "pretrain")
     if not isinstance(command, list) or kind not in command or kind not in JOB_SPECS:
         return None
-    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
-    JOB_SPECS[kind].add_arguments(parser)
     try:
-        known, _rest = parser.parse_known_args([str(a) for a in command[command.index(kind) + 1:]])
+        known, _rest = _job_parser(kind).parse_known_args(
+            [str(a) for a in command[command.index(kind) + 1:]])
         return JOB_SPECS[kind].from_args(known)
     except (argparse.ArgumentError, SpecError, SystemExit):
         return None
+
+
+@functools.cache  # one parser per kind: the runs table reads 200 runs at a time
+def _job_parser(kind: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    JOB_SPECS[kind].add_arguments(parser)
+    return parser
 
 
 def differing_settings(settings: list[dict[str, Any]]) -> list[str]:
@@ -157,6 +164,7 @@ class _MetricsFold:
         self.first_time: float | None = None
         self.last_time: float | None = None
         self._newest_train: bytes | None = None
+        self._stamp: tuple[int, int, int] | None = None
 
     def _wanted(self, raw: bytes) -> bool:
         first = self.records == 0 and self.first_time is None
@@ -170,6 +178,10 @@ class _MetricsFold:
         return first
 
     def poll(self) -> None:
+        stamp = _stamp(self.reader.path)
+        if stamp is not None and stamp == self._stamp:
+            return  # nothing appended: no need to open the file
+        self._stamp = stamp
         self._newest_train = None
         records = self.reader.read_new(self._wanted)
         if self.reader.restarted:
@@ -197,6 +209,15 @@ class _MetricsFold:
                 self.best = Best(self.best_metric, float(value), int(record.get("step", 0)))
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file changed (replaced, grown, rewritten); None when it is missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -215,19 +236,17 @@ def recorded_state(status: dict, now: float | None = None) -> str:
 class _Entry:
     def __init__(self, run: RunFolder):
         self.run = run
-        self.config_stamp: tuple[int, int] | None = None
+        self.config_stamp: tuple[int, int, int] | None = None
         self.config: dict = {}
         self.settings: dict[str, Any] = {}
         self.settings_error: str | None = None
         self.fold: _MetricsFold | None = None
+        self.status_stamp: tuple[int, int, int] | None = None
+        self.status: dict = {}
+        self.checkpoints: list[int] = []
 
     def refresh_config(self) -> None:
-        try:
-            st = os.stat(self.run.config_path)
-        except OSError:
-            stamp = None
-        else:
-            stamp = (st.st_mtime_ns, st.st_size)
+        stamp = _stamp(self.run.config_path)
         if stamp == self.config_stamp and self.fold is not None:
             return
         self.config_stamp = stamp
@@ -245,11 +264,20 @@ class _Entry:
         if self.fold is None or self.fold.best_metric != best:
             self.fold = _MetricsFold(self.run.metrics_path, best)
 
+    def refresh_status(self) -> None:
+        """The status and the checkpoints, read again only when status.json changed (a job
+        writes it at every step it logs and after every checkpoint)."""
+        stamp = _stamp(self.run.status_path)
+        if stamp is None or stamp != self.status_stamp:
+            self.status_stamp = stamp
+            self.status = self.run.read_status() or {}
+            self.checkpoints = [step for step, _ in self.run.checkpoints()]
+
     def summary(self, now: float) -> RunSummary:
         self.refresh_config()
         self.fold.poll()
-        status = self.run.read_status() or {}
-        config, fold = self.config, self.fold
+        self.refresh_status()
+        status, config, fold = self.status, self.config, self.fold
         kind = config.get("kind", "pretrain")
         task = config.get("task") if kind == "finetune" else None
         best = fold.best
@@ -272,7 +300,7 @@ class _Entry:
                    for split, values in fold.final.items()},
             records=fold.records, first_time=fold.first_time, last_time=fold.last_time,
             settings=self.settings, settings_error=self.settings_error,
-            error=status.get("error"), checkpoints=[s for s, _ in self.run.checkpoints()])
+            error=status.get("error"), checkpoints=list(self.checkpoints))
 
 
 class RunCatalog:

@@ -24,7 +24,7 @@ FIXED = ("Name", "Tags", "Kind", "State", "Step", "Best", "Final loss", "Final h
 EDITABLE = ("Name", "Tags")
 DIFFERS_BACKGROUND = QColor("#fff4ce")
 SORT_ROLE = Qt.UserRole + 1
-RESIZE_ROWS = 30  # column widths fit the first rows' contents (all 200 rows cost seconds)
+RESIZE_ROWS = 20  # column widths fit the first rows' contents (all 200 rows cost seconds)
 
 
 def _setting_text(value: Any) -> str:
@@ -33,6 +33,10 @@ def _setting_text(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(map(str, value))
     return "–" if value is None else str(value)
+
+
+ANSWERED_ROLES = frozenset((Qt.DisplayRole, Qt.EditRole, SORT_ROLE, Qt.ForegroundRole,
+                            Qt.BackgroundRole, Qt.FontRole, Qt.ToolTipRole, Qt.TextAlignmentRole))
 
 
 class RunsModel(QAbstractTableModel):
@@ -87,7 +91,7 @@ class RunsModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.DisplayRole):
-        if not index.isValid():
+        if not index.isValid() or role not in ANSWERED_ROLES:  # sizing asks many roles
             return None
         summary, name = self.summaries[index.row()], self.column_name(index.column())
         if role in (Qt.DisplayRole, Qt.EditRole):
