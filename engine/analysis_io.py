@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine import atomic
-from engine.results import Analysis, TaskPrediction
+from engine.results import Analysis, AttributionMaps, Salience, TaskPrediction
 
 EXPORT_SUFFIXES = (".npz", ".json")
 EXPORT_FORMAT_VERSION = 1  # of the whole export; raise it when a field changes meaning
@@ -111,5 +111,41 @@ def save_analysis(analysis: Analysis, path: str | os.PathLike, *,
                                 summary_json=np.asarray(json.dumps(summary)))
         else:
             summary["attentions"] = np.round(analysis.attentions, 6).tolist()
+            f.write(json.dumps(summary).encode("utf-8"))
+    return path
+
+
+def save_lab_result(path: str | os.PathLike, *, text_a: str, text_b: str | None,
+                    maps: AttributionMaps | None = None, salience: Salience | None = None,
+                    model_path: str | os.PathLike | None = None, model_name: str | None = None,
+                    settings: dict[str, Any] | None = None) -> Path:
+    """Write lab results of one input (``engine.lab``: a method's maps, a salience, or both)
+    to .npz or .json, with the :func:`export_meta` block; ``settings`` should name the method,
+    the target and the salience settings. Written atomically."""
+    path = Path(path)
+    if path.suffix not in EXPORT_SUFFIXES:
+        raise ValueError(f"{path}: export format must be one of {', '.join(EXPORT_SUFFIXES)}")
+    if maps is None and salience is None:
+        raise ValueError("there is no lab result to export")
+    summary: dict[str, Any] = {
+        "meta": export_meta(model_path=model_path, model_name=model_name, settings=settings),
+        "text_a": text_a, "text_b": text_b,
+        "tokens": list((maps or salience).tokens)}
+    arrays: dict[str, np.ndarray] = {}
+    if maps is not None:
+        summary["map_method"] = {"method": maps.method, "row_stochastic": maps.row_stochastic,
+                           "shape": list(maps.maps.shape)}
+        arrays.update(maps=maps.maps, layer_maps=maps.layer_maps)
+    if salience is not None:
+        summary["salience"] = {k: v for k, v in salience.to_dict().items()
+                               if k not in ("tokens", "scores")}
+        arrays["scores"] = salience.scores
+    with atomic.atomic_open(path) as f:
+        if path.suffix == ".npz":
+            np.savez_compressed(f, tokens=np.asarray(summary["tokens"]),
+                                summary_json=np.asarray(json.dumps(summary)), **arrays)
+        else:
+            for name, array in arrays.items():
+                summary[name] = np.round(array, 6).tolist()
             f.write(json.dumps(summary).encode("utf-8"))
     return path

@@ -23,6 +23,9 @@ ACTIONS: dict[str, ActionSpec] = {
     "open_bundled": ActionSpec("Open the &bundled default model", "open_bundled_model"),
     "export_png": ActionSpec("Export attention view as &PNG…", "export_png"),
     "export_analysis": ActionSpec("Export &analysis (.npz / .json)…", "export_analysis"),
+    "export_lab": ActionSpec("Export &lab result (.npz / .json)…", "export_lab",
+                             tip="The chosen method's maps and the salience shown, with the "
+                                 "model, method, target and settings"),
     "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
     "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
     # Lives on the sentence editors, so it works while either has focus.
@@ -42,7 +45,7 @@ RECENT = "recent"  # the "Open recent" submenu, filled from the settings
 
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_analysis",
-              SEPARATOR, "quit"),
+              "export_lab", SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),
 }

@@ -1,11 +1,14 @@
 """The one place torch runs in the GUI: a long-lived thread that loads models and analyses text.
 
-The window submits typed requests (``LoadModel``, ``Analyze``; later kinds add a class and a
-handler). The newest request of each kind replaces a pending one, so typing fast queues
+The window submits typed requests (``LoadModel``, ``Analyze``, and after an analysis the lab's
+``ExplainMaps`` and ``ExplainSalience``; a new kind is a class and a handler). The newest request of each kind replaces a pending one, so typing fast queues
 nothing and the thread always works on the newest text next. A model load goes first; once it
 succeeds it drops pending work for the old model and answers with the new model and its first
 analysis together, so panels repaint once (a failed load leaves pending work as it was). Results go back by queued signals carrying the request's sequence number, so the
-window can drop anything stale. torch is imported in this thread, after the window is up.
+window can drop anything stale; lab requests carry the sequence number of the analysis they
+extend, and one for an analysis older than the newest is skipped. An integrated-gradients run
+stops between batches when a newer model, text or salience request is waiting, when the window
+calls ``cancel_salience`` (an edit: at once, not after the debounce), or when the worker stops. torch is imported in this thread, after the window is up.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QThread, Signal
 
 from engine.results import USER_ERRORS, Analysis, ModelSummary
+from explorer.state import SalienceSettings
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,27 @@ class LoadModel:
 
 
 @dataclass(frozen=True)
+class ExplainMaps:
+    seq: int        # of the analysis these maps go with
+    text_a: str
+    text_b: str
+    method: str     # a key of engine.results.MAP_METHODS
+
+
+@dataclass(frozen=True)
+class ExplainSalience:
+    seq: int        # of the analysis this salience goes with
+    run: int        # this request's own number: the window's settings may change, not the text
+    text_a: str
+    text_b: str
+    settings: SalienceSettings
+
+
+class _Cancelled(Exception):
+    """Raised from the progress callback to stop a run whose result nobody wants any more."""
+
+
+@dataclass(frozen=True)
 class ModelLoaded:
     model: ModelSummary
     seq: int                       # of the first analysis
@@ -46,6 +71,12 @@ class InferenceWorker(QThread):
     sig_model_failed = Signal(str, str)       # path, message
     sig_analysis_ready = Signal(int, object)  # sequence number, Analysis
     sig_analysis_failed = Signal(int, str)    # sequence number, message
+    sig_maps_ready = Signal(int, object)      # analysis sequence number, AttributionMaps
+    sig_maps_failed = Signal(int, str)
+    sig_salience_ready = Signal(int, object)  # run number, Salience
+    sig_salience_failed = Signal(int, str)
+    sig_salience_progress = Signal(int, int, int)  # run number, points done, of
+    sig_salience_cancelled = Signal(int)      # run number: a newer request took over
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -54,15 +85,24 @@ class InferenceWorker(QThread):
         self._pending: dict[type, object] = {}  # kind -> newest request, in submission order
         self._stopping = False
         self._predictor = None
-        self._handlers = {LoadModel: self._load, Analyze: self._analyze}
+        self._salience_cancelled = False
+        self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
+        self._handlers = {LoadModel: self._load, Analyze: self._analyze,
+                          ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience}
 
     # ----- called from the GUI thread -----
 
-    def submit(self, request: LoadModel | Analyze) -> None:
+    def submit(self, request: LoadModel | Analyze | ExplainMaps | ExplainSalience) -> None:
         with self._wake:
             self._pending.pop(type(request), None)  # re-inserted last: submission order
             self._pending[type(request)] = request
             self._wake.notify()
+
+    def cancel_salience(self) -> None:
+        """Drop a waiting salience request and stop a running one at its next batch."""
+        with self._wake:
+            self._pending.pop(ExplainSalience, None)
+            self._salience_cancelled = True
 
     def stop(self) -> None:
         with self._wake:
@@ -81,6 +121,8 @@ class InferenceWorker(QThread):
                     return
                 kind = LoadModel if LoadModel in self._pending else next(iter(self._pending))
                 request = self._pending.pop(kind)
+                if kind is ExplainSalience:  # under the lock: a cancel now is for this run
+                    self._salience_cancelled = False
             self._handlers[kind](request)
 
     def _load(self, request: LoadModel) -> None:
@@ -95,6 +137,7 @@ class InferenceWorker(QThread):
         with self._wake:  # text typed meanwhile: analyse the newest once; the rest is moot
             first = self._pending.pop(Analyze, request.first)
             self._pending.clear()
+            self._analysed_seq = first.seq
         try:
             analysis, error = self._run_analysis(first), None
         except Exception as exc:
@@ -105,6 +148,7 @@ class InferenceWorker(QThread):
         if self._predictor is None:
             self.sig_analysis_failed.emit(request.seq, "no model loaded: open a model folder")
             return
+        self._analysed_seq = request.seq
         try:
             result = self._run_analysis(request)
         except Exception as exc:
@@ -115,6 +159,51 @@ class InferenceWorker(QThread):
     def _run_analysis(self, request: Analyze) -> Analysis:
         return self._predictor.analyze(request.text_a, request.text_b or None,
                                        top_k=request.top_k)
+
+
+    def _explain_maps(self, request: ExplainMaps) -> None:
+        if self._predictor is None or request.seq < self._analysed_seq:
+            return
+        try:
+            from engine.lab.maps import explain_maps
+
+            maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
+                                [request.method])[request.method]
+        except Exception as exc:
+            self.sig_maps_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_maps_ready.emit(request.seq, maps)
+
+    def _explain_salience(self, request: ExplainSalience) -> None:
+        if self._predictor is None or request.seq < self._analysed_seq:
+            return
+        settings = request.settings
+
+        def progress(done: int, total: int) -> None:
+            self.sig_salience_progress.emit(request.run, done, total)
+            with self._wake:
+                if (self._stopping or self._salience_cancelled
+                        or any(kind in self._pending for kind in _CANCELLING)):
+                    raise _Cancelled
+
+        try:
+            from engine.lab.salience import explain_salience
+
+            salience = explain_salience(
+                self._predictor, request.text_a, request.text_b or None, settings.method,
+                settings.target, steps=settings.steps, baseline=settings.baseline,
+                rule=settings.rule, progress=progress)
+        except _Cancelled:
+            self.sig_salience_cancelled.emit(request.run)
+            return
+        except Exception as exc:
+            self.sig_salience_failed.emit(request.run, _message(exc))
+            return
+        self.sig_salience_ready.emit(request.run, salience)
+
+
+# A pending request of these kinds makes a running salience moot.
+_CANCELLING = (LoadModel, Analyze, ExplainSalience)
 
 
 def _message(exc: Exception) -> str:

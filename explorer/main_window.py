@@ -14,13 +14,16 @@ from engine.paths import default_model_dir
 from engine.results import Analysis
 from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
-from explorer.inference_worker import Analyze, InferenceWorker, LoadModel, ModelLoaded
+from engine.analysis_io import save_lab_result
+from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
+                                       LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
 from explorer.state import ExplorerState
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
 from explorer.widgets.predictions import PredictionsPanel
+from explorer.widgets.salience_panel import SaliencePanel
 from explorer.widgets.task_common import task_summary
 from explorer.widgets.task_panel import TaskPanel
 from explorer.widgets.token_strip import TokenStrip
@@ -43,6 +46,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("BERT Explorer", "BERT Explorer")
         self.worker = InferenceWorker(device, self)
         self._seq = 0          # the newest analysis request
+        self._salience_runs = 0  # salience requests made
+        self._salience_run: int | None = None  # the one whose result is wanted
         self._model_path: str | None = None
 
         self.model_bar = ModelBar(self.state)
@@ -50,6 +55,7 @@ class MainWindow(QMainWindow):
         self.token_strip = TokenStrip(self.state)
         self.predictions = PredictionsPanel(self.state)
         self.task_panel = TaskPanel(self.state)  # shown only for fine-tuned models
+        self.salience_panel = SaliencePanel(self.state)
         self.attention = AttentionPanel(self.state)
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
@@ -61,12 +67,21 @@ class MainWindow(QMainWindow):
 
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._request_analysis)
-        self.state.sig_texts_changed.connect(lambda *_: self._debounce.start())
+        self.state.sig_texts_changed.connect(self._texts_edited)
         self.state.sig_error.connect(self._show_error)
+        self.state.sig_view_method_changed.connect(lambda _method: self._request_maps())
+        self.state.sig_salience_settings_changed.connect(lambda _s: self._request_salience())
+        self.predictions.sig_explain.connect(self.salience_panel.explain_target)
         self.worker.sig_model_loaded.connect(self._on_model_loaded)
         self.worker.sig_model_failed.connect(self._on_model_failed)
         self.worker.sig_analysis_ready.connect(self._on_analysis)
         self.worker.sig_analysis_failed.connect(self._on_analysis_failed)
+        self.worker.sig_maps_ready.connect(self._on_maps)
+        self.worker.sig_maps_failed.connect(self._on_analysis_failed)
+        self.worker.sig_salience_ready.connect(self._on_salience)
+        self.worker.sig_salience_failed.connect(self._on_salience_failed)
+        self.worker.sig_salience_progress.connect(self._on_salience_progress)
+        self.worker.sig_salience_cancelled.connect(self._on_salience_cancelled)
         self._restore_settings()
 
     # ----- layout and menus -----
@@ -79,6 +94,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.token_strip, 1)
         column.addWidget(self.task_panel, 3)
         column.addWidget(self.predictions, 3)
+        column.addWidget(self.salience_panel)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.attention)
@@ -220,6 +236,8 @@ class MainWindow(QMainWindow):
                                    f" · {analysis.device}")
         self.statusBar().showMessage("; ".join(notices))
         self.sig_analysis_applied.emit(seq)
+        self._request_maps()
+        self._request_salience()
 
     def _update_title(self) -> None:
         """'BERT Explorer — model', with the task of a fine-tuned model: '— classify: 4 labels'."""
@@ -230,6 +248,58 @@ class MainWindow(QMainWindow):
             if task is not None and self.task_panel.kind is not None:
                 parts.append(task_summary(task))
         self.setWindowTitle(" — ".join(parts))
+
+    # ----- lab: maps of the chosen method, salience (after the plain analysis) -----
+
+    def _texts_edited(self, *_texts) -> None:
+        self._debounce.start()
+        if self._salience_run is not None:  # its result would explain the old text
+            self._salience_run = None
+            self.worker.cancel_salience()
+            self.state.report_salience_status("cancelled: the text changed")
+
+    def _request_maps(self) -> None:
+        """The chosen method's maps for the analysis on screen, unless raw or already there."""
+        analysis, method = self.state.analysis, self.state.view_method
+        if analysis is None or method == "raw" or method in self.state.lab_maps:
+            return
+        self.worker.submit(ExplainMaps(self._seq, analysis.text_a, analysis.text_b or "", method))
+
+    def _on_maps(self, seq: int, maps) -> None:
+        analysis = self.state.analysis
+        if seq == self._seq and analysis is not None and list(maps.tokens) == analysis.tokens:
+            self.state.add_lab_maps(maps)
+
+    def _request_salience(self) -> None:
+        settings, analysis = self.state.salience_settings, self.state.analysis
+        if settings is None or analysis is None:
+            if self._salience_run is not None:
+                self._salience_run = None
+                self.worker.cancel_salience()
+            return
+        self._salience_runs += 1
+        self._salience_run = self._salience_runs
+        self.state.set_salience(None)
+        self.state.report_salience_status("explaining…")
+        self.worker.submit(ExplainSalience(self._seq, self._salience_run, analysis.text_a,
+                                           analysis.text_b or "", settings))
+
+    def _on_salience(self, run: int, salience) -> None:
+        if run == self._salience_run:
+            self._salience_run = None
+            self.state.set_salience(salience)
+
+    def _on_salience_failed(self, run: int, message: str) -> None:
+        if run == self._salience_run:
+            self._salience_run = None
+            self.state.report_salience_status(f"cannot explain: {message}")
+
+    def _on_salience_progress(self, run: int, done: int, total: int) -> None:
+        if run == self._salience_run:
+            self.state.report_salience_progress(done, total)
+
+    def _on_salience_cancelled(self, _run: int) -> None:
+        self.state.report_salience_progress(0, 0)  # hides the bar
 
     def _on_analysis_failed(self, seq: int, message: str) -> None:
         if seq == self._seq:
@@ -242,7 +312,8 @@ class MainWindow(QMainWindow):
     # ----- export -----
 
     def export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export view", "attention.png", "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self, "Export view",
+                                              f"{self.state.view_method}.png", "PNG (*.png)")
         if path:
             self.attention.export_png(path)
 
@@ -254,6 +325,32 @@ class MainWindow(QMainWindow):
                 self.attention.export_analysis(path)
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
+
+    def export_lab(self) -> None:
+        method = self.state.view_method
+        path, _ = QFileDialog.getSaveFileName(self, "Export lab result", f"{method}.npz",
+                                              "NumPy (*.npz);;JSON (*.json)")
+        if path:
+            try:
+                self.save_lab(path)
+            except (OSError, ValueError) as exc:
+                self._show_error(f"Could not export: {exc}")
+
+    def save_lab(self, path) -> Path:
+        """Write the chosen method's maps and the salience shown, with what made them."""
+        analysis, model = self.state.analysis, self.state.model
+        if analysis is None:
+            raise ValueError("there is no analysis to export yet")
+        salience = self.state.salience
+        settings = {"view_method": self.state.view_method,
+                    "device": model.device if model else None}
+        if salience is not None:
+            settings.update(salience_method=salience.method, target=salience.target,
+                            **salience.settings)
+        return save_lab_result(path, text_a=analysis.text_a, text_b=analysis.text_b,
+                               maps=self.state.lab_maps.get(self.state.view_method),
+                               salience=salience, model_path=model.path if model else None,
+                               model_name=model.name if model else None, settings=settings)
 
     # ----- help -----
 

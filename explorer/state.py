@@ -6,12 +6,33 @@ signals, and change it only through its setters, which emit only on real changes
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QObject, Signal
 
-from engine.results import Analysis, ModelSummary
+from engine.results import MAP_METHODS, Analysis, AttributionMaps, ModelSummary, Salience
 
 ATTENTION_FILTERS = ("all", "AA", "AB", "BA", "BB")  # query segment -> key segment
 MEAN_HEAD = -1  # ``head`` value meaning "mean of the layer's heads"
+# What the attention views can show, each with its one-line meaning (the tooltips).
+VIEW_METHODS = {"raw": "raw attention: each head's softmax weights (they ignore the value "
+                       "vectors, the residual stream and LayerNorm)", **MAP_METHODS}
+# Rollout and ALTI mix the heads before rolling out over layers: one map per layer, no heads.
+HEADLESS_METHODS = frozenset({"rollout", "alti"})
+# Path points of an integrated-gradients run started from the explorer: half the engine's
+# default, so a live re-run after each edit stays interactive (the panel can raise it).
+EXPLORER_IG_STEPS = 32
+
+
+@dataclass(frozen=True)
+class SalienceSettings:
+    """What the salience panel asks the worker for (``engine.lab.salience.explain_salience``)."""
+
+    method: str = "ig"             # a key of engine.results.SALIENCE_METHODS
+    target: str | None = None      # in --target form; None: the engine's default target
+    steps: int = EXPLORER_IG_STEPS
+    baseline: str = "pad"
+    rule: str = "gausslegendre"
 
 
 class ExplorerState(QObject):
@@ -22,6 +43,14 @@ class ExplorerState(QObject):
     sig_selection_changed = Signal(int, int, int)  # layer, head (MEAN_HEAD = mean), query token (-1 none)
     sig_filter_changed = Signal(str, bool)        # attention filter, hide [CLS]/[SEP]
     sig_busy_changed = Signal(bool)
+    sig_view_method_changed = Signal(str)         # a key of VIEW_METHODS
+    sig_lab_maps_changed = Signal(object)         # AttributionMaps just added for the analysis
+    # Salience: the settings (None: off), the result for the current analysis (None: none or
+    # stale), the run's progress and a line about its state ("running", an error, "cancelled").
+    sig_salience_settings_changed = Signal(object)  # SalienceSettings | None
+    sig_salience_changed = Signal(object)         # Salience | None
+    sig_salience_progress = Signal(int, int)      # path points done, of
+    sig_salience_status = Signal(str)
     sig_error = Signal(str)                       # a message for the user
 
     def __init__(self, parent: QObject | None = None):
@@ -36,11 +65,16 @@ class ExplorerState(QObject):
         self.attention_filter = "all"
         self.hide_special = False
         self.busy = False
+        self.view_method = "raw"
+        self.lab_maps: dict[str, AttributionMaps] = {}  # method -> maps of ``analysis``
+        self.salience_settings: SalienceSettings | None = None
+        self.salience: Salience | None = None
 
     def set_texts(self, text_a: str, text_b: str) -> None:
         if (text_a, text_b) != (self.text_a, self.text_b):
             self.text_a, self.text_b = text_a, text_b
             self.sig_texts_changed.emit(text_a, text_b)
+            self.set_salience(None)  # it explained the old text: no stale colours
 
     def set_model(self, model: ModelSummary | None, analysis: Analysis | None = None) -> None:
         """A new model and its first analysis (None when that failed), announced together."""
@@ -57,6 +91,8 @@ class ExplorerState(QObject):
 
     def _keep_analysis(self, analysis: Analysis | None) -> None:
         self.analysis = analysis
+        self.lab_maps = {}  # they were of the previous analysis
+        self.set_salience(None)
         if analysis is not None and self.query_token >= analysis.num_tokens:
             self.query_token = -1
 
@@ -77,6 +113,34 @@ class ExplorerState(QObject):
         if new != (self.attention_filter, self.hide_special):
             self.attention_filter, self.hide_special = new
             self.sig_filter_changed.emit(*new)
+
+    def set_view_method(self, method: str) -> None:
+        if method not in VIEW_METHODS:
+            raise ValueError(f"unknown view method {method!r}")
+        if method != self.view_method:
+            self.view_method = method
+            self.sig_view_method_changed.emit(method)
+
+    def add_lab_maps(self, maps: AttributionMaps) -> None:
+        """Maps of the current analysis, kept until the next one (switching back is instant)."""
+        self.lab_maps[maps.method] = maps
+        self.sig_lab_maps_changed.emit(maps)
+
+    def set_salience_settings(self, settings: SalienceSettings | None) -> None:
+        if settings != self.salience_settings:
+            self.salience_settings = settings
+            self.sig_salience_settings_changed.emit(settings)
+
+    def set_salience(self, salience: Salience | None) -> None:
+        if salience is not self.salience:
+            self.salience = salience
+            self.sig_salience_changed.emit(salience)
+
+    def report_salience_progress(self, done: int, total: int) -> None:
+        self.sig_salience_progress.emit(done, total)
+
+    def report_salience_status(self, text: str) -> None:
+        self.sig_salience_status.emit(text)
 
     def set_busy(self, busy: bool) -> None:
         if busy != self.busy:

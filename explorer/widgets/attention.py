@@ -1,4 +1,5 @@
-"""The attention panel: filter bar, layer/head selectors, HeadGrid, HeadDetail and ModelView.
+"""The attention panel: method selector, filter bar, layer/head selectors, HeadGrid, HeadDetail
+and ModelView.
 
 Every widget here is built from an :class:`~explorer.state.ExplorerState`, reads the latest
 analysis (duck-typed: ``tokens``, ``special_mask``, ``sequence_ids``, ``attentions`` float32
@@ -16,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis_io import save_analysis
-from explorer.state import ATTENTION_FILTERS, MEAN_HEAD
-from explorer.widgets.attention_common import attentions_of
+from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_METHODS
+from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
 from explorer.widgets.attention_detail import HeadDetail
 from explorer.widgets.attention_grid import HeadGrid, ModelView
 
@@ -92,13 +93,35 @@ class AttentionFilterBar(QWidget):
         self._sync()  # a new model comes with its first analysis
 
 
-class AttentionPanel(QWidget):
-    """Filter bar + layer spin box + head combo on top; tabs below: "Heads" (HeadGrid and
-    HeadDetail side by side in a splitter) and "Model" (ModelView, refreshed only when shown)."""
+class MethodSelector(QComboBox):
+    """Which maps the views show (``state.view_method``); each item's tooltip is its meaning."""
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
         self.state = state
+        for method, meaning in VIEW_METHODS.items():
+            self.addItem(METHOD_NAMES[method], method)
+            self.setItemData(self.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)
+        self.currentIndexChanged.connect(
+            lambda index: self.state.set_view_method(self.itemData(index)))
+        state.sig_view_method_changed.connect(self._sync)
+        self._sync(state.view_method)
+
+    def _sync(self, method: str) -> None:
+        with QSignalBlocker(self):
+            self.setCurrentIndex(self.findData(method))
+        self.setToolTip(VIEW_METHODS[method])
+
+
+class AttentionPanel(QWidget):
+    """Method selector, filter bar, layer spin box and head combo on top; tabs below: "Heads"
+    (HeadGrid and HeadDetail side by side in a splitter) and "Model" (ModelView, refreshed
+    only when shown). The head combo is off for a method without heads."""
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        self.method_selector = MethodSelector(state)
         self.filter_bar = AttentionFilterBar(state)
         self.layer_spin = QSpinBox()
         self.layer_spin.setRange(0, 0)
@@ -110,6 +133,7 @@ class AttentionPanel(QWidget):
         self.model_view = ModelView(state)
 
         top = QHBoxLayout()
+        top.addWidget(self.method_selector)
         top.addWidget(self.filter_bar, 1)
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layer_spin)
@@ -131,6 +155,7 @@ class AttentionPanel(QWidget):
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
         self.head_combo.currentIndexChanged.connect(self._head_picked)
         _connect_all(self, state)
+        state.sig_view_method_changed.connect(lambda _method: self._sync_ranges())
         self._sync_ranges()
 
     def _shape(self) -> tuple[int, int]:
@@ -152,7 +177,7 @@ class AttentionPanel(QWidget):
                 self.head_combo.addItem("mean of heads", MEAN_HEAD)
                 for h in range(heads):
                     self.head_combo.addItem(f"head {h}", h)
-        self.head_combo.setEnabled(heads > 0)
+        self.head_combo.setEnabled(heads > 0 and self.state.view_method not in HEADLESS_METHODS)
         self._sync_selection()
 
     def _sync_selection(self) -> None:
@@ -183,7 +208,8 @@ class AttentionPanel(QWidget):
         return self.tabs.currentWidget()
 
     def export_png(self, path) -> Path:
-        """Save a picture of the current tab (grid + detail, or the model view) as PNG."""
+        """Save a picture of the current tab (grid + detail, or the model view) as PNG, in the
+        chosen method."""
         path = Path(path)
         if not self.current_view().grab().save(str(path), "PNG"):
             raise OSError(f"could not write {path}")

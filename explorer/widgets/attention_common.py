@@ -1,12 +1,15 @@
-"""Shared pieces of the attention views: colours, masks, thumbnails, token axes, lazy refresh.
+"""Shared pieces of the attention views: colours, masks, thumbnails, token axes, lazy refresh,
+and the maps of the chosen method (``view_maps``).
 
 Pure numpy + pyqtgraph; never torch. An analysis is duck-typed: ``tokens``, ``special_mask``,
-``sequence_ids`` and ``attentions`` (float32 [L, N, T, T]) are all that is read.
+``sequence_ids`` and ``attentions`` (float32 [L, N, T, T]) are all that is read; lab maps are
+``engine.results.AttributionMaps``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -52,8 +55,8 @@ def new_heatmap_items(view) -> tuple[pg.ImageItem, pg.ImageItem]:
     return image, overlay
 
 
-def set_heatmap(image: pg.ImageItem, data: np.ndarray) -> None:
-    image.setImage(data, autoLevels=False, levels=LEVELS)
+def set_heatmap(image: pg.ImageItem, data: np.ndarray, levels=LEVELS) -> None:
+    image.setImage(data, autoLevels=False, levels=levels)
 
 
 def set_overlay(overlay: pg.ImageItem, rgba: np.ndarray | None) -> None:
@@ -80,6 +83,45 @@ def attentions_of(analysis) -> np.ndarray:
     if att.dtype != np.float32:
         att = att.astype(np.float32)
     return att
+
+
+METHOD_NAMES = {"raw": "raw attention", "rollout": "rollout", "norm": "norm-based",
+                "alti": "ALTI"}
+
+
+@dataclass(frozen=True)
+class ViewMaps:
+    """What the views draw for the chosen method: per head [L, N, T, T] (raw, norm) or one
+    map per layer [L, T, T] (rollout and ALTI, cumulative over the layers: they have no heads)."""
+
+    method: str
+    maps: np.ndarray
+    levels: tuple[float, float]  # colour levels: (0, 1) for row-stochastic maps
+    key: int                     # changes whenever the maps do (the views' caches)
+
+    @property
+    def per_head(self) -> bool:
+        return self.maps.ndim == 4
+
+
+def view_maps(state) -> ViewMaps | None:
+    """The chosen method's maps for ``state.analysis``; None without an analysis, or while the
+    worker is still computing them (the views then keep what they show)."""
+    analysis = state.analysis
+    if analysis is None:
+        return None
+    if state.view_method == "raw":
+        return ViewMaps("raw", attentions_of(analysis), LEVELS, id(analysis))
+    lab = state.lab_maps.get(state.view_method)
+    if lab is None:
+        return None
+    levels = LEVELS if lab.row_stochastic else (0.0, float(lab.maps.max()) or 1.0)
+    return ViewMaps(lab.method, lab.maps, levels, id(lab))
+
+
+def view_pending(state) -> bool:
+    """True while an analysis is shown but its maps for the chosen method are not in yet."""
+    return state.analysis is not None and view_maps(state) is None
 
 
 def visible_mask(analysis, attention_filter: str, hide_special: bool) -> np.ndarray:
@@ -226,6 +268,8 @@ class LazyView(QWidget):
         state.sig_selection_changed.connect(self._on_selection_changed)
         state.sig_filter_changed.connect(self._on_filter_changed)
         state.sig_model_changed.connect(self._on_model_changed)
+        state.sig_view_method_changed.connect(lambda _method: self.request_refresh())
+        state.sig_lab_maps_changed.connect(lambda _maps: self.request_refresh())
 
     # subclasses override these three; ``refresh`` redraws everything from state
     def refresh(self) -> None:

@@ -1,4 +1,5 @@
-"""HeadDetail: one head (or the mean of a layer's heads) large, with token axes and a readout."""
+"""HeadDetail: one head (or the mean of a layer's heads) large, with token axes and a readout;
+for a method without heads (rollout, ALTI), the selected layer's cumulative map."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, LazyView, TokenAxis, attentions_of, colormap, grey_overlay,
-    new_heatmap_items, set_heatmap, set_overlay, visible_mask,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
+    new_heatmap_items, set_heatmap, set_overlay, view_maps, visible_mask,
 )
 
 READOUT_HINT = "hover a cell: from -> to: weight; click a row to select its query token"
@@ -78,11 +79,16 @@ class HeadDetail(LazyView):
             self.readout.setText(READOUT_HINT)
             self._shown = self._mask_key = None
             return
-        att = attentions_of(analysis)
-        layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
+        source = view_maps(self.state)
+        if source is None:  # the chosen method's maps are on their way: keep the picture
+            self.plot.setTitle(f"{METHOD_NAMES[self.state.view_method]}: computing…")
+            return
+        maps = source.maps
+        layers, tokens = maps.shape[0], maps.shape[-1]
+        heads = maps.shape[1] if source.per_head else 0
         layer = min(max(self.state.layer, 0), layers - 1)
         head = self.state.head if 0 <= self.state.head < heads else MEAN_HEAD
-        key = (id(analysis), layer, head)
+        key = (id(analysis), source.key, layer, head)
         if key != self._shown:
             if self._shown is None or self._shown[0] != id(analysis):
                 self.tokens = list(analysis.tokens)
@@ -91,10 +97,17 @@ class HeadDetail(LazyView):
                 self.plot.layout.activate()  # apply the new axis sizes now, not on next event
                 self.plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens),
                                                 padding=0)
-            self.data = att[layer].mean(axis=0) if head == MEAN_HEAD else att[layer, head]
-            set_heatmap(self.image, self.data)
-            which = "mean of heads" if head == MEAN_HEAD else f"head {head}"
-            self.plot.setTitle(f"Layer {layer} · {which}")
+            name = METHOD_NAMES[source.method]
+            if not source.per_head:
+                self.data = maps[layer]
+                title = f"{name} · after layer {layer} (cumulative)"
+            else:
+                self.data = maps[layer].mean(axis=0) if head == MEAN_HEAD else maps[layer, head]
+                which = "mean of heads" if head == MEAN_HEAD else f"head {head}"
+                title = f"Layer {layer} · {which}" + ("" if source.method == "raw" else f" · {name}")
+            set_heatmap(self.image, self.data, source.levels)
+            self.colorbar.setLevels(source.levels)
+            self.plot.setTitle(title)
             self._shown = key
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
         if mask_key != self._mask_key:

@@ -1,4 +1,7 @@
-"""HeadGrid (every head of the selected layer) and ModelView (all layers x heads thumbnails)."""
+"""HeadGrid (every head of the selected layer) and ModelView (all layers x heads thumbnails).
+
+For a method without heads (rollout, ALTI) the grid shows one tile per layer and the model
+view one row of layers; a click then selects the layer."""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, LazyView, any_pool, attentions_of, colormap, grey_overlay, max_pool,
-    new_heatmap_items, pool_factor, set_heatmap, set_overlay, visible_mask,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, any_pool, colormap, grey_overlay, max_pool,
+    new_heatmap_items, pool_factor, set_heatmap, set_overlay, view_maps, visible_mask,
 )
 
 
@@ -50,7 +53,8 @@ def _plot_area(owner: QWidget) -> pg.GraphicsLayoutWidget:
 
 
 class HeadGrid(LazyView):
-    """Every head of ``state.layer`` as a heatmap; click a head to select it."""
+    """Every head of ``state.layer`` as a heatmap; click a head to select it. For a method
+    without heads: every layer's cumulative map; click one to select the layer."""
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
@@ -62,21 +66,22 @@ class HeadGrid(LazyView):
         self.query_boxes: list[QGraphicsRectItem] = []
         self.head_boxes: list[QGraphicsRectItem] = []
         self.colorbar = None
-        self._shape = None   # (layers, heads, columns) the items were built for
-        self._shown = None   # (analysis id, layer, T) whose images are set
+        self._shape = None   # (layers, tiles, per_head, columns) the items were built for
+        self._shown = None   # (maps key, layer, T) whose images are set
         self._mask_key = None
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.request_refresh()
 
-    def _build(self, layers: int, heads: int) -> None:
+    def _build(self, layers: int, tiles: int, per_head: bool) -> None:
         self.view.clear()
         self.plots, self.images, self.overlays = [], [], []
         self.query_boxes, self.head_boxes = [], []
-        cols = self._columns(heads)
-        rows = math.ceil(heads / cols)
+        cols = self._columns(tiles)
+        rows = math.ceil(tiles / cols)
         self.title = self.view.addLabel("", row=0, col=0, colspan=cols, size="11pt")
-        for h in range(heads):
-            plot = self.view.addPlot(row=1 + h // cols, col=h % cols, title=f"H{h}")
+        for h in range(tiles):
+            plot = self.view.addPlot(row=1 + h // cols, col=h % cols,
+                                     title=f"H{h}" if per_head else f"L{h}")
             plot.hideAxis("left")
             plot.hideAxis("bottom")
             plot.hideButtons()
@@ -94,7 +99,7 @@ class HeadGrid(LazyView):
         self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
                                         width=14, colorMapMenu=False)
         self.view.addItem(self.colorbar, row=1, col=cols, rowspan=rows)
-        self._shape = (layers, heads, cols)
+        self._shape = (layers, tiles, per_head, cols)
         self._shown = self._mask_key = None
 
     def _columns(self, heads: int) -> int:
@@ -103,7 +108,7 @@ class HeadGrid(LazyView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self._shape is not None and self._columns(self._shape[1]) != self._shape[2]:
+        if self._shape is not None and self._columns(self._shape[1]) != self._shape[3]:
             self._shape = None  # rebuild with the columns that fit the new shape
             self.request_refresh()
 
@@ -116,16 +121,28 @@ class HeadGrid(LazyView):
                 self.plots, self.images, self.overlays = [], [], []
                 self.query_boxes, self.head_boxes = [], []
             return
-        att = attentions_of(analysis)
-        layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
-        if self._shape is None or self._shape[:2] != (layers, heads):
-            self._build(layers, heads)
+        source = view_maps(self.state)
+        if source is None:  # the chosen method's maps are on their way: keep the picture
+            if self.title is not None:
+                self.title.setText(f"{METHOD_NAMES[self.state.view_method]}: computing…")
+            return
+        maps = source.maps
+        layers, tokens = maps.shape[0], maps.shape[-1]
+        tiles = maps.shape[1] if source.per_head else layers
+        if self._shape is None or self._shape[:3] != (layers, tiles, source.per_head):
+            self._build(layers, tiles, source.per_head)
         layer = min(max(self.state.layer, 0), layers - 1)
-        key = (id(analysis), layer, tokens)
+        key = (source.key, layer if source.per_head else None, tokens)
         if key != self._shown:
-            self.title.setText(f"Layer {layer} — heads")
-            for h, image in enumerate(self.images):
-                set_heatmap(image, att[layer, h])
+            name = METHOD_NAMES[source.method]
+            if source.per_head:
+                self.title.setText(f"Layer {layer} — heads" +
+                                   ("" if source.method == "raw" else f" · {name}"))
+            else:
+                self.title.setText(f"{name} — after each layer (cumulative)")
+            for t, image in enumerate(self.images):
+                set_heatmap(image, maps[layer, t] if source.per_head else maps[t], source.levels)
+            self.colorbar.setLevels(source.levels)
             for plot in self.plots:
                 plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
             self._shown = key
@@ -136,28 +153,31 @@ class HeadGrid(LazyView):
                 set_overlay(overlay, rgba)  # one shared array: the mask is the same for all heads
             self._mask_key = mask_key
         q = self.state.query_token
-        for h, (qbox, hbox) in enumerate(zip(self.query_boxes, self.head_boxes)):
+        selected = self.state.head if source.per_head else layer
+        for t, (qbox, hbox) in enumerate(zip(self.query_boxes, self.head_boxes)):
             qbox.setRect(QRectF(0, q, tokens, 1))
             qbox.setVisible(0 <= q < tokens)
             hbox.setRect(QRectF(0, 0, tokens, tokens))
-            hbox.setVisible(h == self.state.head)
+            hbox.setVisible(t == selected)
 
     def head_at(self, scene_pos) -> int | None:
+        """The tile under ``scene_pos``: a head, or a layer for a method without heads."""
         for h, plot in enumerate(self.plots):
             if plot.getViewBox().sceneBoundingRect().contains(scene_pos):
                 return h
         return None
 
     def _on_click(self, event) -> None:
-        head = self.head_at(event.scenePos())
-        if head is not None:
-            self.state.set_selection(head=head)
+        tile = self.head_at(event.scenePos())
+        if tile is not None and self._shape is not None:
+            self.state.set_selection(**{"head" if self._shape[2] else "layer": tile})
 
 
 class ModelView(LazyView):
     """All layers x heads as max-pooled thumbnails in one mosaic image; click one to select it.
 
-    Thumbnail (layer l, head h) fills the unit cell [h, h+1] x [l, l+1] of the plot.
+    Thumbnail (layer l, head h) fills the unit cell [h, h+1] x [l, l+1] of the plot. For a
+    method without heads: one row, thumbnail l in [l, l+1] x [0, 1], a click selects layer l.
     """
 
     MIN_GAP = 2  # pixels between thumbnails (transparent: NaN in the mosaic), at least
@@ -178,8 +198,9 @@ class ModelView(LazyView):
         self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
                                         width=14, colorMapMenu=False)
         self.view.addItem(self.colorbar, row=0, col=1)
-        self.thumbs: np.ndarray | None = None  # [L, N, s, s] max-pooled attentions
-        self.grid_shape: tuple[int, int] = (0, 0)
+        self.thumbs: np.ndarray | None = None  # [rows, cols, s, s] max-pooled maps
+        self.grid_shape: tuple[int, int] = (0, 0)  # (rows, cols) of the mosaic
+        self.per_head = True
         self.pool = 1
         self.gap = self.MIN_GAP
         self._thumb_key = None
@@ -208,18 +229,24 @@ class ModelView(LazyView):
             self.selection_box.setVisible(False)
             self.thumbs, self.grid_shape, self._thumb_key, self._mask_key = None, (0, 0), None, None
             return
-        att = attentions_of(analysis)
-        layers, heads, tokens = att.shape[0], att.shape[1], att.shape[-1]
-        if self._thumb_key != id(analysis):
+        source = view_maps(self.state)
+        if source is None:  # the chosen method's maps are on their way: keep the picture
+            return
+        # One row of layers for a method without heads: [L, T, T] -> [1, L, T, T]
+        grid = source.maps if source.per_head else source.maps[None]
+        layers, heads, tokens = grid.shape[0], grid.shape[1], grid.shape[-1]
+        if self._thumb_key != source.key:
+            self.per_head = source.per_head
             self.pool = pool_factor(tokens)
-            self.thumbs = max_pool(att, self.pool)
+            self.thumbs = max_pool(grid, self.pool)
             self.gap = max(self.MIN_GAP, self.thumbs.shape[-1] // 8)
             self.grid_shape = (layers, heads)
-            set_heatmap(self.image, self._mosaic(self.thumbs, np.float32(np.nan)))
+            set_heatmap(self.image, self._mosaic(self.thumbs, np.float32(np.nan)), source.levels)
+            self.colorbar.setLevels(source.levels)
             self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
             self.plot.getViewBox().setRange(xRange=(0, heads), yRange=(0, layers), padding=0.01)
             self._set_ticks(layers, heads)
-            self._thumb_key = id(analysis)
+            self._thumb_key = source.key
             self._mask_key = None
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
         if mask_key != self._mask_key:
@@ -232,9 +259,11 @@ class ModelView(LazyView):
                 set_overlay(self.overlay, self._mosaic(tiles, np.uint8(0)))
                 self.overlay.setRect(QRectF(0, 0, heads, layers))
             self._mask_key = mask_key
-        layer = min(max(self.state.layer, 0), layers - 1)
         inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)
-        if self.state.head == MEAN_HEAD or self.state.head >= heads:
+        layer = min(max(self.state.layer, 0), source.maps.shape[0] - 1)
+        if not self.per_head:
+            rect = QRectF(layer - inset, -inset, 1, 1)
+        elif self.state.head == MEAN_HEAD or self.state.head >= heads:
             rect = QRectF(-inset, layer - inset, heads, 1)  # the mean: outline the whole layer
         else:
             rect = QRectF(self.state.head - inset, layer - inset, 1, 1)
@@ -246,8 +275,11 @@ class ModelView(LazyView):
         centre = 0.5 * s / (s + self.gap)
         every_l = max(1, math.ceil(layers / 24))
         every_h = max(1, math.ceil(heads / 24))
+        self.plot.setLabel("left", "layer" if self.per_head else "")
+        self.plot.setLabel("bottom", "head" if self.per_head else "layer (cumulative)")
         self.plot.getAxis("left").setTicks(
-            [[(l + centre, str(l)) for l in range(0, layers, every_l)]])
+            [[(l + centre, str(l)) for l in range(0, layers, every_l)]] if self.per_head
+            else [[]])
         self.plot.getAxis("bottom").setTicks(
             [[(h + centre, str(h)) for h in range(0, heads, every_h)]])
 
@@ -263,5 +295,9 @@ class ModelView(LazyView):
 
     def _on_click(self, event) -> None:
         cell = self.cell_at(event.scenePos())
-        if cell is not None:
+        if cell is None:
+            return
+        if self.per_head:
             self.state.set_selection(layer=cell[0], head=cell[1])
+        else:
+            self.state.set_selection(layer=cell[1])

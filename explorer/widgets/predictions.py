@@ -1,7 +1,9 @@
 """Predictions: fill-mask candidates for every [MASK], and next-sentence prediction (NSP).
 
 Each candidate is a row with a probability bar; clicking it writes the candidate into the text
-in place of that [MASK] (a ``##`` piece is glued to the word before). NSP is a two-part bar,
+in place of that [MASK] (a ``##`` piece is glued to the word before). The "explain" button
+beside each candidate, and beside the NSP bar, asks the salience panel which input tokens made
+that prediction (``sig_explain``). NSP is a two-part bar,
 greyed out with the reason when there is no sentence B or no NSP head. A model with neither
 head (a fine-tuned one, a bare encoder) gets one compact note instead, leaving the space to
 the views that do apply.
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
-from PySide6.QtWidgets import (QAbstractButton, QFrame, QGridLayout, QGroupBox, QLabel,
-                               QScrollArea, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from explorer.state import ExplorerState
 from explorer.text_edits import format_percent, mask_ordinal, replace_nth_mask
@@ -25,6 +28,14 @@ IS_NEXT_COLOUR = QColor("#1b9e77")    # teal / purple: distinct for common colou
 NOT_NEXT_COLOUR = QColor("#7570b3")
 SEGMENT_NAMES = {0: "A", 1: "B"}
 PRETRAINING_HEADS = frozenset({"mlm", "nsp"})
+
+
+def _explain_button(tip: str) -> QToolButton:
+    button = QToolButton()
+    button.setText("explain")
+    button.setAutoRaise(True)
+    button.setToolTip(tip)
+    return button
 
 
 def _is_nsp_note(note: str) -> bool:
@@ -165,17 +176,21 @@ class PredictionsPanel(QWidget):
     [CandidateRow]}), ``mask_hint`` (QLabel), ``nsp_box``, ``nsp_bar`` (disabled when NSP is
     unavailable), ``nsp_reason``, ``nsp_available()``, ``heads_note`` (the compact note shown
     instead of everything else when the model has neither head), and the slot
-    ``apply_candidate(position, token)``. Signal ``sig_candidate_chosen(int, str)``:
-    [MASK] position and the candidate written into the text.
+    ``apply_candidate(position, token)``; ``explain_buttons`` ({position: [QToolButton]}, one per
+    candidate) and ``nsp_explain``. Signals ``sig_candidate_chosen(int, str)``: [MASK] position
+    and the candidate written into the text; ``sig_explain(str)``: a salience target in
+    ``--target`` form ("mask:0:door", "nsp").
     """
 
     sig_candidate_chosen = Signal(int, str)
+    sig_explain = Signal(str)
 
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.mask_groups: list[QGroupBox] = []
         self.candidate_rows: dict[int, list[CandidateRow]] = {}
+        self.explain_buttons: dict[int, list[QToolButton]] = {}
 
         self.title = QLabel("Fill-mask")
         bold = self.title.font()
@@ -213,7 +228,13 @@ class PredictionsPanel(QWidget):
         nsp_layout.setContentsMargins(8, 6, 8, 8)
         self.nsp_question = QLabel("Is sentence B the sentence that follows A?")
         nsp_layout.addWidget(self.nsp_question)
-        nsp_layout.addWidget(self.nsp_bar)
+        self.nsp_explain = _explain_button("Which input tokens made the model say IsNext")
+        self.nsp_explain.clicked.connect(lambda: self.sig_explain.emit("nsp"))
+        bar_row = QHBoxLayout()
+        bar_row.setContentsMargins(0, 0, 0, 0)
+        bar_row.addWidget(self.nsp_bar, 1)
+        bar_row.addWidget(self.nsp_explain)
+        nsp_layout.addLayout(bar_row)
         nsp_layout.addWidget(self.nsp_reason)
 
         layout = QVBoxLayout(self)
@@ -265,6 +286,7 @@ class PredictionsPanel(QWidget):
             group.deleteLater()
         self.mask_groups = []
         self.candidate_rows = {}
+        self.explain_buttons = {}
         while self._groups_layout.count():  # the overflow line, if any
             item = self._groups_layout.takeAt(0)
             if item.widget() is not None:
@@ -289,7 +311,7 @@ class PredictionsPanel(QWidget):
                        " — click a candidate to put it in the text.")
         self._groups_host.setUpdatesEnabled(False)
         for i, prediction in enumerate(shown):
-            group = self._mask_group(analysis, prediction)
+            group = self._mask_group(analysis, prediction, i)
             self._groups_layout.addWidget(group, i // MASK_COLUMNS, i % MASK_COLUMNS)
             group.show()  # now, not on the next event loop turn
             self.mask_groups.append(group)
@@ -303,17 +325,20 @@ class PredictionsPanel(QWidget):
         self._groups_layout.setRowStretch(next_row, 1)  # groups stay at the top
         self._groups_host.setUpdatesEnabled(True)
 
-    def _mask_group(self, analysis, prediction) -> QGroupBox:
+    def _mask_group(self, analysis, prediction, ordinal: int) -> QGroupBox:
+        """The candidates of the [MASK] at ``prediction.position``, the ``ordinal``-th [MASK]
+        of the input (from 0, left to right: K of the ``mask:K`` target)."""
         position = int(prediction.position)
         segment = analysis.sequence_ids[position] if position < len(analysis.sequence_ids) else None
         seg = f" (sentence {SEGMENT_NAMES[segment]})" if segment in SEGMENT_NAMES else ""
         group = QGroupBox(f"MASK at position {position}{seg}")
         group.setObjectName(f"mask_group_{position}")
-        rows_layout = QVBoxLayout(group)
+        rows_layout = QGridLayout(group)
         rows_layout.setContentsMargins(4, 4, 4, 4)
         rows_layout.setSpacing(0)
+        rows_layout.setColumnStretch(0, 1)
         order = sorted(range(len(prediction.tokens)), key=lambda k: -float(prediction.probs[k]))
-        rows = []
+        rows, buttons = [], []
         for rank, k in enumerate(order):
             token, prob = prediction.tokens[k], float(prediction.probs[k])
             row = CandidateRow(token, prob, rank)
@@ -322,9 +347,15 @@ class PredictionsPanel(QWidget):
             row.setToolTip(f"{token}: {format_percent(prob)} (id {int(prediction.token_ids[k])})\n"
                            f"Click to write it into {where} in place of this [MASK]{glue}")
             row.clicked.connect(lambda _checked=False, p=position, t=token: self.apply_candidate(p, t))
-            rows_layout.addWidget(row)
+            explain = _explain_button(f"Which input tokens made the model predict {token!r} here")
+            explain.clicked.connect(lambda _checked=False, target=f"mask:{ordinal}:{token}":
+                                    self.sig_explain.emit(target))
+            rows_layout.addWidget(row, rank, 0)
+            rows_layout.addWidget(explain, rank, 1)
             rows.append(row)
+            buttons.append(explain)
         self.candidate_rows[position] = rows
+        self.explain_buttons[position] = buttons
         return group
 
     def _set_hint(self, text: str) -> None:
@@ -347,6 +378,7 @@ class PredictionsPanel(QWidget):
         # The bar and question grey out; the reason stays readable.
         self.nsp_bar.setEnabled(enabled)
         self.nsp_question.setEnabled(enabled)
+        self.nsp_explain.setEnabled(enabled)
 
     def nsp_available(self) -> bool:
         return self.nsp_bar.isEnabled()

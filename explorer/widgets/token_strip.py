@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePo
 
 from explorer.state import ExplorerState
 from explorer.text_edits import (MASK, MaskMemory, segment_text, truncation_notice, word_span)
+from explorer.widgets.salience_colours import ScoreLegend, score_colours, text_colour
 from explorer.widgets.task_chips import (answer_colour, answer_pen, paint_tag, tag_band,
                                          tag_font, tag_widths)
 from explorer.widgets.task_common import NO_MARKS, ChipMarks, chip_marks, task_tooltip_lines
@@ -82,6 +83,7 @@ class TokenCanvas(QWidget):
         self.tooltips: list[str] = []
         self.rects: list[QRect] = []
         self.marks: ChipMarks = NO_MARKS  # a fine-tuned model's tags or answer span
+        self.score_fills: list[QColor] | None = None  # salience colours, one per chip
         self.selected = -1
         self.hovered = -1
         self._widths: list[int] = []
@@ -112,8 +114,13 @@ class TokenCanvas(QWidget):
         if marks.tags:  # a chip is at least as wide as its tag pill
             widths = [max(w, t) for w, t in zip(widths, tag_widths(self._tag_font, marks.tags))]
         self._widths = widths
+        self.score_fills = None  # they were for the previous tokens
         self.hovered = -1
         self._relayout(force=True)
+        self.update()
+
+    def set_score_fills(self, fills: list[QColor] | None) -> None:
+        self.score_fills = fills
         self.update()
 
     def set_selected(self, index: int) -> None:
@@ -203,7 +210,9 @@ class TokenCanvas(QWidget):
             shape = _chip_path(QRectF(rect).adjusted(0.5, 0.5, -0.5, -0.5), left_round, right_round)
             selected = i == self.selected
             answer = answer_colour(self.marks, i)
-            fill = SELECTED[kind] if selected else answer.background if answer else style.background
+            scored = self.score_fills[i] if self.score_fills else None
+            fill = (SELECTED[kind] if selected else answer.background if answer
+                    else scored or style.background)
             if i == self.hovered and not selected:
                 fill = fill.darker(108)
             painter.fillPath(shape, fill)
@@ -221,7 +230,7 @@ class TokenCanvas(QWidget):
                 # Which segment a [MASK]/[UNK] is in: a stripe in the segment colour.
                 stripe = QRectF(rect.left() + 4, rect.bottom() - 2.5, rect.width() - 8, 2.5)
                 painter.fillRect(stripe, SEGMENT_STRIPE[self.segments[i]])
-            painter.setPen(style.text)
+            painter.setPen(text_colour(fill) if scored and not selected else style.text)
             painter.setFont(self._bold if style.bold or selected else self.font())
             text_rect = rect.adjusted(_PAD_X - 2, 0, -(_PAD_X - 2), 0)
             label = self.tokens[i]
@@ -374,6 +383,10 @@ class TokenStrip(QWidget):
         self.notice.setStyleSheet("QLabel { background: #fff4ce; color: #5c4400; "
                                   "border: 1px solid #e0b100; border-radius: 4px; padding: 3px 6px; }")
         self.notice.hide()
+        self.legend = ScoreLegend()
+        self.legend.setObjectName("salience_legend")
+        self.legend.hide()
+        self._tooltips: list[str] = []  # without the salience line
         hint = QLabel("Click a token to select it; double-click to mask its word "
                       "(double-click the [MASK] again to restore it).")
         hint.setObjectName("token_hint")
@@ -386,6 +399,7 @@ class TokenStrip(QWidget):
         layout.addLayout(legend)
         layout.addWidget(self.notice)
         layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.legend)
         layout.addWidget(hint)
 
         self.canvas.sig_clicked.connect(self.toggle_token)
@@ -394,13 +408,26 @@ class TokenStrip(QWidget):
         state.sig_selection_changed.connect(self._selection_changed)
         state.sig_texts_changed.connect(self._texts_changed)
         state.sig_model_changed.connect(lambda _model: self._show_analysis(self.state.analysis))
+        state.sig_salience_changed.connect(self._show_salience)
         self._show_analysis(state.analysis)
 
     # ----- state -> view -----
 
+    def _show_salience(self, salience) -> None:
+        """Colour the chips by ``salience`` (None, or one for other tokens: plain chips)."""
+        fits = salience is not None and list(salience.tokens) == self.canvas.tokens
+        self.canvas.set_score_fills(score_colours(salience) if fits else None)
+        self.legend.set_salience(salience if fits else None)
+        self.canvas.tooltips = list(self._tooltips)
+        if fits:
+            self.canvas.tooltips = [f"{tip}<br>{salience.method} score: {score:+.4f}"
+                                    for tip, score in zip(self._tooltips, salience.scores)]
+
     def _show_analysis(self, analysis) -> None:
         if analysis is None:
+            self._tooltips = []
             self.canvas.set_tokens([], [], [], [], [])
+            self.legend.set_salience(None)
             self._fit_scroll()
             self.count_label.setText("")
             self.notice.hide()
@@ -412,9 +439,10 @@ class TokenStrip(QWidget):
         joined = [i > 0 and tokens[i].startswith("##") and len(tokens[i]) > 2
                   and kinds[i] in ("A", "B") and segments[i] == segments[i - 1]
                   for i in range(n)]
-        self.canvas.set_tokens(tokens, kinds, segments, joined,
-                               [self._tooltip(analysis, i, kinds[i]) for i in range(n)],
+        self._tooltips = [self._tooltip(analysis, i, kinds[i]) for i in range(n)]
+        self.canvas.set_tokens(tokens, kinds, segments, joined, self._tooltips,
                                chip_marks(analysis))
+        self._show_salience(self.state.salience)
         self._fit_scroll()
         self.canvas.set_selected(self.state.query_token)
         n_a = sum(1 for s in segments if s == 0)
