@@ -1,14 +1,17 @@
 """The one place torch runs in the GUI: a long-lived thread that loads models and analyses text.
 
 The window submits typed requests (``LoadModel``, ``Analyze``, and after an analysis the lab's
-``ExplainMaps`` and ``ExplainSalience``; a new kind is a class and a handler). The newest request of each kind replaces a pending one, so typing fast queues
-nothing and the thread always works on the newest text next. A model load goes first; once it
-succeeds it drops pending work for the old model and answers with the new model and its first
-analysis together, so panels repaint once (a failed load leaves pending work as it was). Results go back by queued signals carrying the request's sequence number, so the
-window can drop anything stale; lab requests carry the sequence number of the analysis they
-extend, and one for an analysis older than the newest is skipped. An integrated-gradients run
-stops between batches when a newer model, text or salience request is waiting, when the window
-calls ``cancel_salience`` (an edit: at once, not after the debounce), or when the worker stops. torch is imported in this thread, after the window is up.
+``ExplainMaps`` and ``ExplainSalience``; a new kind is a class and a handler). The newest
+request of each kind replaces a pending one, so typing fast queues nothing and the thread
+always works on the newest text next. A model load goes first; once it succeeds it drops
+pending work for the old model and answers with the new model and its first analysis
+together, so panels repaint once (a failed load leaves pending work as it was). Results go
+back by queued signals carrying the request's sequence number, so the window can drop
+anything stale; lab requests carry the sequence number of the analysis they extend, and one
+for an analysis older than the newest is skipped. An integrated-gradients run stops between
+batches when a newer model, text or salience request is waiting, when the window calls
+``cancel_salience`` (an edit: at once, not after the debounce), or when the worker stops.
+torch is imported in this thread, after the window is up.
 """
 
 from __future__ import annotations

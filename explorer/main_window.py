@@ -281,6 +281,8 @@ class MainWindow(QMainWindow):
         self._salience_run = self._salience_runs
         self.state.set_salience(None)
         self.state.report_salience_status("explaining…")
+        # The bar shows from the start (0 of the steps): a run is often one batch.
+        self.state.report_salience_progress(0, settings.steps if settings.method == "ig" else 0)
         self.worker.submit(ExplainSalience(self._seq, self._salience_run, analysis.text_a,
                                            analysis.text_b or "", settings))
 

@@ -162,6 +162,12 @@ def test_explain_on_the_nsp_bar_and_clear(qtbot, window):
     qtbot.waitUntil(lambda: window.state.salience is not None, timeout=60_000)
     assert window.state.salience.target == "nsp"
     assert window.state.salience.method == "grad-input"
+    window.salience_panel.method_combo.setCurrentIndex(  # live: reruns with the new method
+        window.salience_panel.method_combo.findData("grad"))
+    qtbot.waitUntil(lambda: window.state.salience is not None
+                    and window.state.salience.method == "grad", timeout=60_000)
+    assert (window.state.salience.scores >= 0).all()
+    assert "gradient norm" in window.token_strip.legend.labels()[2]  # one-sided colour ramp
     window.salience_panel.clear_button.click()
     assert window.state.salience_settings is None
     assert window.token_strip.canvas.score_fills is None

@@ -119,11 +119,6 @@ def view_maps(state) -> ViewMaps | None:
     return ViewMaps(lab.method, lab.maps, levels, id(lab))
 
 
-def view_pending(state) -> bool:
-    """True while an analysis is shown but its maps for the chosen method are not in yet."""
-    return state.analysis is not None and view_maps(state) is None
-
-
 def visible_mask(analysis, attention_filter: str, hide_special: bool) -> np.ndarray:
     """[T, T] bool: the cells the current filter shows (see explorer.attention_filter).
 

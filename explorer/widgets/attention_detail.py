@@ -104,7 +104,9 @@ class HeadDetail(LazyView):
             else:
                 self.data = maps[layer].mean(axis=0) if head == MEAN_HEAD else maps[layer, head]
                 which = "mean of heads" if head == MEAN_HEAD else f"head {head}"
-                title = f"Layer {layer} · {which}" + ("" if source.method == "raw" else f" · {name}")
+                title = f"Layer {layer} · {which}"
+                if source.method != "raw":
+                    title += f" · {name}"
             set_heatmap(self.image, self.data, source.levels)
             self.colorbar.setLevels(source.levels)
             self.plot.setTitle(title)
