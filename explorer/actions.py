@@ -23,6 +23,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "open_bundled": ActionSpec("Open the &bundled default model", "open_bundled_model"),
     "export_png": ActionSpec("Export attention view as &PNG…", "export_png"),
     "export_analysis": ActionSpec("Export &analysis (.npz / .json)…", "export_analysis"),
+    "export_salience_png": ActionSpec("Export &salience chips as PNG…", "export_salience_png",
+                                      tip="The token chips coloured by salience, with the legend"),
     "export_lab": ActionSpec("Export &lab result (.npz / .json)…", "export_lab",
                              tip="The chosen method's maps and the salience shown, with the "
                                  "model, method, target and settings"),
@@ -44,8 +46,8 @@ SEPARATOR = "-"
 RECENT = "recent"  # the "Open recent" submenu, filled from the settings
 
 MENUS: dict[str, tuple[str, ...]] = {
-    "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_analysis",
-              "export_lab", SEPARATOR, "quit"),
+    "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_salience_png",
+              "export_analysis", "export_lab", SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),
 }

@@ -328,6 +328,26 @@ class MainWindow(QMainWindow):
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
 
+    def export_salience_png(self) -> None:
+        if self.state.salience is None:
+            self.statusBar().showMessage("No salience to export: click Explain first", 5000)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export salience chips",
+                                              f"salience-{self.state.salience.method}.png",
+                                              "PNG (*.png)")
+        if path:
+            try:
+                self.save_salience_png(path)
+            except OSError as exc:
+                self._show_error(f"Could not export: {exc}")
+
+    def save_salience_png(self, path) -> Path:
+        """The token strip (chips in the salience colours and the legend) as PNG."""
+        path = Path(path)
+        if not self.token_strip.grab().save(str(path), "PNG"):
+            raise OSError(f"could not write {path}")
+        return path
+
     def export_lab(self) -> None:
         method = self.state.view_method
         path, _ = QFileDialog.getSaveFileName(self, "Export lab result", f"{method}.npz",

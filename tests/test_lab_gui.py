@@ -251,8 +251,19 @@ def test_lab_export_records_model_method_target_and_settings(qtbot, window, tmp_
     np.testing.assert_allclose(scores, salience.scores, atol=1e-6)
 
 
-def test_exported_png_shows_the_chosen_method(qtbot, window, tmp_path):
+def test_exported_pngs_show_the_chosen_method_and_the_salience_chips(qtbot, window, tmp_path):
+    from PySide6.QtGui import QImage
+
     analysed(qtbot, window, *PAIR)
     with_maps(qtbot, window, "rollout")
-    path = window.attention.export_png(tmp_path / "rollout.png")
-    assert path.stat().st_size > 1000
+    view = QImage(str(window.attention.export_png(tmp_path / "rollout.png")))
+    assert view.size() == window.attention.current_view().size()
+    salience = explain_top_candidate(qtbot, window)
+    chips = QImage(str(window.save_salience_png(tmp_path / "chips.png")))
+    canvas = window.token_strip.canvas
+    strongest = int(np.argmax(np.abs(salience.scores)))
+    rect = canvas.rects[strongest]
+    # Inside the chip, left of its label: the fill, in the score's colour.
+    corner = canvas.mapTo(window.token_strip, rect.topLeft())
+    pixel = chips.pixelColor(corner.x() + 3, corner.y() + rect.height() // 2)
+    assert pixel.rgb() == canvas.score_fills[strongest].rgb()
