@@ -201,7 +201,8 @@ class MonitorWindow(QMainWindow):
         best = best_text(job)
         best = f"<br>best so far: <b>{html.escape(best)}</b> (its weights: best/)" if best else ""
         hardware = f"<br>on {html.escape(job.hardware)}" if job.hardware else ""
-        self.summary.setText(f"<b>{html.escape(self.labels.name(job.run.path))}</b> · {job.state} · "
+        name = html.escape(self.labels.name(job.run.path))
+        self.summary.setText(f"<b>{name}</b> · {job.state} · "
                              f"{html.escape(str(job.run.path))}{bad}{hardware}{best}{error}")
         text = "\n".join(job.log_tail)
         if self.log.toPlainText() != text:

@@ -165,8 +165,9 @@ def test_the_runs_root_setting_follows_xdg_and_survives_a_corrupt_file(tmp_path,
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     assert runs_root.settings_path() == tmp_path / "xdg-config" / "bert-explorer" / "settings.json"
     monkeypatch.setenv(runs_root.CONFIG_DIR_ENV, str(private_config))
-    assert runs_root.remember_runs_root(tmp_path / "elsewhere") == (tmp_path / "elsewhere").resolve()
-    assert runs_root.runs_root() == (tmp_path / "elsewhere").resolve()
+    elsewhere = (tmp_path / "elsewhere").resolve()
+    assert runs_root.remember_runs_root(tmp_path / "elsewhere") == elsewhere
+    assert runs_root.runs_root() == elsewhere
     saved = json.loads((private_config / "settings.json").read_text())
     assert saved == {"runs_root": str((tmp_path / "elsewhere").resolve())}
     (private_config / "settings.json").write_text("{not json")
