@@ -64,6 +64,20 @@ def hf_pretraining_dir(tmp_path_factory, vocab_file) -> Path:
                          vocab_file)
 
 
+def padded_batch(vocab_size: int, lengths: tuple[int, ...], seed: int = 0):
+    """Right-padded ids, attention mask and segments [B, T] (T = the longest length), segment B
+    from halfway through each row; padding ids are 0."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, vocab_size, (len(lengths), max(lengths)), generator=g)
+    mask = torch.zeros_like(ids)
+    types = torch.zeros_like(ids)
+    for row, n in enumerate(lengths):
+        mask[row, :n] = 1
+        types[row, n // 2:n] = 1
+    ids[mask == 0] = 0
+    return ids, mask, types
+
+
 CORPUS_SLICE = Path(__file__).resolve().parent.parent / "resources" / "corpus" / "slice.txt"
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from conftest import padded_batch
 from engine.config import PRESET_SIZES, BertConfig, ConfigError
 from engine.model import (ARCHITECTURES, BertForMaskedLM, BertForPreTraining,
                           BertForQuestionAnswering, BertForSequenceClassification,
@@ -17,17 +18,8 @@ TINY = BertConfig(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_atten
 B, T = 3, 11
 
 
-def batch(seed: int = 0, lengths=(11, 7, 4)):
-    """Right-padded batch [B, T] with segment B starting halfway through each row."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, TINY.vocab_size, (B, T), generator=g)
-    mask = torch.zeros(B, T, dtype=torch.long)
-    types = torch.zeros(B, T, dtype=torch.long)
-    for row, n in enumerate(lengths):
-        mask[row, :n] = 1
-        types[row, n // 2:n] = 1
-    ids[mask == 0] = 0
-    return ids, mask, types
+def batch(seed: int = 0):
+    return padded_batch(TINY.vocab_size, (11, 7, 4), seed)
 
 
 @pytest.fixture

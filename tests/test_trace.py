@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import TINY
+from conftest import TINY, padded_batch
 from engine.config import BertConfig
 from engine.model import BertForPreTraining, BertForSequenceClassification
 from engine.trace import RECORDABLE, Trace
@@ -19,16 +19,7 @@ LENGTHS = (9, 6, 4)
 
 
 def batch(seed: int = 0):
-    """Right-padded [B, T] ids, mask and segments (segment B from halfway)."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(5, CONFIG.vocab_size, (B, T), generator=g)
-    mask = torch.zeros(B, T, dtype=torch.long)
-    types = torch.zeros(B, T, dtype=torch.long)
-    for row, n in enumerate(LENGTHS):
-        mask[row, :n] = 1
-        types[row, n // 2:n] = 1
-    ids[mask == 0] = 0
-    return ids, mask, types
+    return padded_batch(CONFIG.vocab_size, LENGTHS, seed)
 
 
 @pytest.fixture
