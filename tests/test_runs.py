@@ -196,3 +196,50 @@ def test_the_runs_modules_load_no_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.fixture(scope="module")
+def finetune_run(tmp_path_factory, hf_pretraining_dir) -> Path:
+    """A real tiny fine-tuning job (classify pairs, a random tiny model), run as a command."""
+    import finetune_synthetic as synth
+    from tiny_runs import BERT_ENGINE
+
+    folder = tmp_path_factory.mktemp("finetune")
+    train = synth.write_jsonl(folder / "train.jsonl", synth.pair_rows(40, seed=1))
+    dev = synth.write_jsonl(folder / "dev.jsonl", synth.pair_rows(12, seed=2))
+    run = folder / "runs" / "pairs"
+    done = subprocess.run([BERT_ENGINE, "finetune", "--run-dir", str(run), "--task", "classify",
+                           "--model", str(hf_pretraining_dir), "--train", str(train), "--eval",
+                           str(dev), "--text-b", "text_b", "--batch-size", "8", "--seq-len", "32",
+                           "--max-steps", "6", "--eval-every", "2", "--lr", "1e-3",
+                           "--log-every", "1", "--device", "cpu"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run
+
+
+@pytest.mark.slow
+def test_a_fine_tuning_run_lists_its_main_metric_best_and_its_task(finetune_run, capsys):
+    listed = cli_json(capsys, "runs", "list", "--root", str(finetune_run.parent), "--json")
+    (run,) = listed["runs"]
+    best = RunFolder(finetune_run).read_status()["best"]
+    assert run["kind"] == "finetune" and run["task"] == "classify"
+    assert run["main_metric"] == "accuracy" and run["best"]["metric"] == "accuracy"
+    assert (run["best"]["value"], run["best"]["step"]) == (best["value"], best["step"])
+    last = [r for r in records(finetune_run) if r["split"] == "heldout"][-1]
+    assert run["final"]["heldout"]["accuracy"] == last["accuracy"]
+    assert run["settings"]["task"] == "classify" and run["settings"]["text_b"] == "text_b"
+
+
+@pytest.mark.slow
+def test_a_new_job_like_a_fine_tuning_run_has_its_command_options(finetune_run):
+    from engine.runs import creating_job
+    from explorer.finetune_form import FinetuneForm
+
+    config = RunFolder(finetune_run).read_config()
+    args = FinetuneForm.from_job(creating_job(config)).args()
+    given = config["command"]
+    for flag in ("--task", "--model", "--train", "--eval", "--text-b", "--batch-size",
+                 "--seq-len", "--max-steps", "--device"):
+        assert args[args.index(flag) + 1] == given[given.index(flag) + 1], flag
+    assert float(args[args.index("--lr") + 1]) == 1e-3
