@@ -191,6 +191,7 @@ class SaliencePanel(QWidget):
     def _show_salience(self, salience) -> None:
         self.progress.hide()
         self.table.setRowCount(0)
+        self.table.setVisible(salience is not None)
         if salience is None:
             self.result_label.setText("")
             self.result_label.setStyleSheet("")
