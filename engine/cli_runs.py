@@ -15,8 +15,8 @@ from typing import Any
 
 from engine import runs_root
 from engine.runlog import RunFolder, RunFolderError, list_runs
-from engine.runs import (RunCatalog, RunSummary, differing_settings, read_records, summarize,
-                         write_metrics_csv)
+from engine.runs import (RunCatalog, RunSummary, differing_settings, read_records,
+                         setting_text, summarize, write_metrics_csv)
 
 DESCRIPTION = ("List, show, export and compare the run folders of training jobs. Without "
                "--root: the runs root the training monitor uses (remembered by the monitor or "
@@ -110,14 +110,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        return " ".join(map(str, value))
-    return "–" if value is None else str(value)
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     summary = summarize(_run(args, args.run))
     if args.json:
@@ -132,10 +124,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     lines.append("settings:")
     if summary.settings_error:
         lines.append(f"  ({summary.settings_error})")
-    lines += [f"  {name} = {_value(value)}" for name, value in summary.settings.items()]
+    lines += [f"  {name} = {setting_text(value)}" for name, value in summary.settings.items()]
     lines.append("last metrics:")
     for split, values in summary.final.items():
-        lines.append(f"  {split}: " + ", ".join(f"{k} {_value(v)}" for k, v in values.items()))
+        lines.append(f"  {split}: " + ", ".join(f"{k} {setting_text(v)}" for k, v in values.items()))
     checkpoints = ", ".join(f"step-{s}" for s in summary.checkpoints) or "none"
     lines.append(f"checkpoints: {checkpoints}")
     print("\n".join(lines))
@@ -169,10 +161,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                      "metrics": metrics})
         return 0
     rows = [["", *[s.name for s in summaries]]]
-    rows += [[name, *[_value(s.settings.get(name)) for s in summaries]] for name in differing]
+    rows += [[name, *[setting_text(s.settings.get(name)) for s in summaries]] for name in differing]
     if not differing:
         rows.append(["(no setting differs)", *["" for _ in summaries]])
     rows.append(["", *["" for _ in summaries]])
-    rows += [[name, *map(_value, values)] for name, values in metrics.items()]
+    rows += [[name, *map(setting_text, values)] for name, values in metrics.items()]
     print(_table(rows))
     return 0

@@ -95,6 +95,15 @@ def _job_parser(kind: str) -> argparse.ArgumentParser:
     return parser
 
 
+def setting_text(value: Any) -> str:
+    """A setting as the runs table and ``bert-engine runs`` show it."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "–" if value is None else str(value)
+
+
 def differing_settings(settings: list[dict[str, Any]]) -> list[str]:
     """The settings whose values are not the same in every run (missing counts as a value),
     in the order they first appear."""

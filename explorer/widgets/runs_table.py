@@ -16,7 +16,7 @@ from PySide6.QtCore import (QAbstractTableModel, QItemSelectionModel, QModelInde
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from engine.runs import RunSummary, differing_settings
+from engine.runs import RunSummary, differing_settings, setting_text
 from explorer.run_labels import RunLabels, parse_tags, run_filter
 from explorer.widgets.job_table import STATE_COLOURS
 
@@ -25,14 +25,6 @@ EDITABLE = ("Name", "Tags")
 DIFFERS_BACKGROUND = QColor("#fff4ce")
 SORT_ROLE = Qt.UserRole + 1
 RESIZE_ROWS = 20  # column widths fit the first rows' contents (all 200 rows cost seconds)
-
-
-def _setting_text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        return " ".join(map(str, value))
-    return "–" if value is None else str(value)
 
 
 ANSWERED_ROLES = frozenset((Qt.DisplayRole, Qt.EditRole, SORT_ROLE, Qt.ForegroundRole,
@@ -147,12 +139,12 @@ class RunsModel(QAbstractTableModel):
             return f"{summary.main_metric} {value:.4f}" if value is not None else "–"
         if name == "Final loss":
             return f"{value:.4f}" if value is not None else "–"
-        return _setting_text(value)
+        return setting_text(value)
 
     def _sort_key(self, summary: RunSummary, name: str):
         value = self._values(summary, name)
         if isinstance(value, bool) or value is None or not isinstance(value, (int, float)):
-            return (1, "" if value is None else _setting_text(value).lower(), 0.0)
+            return (1, "" if value is None else setting_text(value).lower(), 0.0)
         return (0, "", float(value))  # numbers first, by value; then text; missing last
 
     # ----- editing: a display name and tags, in the app's data -----
