@@ -78,6 +78,23 @@ def padded_batch(vocab_size: int, lengths: tuple[int, ...], seed: int = 0):
     return ids, mask, types
 
 
+@pytest.fixture(scope="session")
+def tiny_predictor(hf_pretraining_dir):
+    """A Predictor on the tiny random BertForPreTraining, on the CPU."""
+    from engine.infer import Predictor
+
+    return Predictor.load(hf_pretraining_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def default_predictor():
+    """A Predictor on the bundled default model, on the CPU."""
+    from engine.infer import Predictor
+    from engine.paths import default_model_dir
+
+    return Predictor.load(default_model_dir(), device="cpu")
+
+
 CORPUS_SLICE = Path(__file__).resolve().parent.parent / "resources" / "corpus" / "slice.txt"
 
 

@@ -11,23 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.infer import Predictor
 from engine.lab.alti import contributions, contributions_from_vectors, token_vectors
 from engine.lab.maps import _RECORDINGS, explain_maps, layer_parts, traced_pass
 from engine.lab.rollout import attention_rollout, residual_attention, rollout
-from engine.paths import default_model_dir
 
 PAIR = ("The keeper lit the [MASK] again.", "Ships relied on it.")
-
-
-@pytest.fixture(scope="module")
-def tiny(hf_pretraining_dir) -> Predictor:
-    return Predictor.load(hf_pretraining_dir, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def default_model() -> Predictor:
-    return Predictor.load(default_model_dir(), device="cpu")
 
 
 def random_attention(layers: int, heads: int, tokens: int, seed: int = 0) -> torch.Tensor:
@@ -57,8 +45,8 @@ def test_rollout_of_identity_attention_is_the_identity():
     torch.testing.assert_close(attention_rollout(attentions), torch.eye(4).expand(2, 4, 4))
 
 
-def test_rollout_and_alti_maps_are_row_stochastic_and_norm_maps_are_not_normalised(default_model):
-    maps = explain_maps(default_model, *PAIR)
+def test_rollout_and_alti_maps_are_row_stochastic_and_norm_maps_are_not_normalised(default_predictor):
+    maps = explain_maps(default_predictor, *PAIR)
     for method in ("rollout", "alti"):
         result = maps[method]
         assert result.row_stochastic
@@ -69,9 +57,9 @@ def test_rollout_and_alti_maps_are_row_stochastic_and_norm_maps_are_not_normalis
     assert (maps["norm"].maps >= 0).all()
 
 
-def test_explain_maps_gives_the_analysis_attention_rolled_out(default_model):
-    analysis = default_model.analyze(*PAIR)
-    result = explain_maps(default_model, *PAIR, methods=["rollout"])["rollout"]
+def test_explain_maps_gives_the_analysis_attention_rolled_out(default_predictor):
+    analysis = default_predictor.analyze(*PAIR)
+    result = explain_maps(default_predictor, *PAIR, methods=["rollout"])["rollout"]
     assert result.tokens == analysis.tokens
     attentions = torch.from_numpy(analysis.attentions)
     np.testing.assert_allclose(result.maps, attention_rollout(attentions).numpy(), atol=1e-6)
@@ -82,15 +70,15 @@ def test_explain_maps_gives_the_analysis_attention_rolled_out(default_model):
 
 
 @torch.no_grad()
-def test_norm_maps_match_an_explicit_loop_over_heads_and_tokens(tiny, hf_pretraining_dir):
+def test_norm_maps_match_an_explicit_loop_over_heads_and_tokens(tiny_predictor, hf_pretraining_dir):
     import transformers
 
     hf = transformers.BertForPreTraining.from_pretrained(hf_pretraining_dir,
                                                          attn_implementation="eager").eval()
-    enc = tiny.tokenizer.encode(*PAIR)
+    enc = tiny_predictor.tokenizer.encode(*PAIR)
     out = hf(torch.tensor([enc.ids]), token_type_ids=torch.tensor([enc.token_type_ids]),
              output_attentions=True, output_hidden_states=True)
-    result = explain_maps(tiny, *PAIR, methods=["norm"])["norm"]
+    result = explain_maps(tiny_predictor, *PAIR, methods=["norm"])["norm"]
     cfg = hf.config
     heads, size = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads
     seq = len(enc.ids)
@@ -113,7 +101,7 @@ def test_norm_maps_match_an_explicit_loop_over_heads_and_tokens(tiny, hf_pretrai
                                                                   rel=1e-4, abs=1e-6)
 
 
-@pytest.mark.parametrize("which", ["tiny", pytest.param("default_model", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("which", ["tiny_predictor", pytest.param("default_predictor", marks=pytest.mark.slow)])
 def test_alti_vectors_sum_back_to_the_layer_output_and_the_fast_path_equals_them(which, request):
     predictor = request.getfixturevalue(which)
     with torch.inference_mode():
@@ -128,9 +116,9 @@ def test_alti_vectors_sum_back_to_the_layer_output_and_the_fast_path_equals_them
                 torch.testing.assert_close(contributions(parts, chunk), slow, atol=1e-5, rtol=0)
 
 
-def test_lab_maps_leave_the_plain_analysis_unchanged(default_model):
-    before = default_model.analyze(*PAIR)
-    explain_maps(default_model, *PAIR)
-    after = default_model.analyze(*PAIR)
+def test_lab_maps_leave_the_plain_analysis_unchanged(default_predictor):
+    before = default_predictor.analyze(*PAIR)
+    explain_maps(default_predictor, *PAIR)
+    after = default_predictor.analyze(*PAIR)
     np.testing.assert_array_equal(before.attentions, after.attentions)
     np.testing.assert_array_equal(before.fill_mask[0].probs, after.fill_mask[0].probs)

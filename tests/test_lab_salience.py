@@ -27,16 +27,6 @@ PAIR = ("The keeper lit the [MASK] again.", "Ships relied on it.")
 COMPLETENESS_FILE = Path(__file__).parent / "data" / "lab_completeness.jsonl"
 
 
-@pytest.fixture(scope="module")
-def tiny(hf_pretraining_dir) -> Predictor:
-    return Predictor.load(hf_pretraining_dir, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def default_model() -> Predictor:
-    return Predictor.load(default_model_dir(), device="cpu")
-
-
 def stock_function(folder: Path, predictor: Predictor, target: str, text_b: str | None):
     """The usual way: transformers' model, full MLM (or NSP) logits, then the log-probability."""
     import transformers
@@ -90,23 +80,23 @@ def assert_matches_captum(predictor, folder, target, text_b, steps, rule, baseli
     ("mask:0:the,a", PAIR[1], "riemann_trapezoid", "mask"),
     ("nsp", PAIR[1], "gausslegendre", "zero"),
 ])
-def test_integrated_gradients_match_captum_on_a_tiny_model(tiny, hf_pretraining_dir, target,
+def test_integrated_gradients_match_captum_on_a_tiny_model(tiny_predictor, hf_pretraining_dir, target,
                                                            text_b, rule, baseline):
-    assert_matches_captum(tiny, hf_pretraining_dir, target, text_b, 16, rule, baseline)
+    assert_matches_captum(tiny_predictor, hf_pretraining_dir, target, text_b, 16, rule, baseline)
 
 
 @pytest.mark.slow
-def test_integrated_gradients_match_captum_on_the_default_model(default_model):
-    assert_matches_captum(default_model, default_model_dir(), "mask:0", PAIR[1], 32,
+def test_integrated_gradients_match_captum_on_the_default_model(default_predictor):
+    assert_matches_captum(default_predictor, default_model_dir(), "mask:0", PAIR[1], 32,
                           "gausslegendre", "pad", batch=16)
 
 
 @pytest.mark.slow
-def test_attributions_add_up_to_the_target_change_on_every_fixed_input(default_model):
+def test_attributions_add_up_to_the_target_change_on_every_fixed_input(default_predictor):
     rows = [json.loads(line) for line in COMPLETENESS_FILE.read_text().splitlines()]
     assert len(rows) >= 10
     for row in rows:
-        s = explain_salience(default_model, row["text_a"], row["text_b"], "ig", row["target"],
+        s = explain_salience(default_predictor, row["text_a"], row["text_b"], "ig", row["target"],
                              steps=64, baseline=row["baseline"], batch=16)
         gap = s.target_value - s.baseline_value
         assert abs(gap) >= 0.1, (row, gap)  # the file's promise: a change worth splitting
@@ -114,9 +104,9 @@ def test_attributions_add_up_to_the_target_change_on_every_fixed_input(default_m
         assert s.scores.sum() == pytest.approx(gap, abs=0.01 * abs(gap))
 
 
-def test_gradient_x_input_matches_finite_differences(tiny):
-    s = explain_salience(tiny, *PAIR, method="grad-input", target="mask:0")
-    problem = prepare(tiny, *PAIR, target=s.target)
+def test_gradient_x_input_matches_finite_differences(tiny_predictor):
+    s = explain_salience(tiny_predictor, *PAIR, method="grad-input", target="mask:0")
+    problem = prepare(tiny_predictor, *PAIR, target=s.target)
     step = 1e-2
     with torch.no_grad():
         assert float(problem.function(problem.embeds)[0]) == pytest.approx(s.target_value,
@@ -131,34 +121,34 @@ def test_gradient_x_input_matches_finite_differences(tiny):
             assert s.scores[i] == pytest.approx(numeric, rel=2e-2, abs=2e-4)
 
 
-def test_gradient_norm_is_the_per_token_norm_of_the_gradient(tiny):
-    s = explain_salience(tiny, *PAIR, method="grad", target="mask:0:the")
-    problem = prepare(tiny, *PAIR, target="mask:0:the")
+def test_gradient_norm_is_the_per_token_norm_of_the_gradient(tiny_predictor):
+    s = explain_salience(tiny_predictor, *PAIR, method="grad", target="mask:0:the")
+    problem = prepare(tiny_predictor, *PAIR, target="mask:0:the")
     _, grad = gradient(problem.function, problem.embeds)
     np.testing.assert_allclose(s.scores, grad[0].norm(dim=-1).numpy(), rtol=1e-6)
     assert (s.scores > 0).all() and s.delta is None and s.baseline_value is None
 
 
-def test_targets_read_what_the_analysis_predicts(default_model):
-    analysis = default_model.analyze(*PAIR)
+def test_targets_read_what_the_analysis_predicts(default_predictor):
+    analysis = default_predictor.analyze(*PAIR)
     top = analysis.fill_mask[0]
-    first = explain_salience(default_model, *PAIR, method="grad")
+    first = explain_salience(default_predictor, *PAIR, method="grad")
     assert first.target == f"mask:0:{top.tokens[0]}"
     assert first.target_value == pytest.approx(math.log(top.probs[0]), abs=1e-4)
-    second = explain_salience(default_model, *PAIR, method="grad",
+    second = explain_salience(default_predictor, *PAIR, method="grad",
                               target=f"mask:0:{top.tokens[1]}")
-    pair = explain_salience(default_model, *PAIR, method="grad",
+    pair = explain_salience(default_predictor, *PAIR, method="grad",
                             target=f"mask:0:{top.tokens[0]},{top.tokens[1]}")
     assert pair.target_value == pytest.approx(first.target_value - second.target_value, abs=1e-5)
-    nsp = explain_salience(default_model, *PAIR, method="grad", target="nsp")
+    nsp = explain_salience(default_predictor, *PAIR, method="grad", target="nsp")
     assert nsp.target_value == pytest.approx(math.log(analysis.nsp_is_next), abs=1e-5)
 
 
-def test_baselines_keep_the_special_tokens_and_replace_the_rest(tiny):
-    words = float32_model(tiny).bert.embeddings.word_embeddings.weight
-    for baseline, token in (("pad", tiny.tokenizer.pad_id), ("mask", tiny.tokenizer.mask_id),
+def test_baselines_keep_the_special_tokens_and_replace_the_rest(tiny_predictor):
+    words = float32_model(tiny_predictor).bert.embeddings.word_embeddings.weight
+    for baseline, token in (("pad", tiny_predictor.tokenizer.pad_id), ("mask", tiny_predictor.tokenizer.mask_id),
                             ("zero", None)):
-        problem = prepare(tiny, *PAIR, target="mask:0", baseline=baseline)
+        problem = prepare(tiny_predictor, *PAIR, target="mask:0", baseline=baseline)
         special = np.array([t in ("[CLS]", "[SEP]") for t in problem.tokens])
         torch.testing.assert_close(problem.baseline[0, special], problem.embeds[0, special])
         expected = torch.zeros(words.shape[1]) if token is None else words[token]
@@ -201,9 +191,9 @@ def test_class_and_span_targets_on_fine_tuned_models(tmp_path, vocab_file):
     ("nsp", "needs sentence B"),
     ("class:a", "fine-tuned to classify"),
 ])
-def test_bad_targets_say_what_is_wrong(tiny, target, message):
+def test_bad_targets_say_what_is_wrong(tiny_predictor, target, message):
     with pytest.raises(InferenceError, match=message):
-        explain_salience(tiny, "The keeper lit the lamp.", method="grad", target=target)
+        explain_salience(tiny_predictor, "The keeper lit the lamp.", method="grad", target=target)
 
 
 def test_a_comma_alone_is_the_comma_token_and_one_comma_contrasts_two():
@@ -212,16 +202,16 @@ def test_a_comma_alone_is_the_comma_token_and_one_comma_contrasts_two():
     assert parse_target("mask:1").tokens == () and parse_target("mask:1").mask_index == 1
 
 
-def test_mask_targets_name_the_mask_and_single_tokens(tiny):
+def test_mask_targets_name_the_mask_and_single_tokens(tiny_predictor):
     with pytest.raises(InferenceError, match="asks for \\[MASK\\] 1, but the text has 1"):
-        explain_salience(tiny, *PAIR, method="grad", target="mask:1")
+        explain_salience(tiny_predictor, *PAIR, method="grad", target="mask:1")
     with pytest.raises(InferenceError, match="not one token .* splits into"):
-        explain_salience(tiny, *PAIR, method="grad", target="mask:0:lighthousekeeping")
+        explain_salience(tiny_predictor, *PAIR, method="grad", target="mask:0:lighthousekeeping")
 
 
-def test_progress_counts_the_path_points_and_a_raising_callback_stops_the_run(tiny):
+def test_progress_counts_the_path_points_and_a_raising_callback_stops_the_run(tiny_predictor):
     seen = []
-    explain_salience(tiny, *PAIR, steps=10, batch=4, progress=lambda done, total:
+    explain_salience(tiny_predictor, *PAIR, steps=10, batch=4, progress=lambda done, total:
                      seen.append((done, total)))
     assert seen == [(4, 10), (8, 10), (10, 10)]
 
@@ -229,7 +219,7 @@ def test_progress_counts_the_path_points_and_a_raising_callback_stops_the_run(ti
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        explain_salience(tiny, *PAIR, steps=10, batch=4, progress=cancel)
+        explain_salience(tiny_predictor, *PAIR, steps=10, batch=4, progress=cancel)
 
 
 def test_integration_rules_weigh_points_that_sum_to_one():
@@ -242,18 +232,18 @@ def test_integration_rules_weigh_points_that_sum_to_one():
         integration_points("simpson", 8)
 
 
-def test_the_twin_leaves_the_predictors_model_as_it_was(default_model):
-    before = default_model.analyze(*PAIR)
-    explain_salience(default_model, *PAIR, method="grad")
-    layer = default_model.encoder.encoder.layer[0].attention.self
+def test_the_twin_leaves_the_predictors_model_as_it_was(default_predictor):
+    before = default_predictor.analyze(*PAIR)
+    explain_salience(default_predictor, *PAIR, method="grad")
+    layer = default_predictor.encoder.encoder.layer[0].attention.self
     if packing_available():
         assert isinstance(layer.query, PackedLinear)
-    assert float32_model(default_model) is float32_model(default_model)  # made once
-    twin_weight = float32_model(default_model).bert.embeddings.word_embeddings.weight
+    assert float32_model(default_predictor) is float32_model(default_predictor)  # made once
+    twin_weight = float32_model(default_predictor).bert.embeddings.word_embeddings.weight
     assert not twin_weight.requires_grad
-    original = default_model.model.bert.embeddings.word_embeddings.weight
+    original = default_predictor.model.bert.embeddings.word_embeddings.weight
     assert twin_weight.data_ptr() == original.data_ptr()  # shared, not copied
-    np.testing.assert_array_equal(default_model.analyze(*PAIR).attentions, before.attentions)
+    np.testing.assert_array_equal(default_predictor.analyze(*PAIR).attentions, before.attentions)
 
 
 def test_a_bf16_predictor_explains_in_float32(hf_pretraining_dir):
@@ -264,11 +254,11 @@ def test_a_bf16_predictor_explains_in_float32(hf_pretraining_dir):
     assert next(predictor.model.parameters()).dtype == torch.bfloat16
 
 
-def test_salience_runs_where_the_caller_turned_gradients_off(tiny):
+def test_salience_runs_where_the_caller_turned_gradients_off(tiny_predictor):
     with torch.inference_mode():
-        s = explain_salience(tiny, *PAIR, method="grad-input")
+        s = explain_salience(tiny_predictor, *PAIR, method="grad-input")
     with torch.no_grad():
-        again = explain_salience(tiny, *PAIR, method="grad-input")
+        again = explain_salience(tiny_predictor, *PAIR, method="grad-input")
     assert (s.scores != 0).any()
     np.testing.assert_allclose(s.scores, again.scores, rtol=1e-5, atol=1e-7)
 
