@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
+from engine.cli_heads import add_heads_commands, add_mask_heads_option
 from engine.cli_runs import add_runs_command
 from engine.cli_train import add_training_commands
 from engine.paths import model_or_default
@@ -72,7 +73,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _analysis_predictor(args: argparse.Namespace):
     if args.top_k < 1:  # checked before the (slow) model load
         raise CliError(f"--top-k must be at least 1, got {args.top_k}")
+    _masked_heads(args)
     return _predictor(args)
+
+
+def _masked_heads(args: argparse.Namespace):
+    """--mask-heads as (layer, head) pairs; checked names, before the model load."""
+    from engine.lab.ablation import parse_heads
+
+    return parse_heads(args.mask_heads) if args.mask_heads else ()
 
 
 def _analyze(args: argparse.Namespace, text_b: str | None, predictor=None):
@@ -80,8 +89,14 @@ def _analyze(args: argparse.Namespace, text_b: str | None, predictor=None):
 
     if predictor is None:
         predictor = _analysis_predictor(args)
-    analysis = predictor.analyze(args.text_a, text_b, top_k=args.top_k)
-    return analysis, analysis_summary(analysis)
+    analysis = predictor.analyze(args.text_a, text_b, top_k=args.top_k,
+                                 head_mask=_masked_heads(args))
+    data = analysis_summary(analysis)
+    if args.mask_heads:
+        from engine.lab.ablation import format_heads
+
+        data["masked_heads"] = format_heads(_masked_heads(args))
+    return analysis, data
 
 
 def _fill_mask_lines(analysis) -> list[str]:
@@ -199,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("text_b", metavar="TEXT_B", nargs="?" if text_b == "optional" else None,
                            help="sentence B")
             p.add_argument("--top-k", type=int, default=5, help="candidates per [MASK]")
+            add_mask_heads_option(p)
         p.set_defaults(func=func)
         return p
 
@@ -215,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_finetune_command(sub)
     add_runs_command(sub)
     add_explain_command(sub, _predictor, _emit)
+    add_heads_commands(sub, _predictor, _emit)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 from engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from engine.cpu_packing import pack_linears, packing_available
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
+from engine.lab.ablation import Head, predictor_gate
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)
 from engine.tokenizer import Encoding
@@ -108,11 +110,14 @@ class Predictor:
             device=str(self.device), warnings=tuple(ckpt.warnings))
 
     def analyze(self, text_a: str, text_b: str | None = None,
-                top_k: int = DEFAULT_TOP_K) -> Analysis:
+                top_k: int = DEFAULT_TOP_K, head_mask: Iterable[Head] | None = None) -> Analysis:
+        """``head_mask``: heads to ablate, as (layer, head) from 0 (``engine.lab.ablation``);
+        none given, no gate is applied."""
         if not isinstance(text_a, str) or not (text_b is None or isinstance(text_b, str)):
             raise InferenceError("sentence A and B must be text")
         if top_k < 1:
             raise InferenceError(f"top_k must be at least 1, got {top_k}")
+        gate = predictor_gate(self, head_mask)
         start = time.perf_counter()
         enc = self.tokenizer.encode(text_a, text_b, max_length=self.config.max_position_embeddings)
         ids = torch.tensor([enc.ids], device=self.device)              # [1, T]
@@ -131,7 +136,7 @@ class Predictor:
                                  len(enc.ids), len(enc.ids), device=self.device)  # [L,1,N,T,T]
         with torch.inference_mode():
             out = self.encoder(ids, token_type_ids=types, last_layer_rows=rows,
-                               trace=Trace(probs_out=attentions))
+                               trace=Trace(probs_out=attentions, head_gate=gate))
             last = out.last_hidden_state[0]  # [T, H], or [1 + M, H] at the chosen rows
             fill_mask, notes = self._fill_mask(last[mask_rows] if every_row else last[1:],
                                                mask_rows, top_k)

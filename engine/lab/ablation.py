@@ -1,0 +1,58 @@
+"""Head ablation: a set of heads named ``L:H`` (layer and head, both counted from 0, as the
+explorer shows them) turned into the trace's head gate (``engine.trace``), which multiplies each
+head's context by 1 (kept) or 0 (ablated) before the attention output projection (Michel et al.
+2019; HF's ``head_mask``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from engine.results import InferenceError
+
+Head = tuple[int, int]  # (layer, head), both from 0
+
+
+def parse_heads(text: str) -> tuple[Head, ...]:
+    """``"0:1,2:3"`` -> ((0, 1), (2, 3)), sorted, each once; a bad name is an InferenceError."""
+    heads = set()
+    for name in text.split(","):
+        parts = name.strip().split(":")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise InferenceError(f"bad head name {name.strip()!r}: heads are named L:H (layer "
+                                 "and head, both counted from 0), e.g. 0:3,5:11")
+        heads.add((int(parts[0]), int(parts[1])))
+    return tuple(sorted(heads))
+
+
+def format_heads(heads: Iterable[Head]) -> str:
+    """The inverse of ``parse_heads``."""
+    return ",".join(f"{layer}:{head}" for layer, head in sorted(heads))
+
+
+def check_heads(heads: Iterable[Head], num_layers: int, num_heads: int) -> tuple[Head, ...]:
+    heads = tuple(sorted(set(heads)))
+    for layer, head in heads:
+        if not (0 <= layer < num_layers and 0 <= head < num_heads):
+            raise InferenceError(f"no head {layer}:{head} in this model: layers 0-"
+                                 f"{num_layers - 1}, heads 0-{num_heads - 1}")
+    return heads
+
+
+def head_gate(heads: Iterable[Head], num_layers: int, num_heads: int,
+              device: torch.device | str = "cpu") -> torch.Tensor:
+    """[L, N] float32: 0 at the named heads, 1 elsewhere."""
+    gate = torch.ones(num_layers, num_heads, device=device)
+    for layer, head in check_heads(heads, num_layers, num_heads):
+        gate[layer, head] = 0.0
+    return gate
+
+
+def predictor_gate(predictor, heads: Iterable[Head] | None) -> torch.Tensor | None:
+    """The predictor's head gate for ``heads``, or None (no gate: the plain path) when none."""
+    heads = tuple(heads or ())
+    if not heads:
+        return None
+    cfg = predictor.config
+    return head_gate(heads, cfg.num_hidden_layers, cfg.num_attention_heads, predictor.device)

@@ -1,0 +1,66 @@
+"""The logit lens on BERT: the whole MLM head (transform, GELU, LayerNorm, tied decoder) read
+at every layer's hidden state at one position, embeddings first.
+
+BERT is post-LN: each layer's output is already LayerNorm's, so no extra norm is applied (unlike
+GPT-2's lens, which applies ``ln_f``). The last entry is the model's own fill-mask distribution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from engine.lab.ablation import Head, predictor_gate
+from engine.results import InferenceError, LensLayer, LogitLens
+from engine.trace import Trace
+
+
+def mask_positions(predictor, encoding) -> list[int]:
+    """The [MASK] rows of an encoding, left to right."""
+    return [i for i, (tok, special) in enumerate(zip(encoding.ids, encoding.special_tokens_mask))
+            if tok == predictor.tokenizer.mask_id and not special]
+
+
+def logit_lens(predictor, text_a: str, text_b: str | None = None, position: int | None = None,
+               mask: int = 0, top_k: int = 5,
+               head_mask: Iterable[Head] | None = None) -> LogitLens:
+    """The lens at token ``position``, or at the ``mask``-th [MASK] (from 0) when none is given."""
+    if "mlm" not in predictor.capabilities:
+        raise InferenceError("this model has no MLM head, so there is nothing to read layers with")
+    if top_k < 1:
+        raise InferenceError(f"top_k must be at least 1, got {top_k}")
+    gate = predictor_gate(predictor, head_mask)
+    enc = predictor.tokenizer.encode(text_a, text_b,
+                                     max_length=predictor.config.max_position_embeddings)
+    if position is None:
+        masks = mask_positions(predictor, enc)
+        if not 0 <= mask < len(masks):
+            raise InferenceError(f"the text has {len(masks)} [MASK]; there is no [MASK] {mask} "
+                                 "(counted from 0)" if masks else
+                                 "no [MASK] in the text: type [MASK] or give a position")
+        position = masks[mask]
+    if not 0 <= position < len(enc.ids):
+        raise InferenceError(f"position {position} is outside the {len(enc.ids)} tokens")
+    ids = torch.tensor([enc.ids], device=predictor.device)              # [1, T]
+    types = torch.tensor([enc.token_type_ids], device=predictor.device)  # [1, T]
+    with torch.inference_mode():
+        trace = Trace(record={"layer_input", "layer_output"}, head_gate=gate)
+        predictor.encoder(ids, token_type_ids=types, trace=trace)
+        hidden = torch.stack([h[0, position] for h in trace.hidden_states])  # [L + 1, H]
+        logits = predictor.heads.predictions(hidden).float()                  # [L + 1, V]
+        log_probs = torch.log_softmax(logits, dim=-1)
+        probs = log_probs.exp()
+        final = log_probs[-1]                                                 # [V]
+        top = int(final.argmax())
+        kl = (probs[-1] * (final - log_probs)).sum(-1)                        # [L + 1]
+        ranks = (log_probs > log_probs[:, top:top + 1]).sum(-1) + 1            # [L + 1]
+        top_probs, top_ids = probs.topk(min(top_k, probs.shape[-1]), dim=-1)  # [L + 1, k]
+    to_tokens = predictor.tokenizer.convert_ids_to_tokens
+    layers = [LensLayer(layer=i, token_ids=top_ids[i].cpu().numpy(),
+                        tokens=to_tokens(top_ids[i].tolist()), probs=top_probs[i].cpu().numpy(),
+                        final_rank=int(ranks[i]), final_prob=float(probs[i, top]),
+                        kl=max(float(kl[i]), 0.0))
+              for i in range(len(hidden))]
+    return LogitLens(tokens=enc.tokens, position=position,
+                     final_token=to_tokens([top])[0], layers=layers)
