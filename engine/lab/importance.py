@@ -78,8 +78,9 @@ def _mlm_logits(model: torch.nn.Module, batch: dict[str, torch.Tensor],
     out = encoder(batch["ids"], attention_mask=batch["mask"], token_type_ids=batch["types"],
                   trace=Trace(head_gate=gate))
     chosen = batch["labels"] != IGNORE_INDEX                                   # [B, T]
-    logits = model.cls.predictions(out.last_hidden_state[chosen]).float()     # [M, V]
-    return logits, batch["labels"][chosen]
+    logits = model.cls.predictions(out.last_hidden_state[chosen])             # [M, V]
+    # bf16 up to float32; a float64 model (a finite-difference check) stays float64
+    return logits.to(torch.promote_types(logits.dtype, torch.float32)), batch["labels"][chosen]
 
 
 def _check_mlm(predictor) -> None:
