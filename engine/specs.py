@@ -44,6 +44,34 @@ PRECISION = Option("--precision", help="auto: bf16 autocast on CUDA, fp32 on CPU
                    group=TRAINING, choices=PRECISIONS)
 LOG_EVERY = Option("--log-every", group=TRAINING, at_least=1)
 KEEP_CHECKPOINTS = Option("--keep-checkpoints", group=TRAINING, at_least=1)
+KEEP_STEPS = Option("--keep-steps", metavar="STEPS", group=TRAINING,
+                    help="comma-separated steps (e.g. 100,300,1000) checkpointed and kept out "
+                         "of the --keep-checkpoints rotation, so the start of training stays "
+                         "visible")
+
+
+def step_list(text: str | None) -> tuple[int, ...]:
+    """``--keep-steps`` text, "100,300,1000", as sorted steps; ValueError naming the flag."""
+    if not text:
+        return ()
+    try:
+        steps = sorted({int(part) for part in text.split(",")})
+    except ValueError:
+        steps = []
+    if not steps or steps[0] < 1:
+        raise ValueError(f"{KEEP_STEPS.flag} must be positive whole numbers separated by "
+                         f"commas (e.g. 100,300,1000), got {text!r}")
+    return tuple(steps)
+
+
+def _steps_problems(text: str | None) -> list[str]:
+    try:
+        step_list(text)
+    except ValueError as exc:
+        return [str(exc)]
+    return []
+
+
 DEVICE = Option("--device", help="cpu or cuda (default: cuda if present)", group=TRAINING)
 
 
@@ -125,15 +153,22 @@ class TrainConfig(Spec):
                              help="0: at checkpoints only")
     checkpoint_every: int = option("--checkpoint-every", 500, group=TRAINING, at_least=1)
     keep_checkpoints: int = option(KEEP_CHECKPOINTS, 3)
+    keep_steps: str | None = option(KEEP_STEPS, None)
     seed: int = option(SEED, 0)
     heartbeat_seconds: float = 5.0
     early_stopping_patience: int = 0  # stop after this many evaluations without a new best
 
     def problems(self) -> list[str]:
+        problems = _steps_problems(self.keep_steps)
         if self.early_stopping_patience < 0:
-            return [f"early stopping patience must not be negative, got "
-                    f"{self.early_stopping_patience}"]
-        return []
+            problems.append(f"early stopping patience must not be negative, got "
+                            f"{self.early_stopping_patience}")
+        return problems
+
+    @property
+    def kept_steps(self) -> tuple[int, ...]:
+        """The ``--keep-steps``, checkpointed and never rotated away."""
+        return step_list(self.keep_steps)
 
 
 @dataclass
@@ -286,15 +321,17 @@ class FinetuneTraining(Spec):
     checkpoint_every: int | None = option("--checkpoint-every", None, group=TRAINING,
                                           at_least=1, help="steps (default: once per epoch)")
     keep_checkpoints: int = option(KEEP_CHECKPOINTS, 2)
+    keep_steps: str | None = option(KEEP_STEPS, None)
     early_stopping: int = option("--early-stopping", 0, metavar="N", group=TRAINING, at_least=0,
                                  help="stop after N evaluations without a better main metric "
                                       "(0: never)")
     seed: int = option(SEED, 0)
 
     def problems(self) -> list[str]:
+        problems = _steps_problems(self.keep_steps)
         if self.max_steps is None and not self.epochs > 0:
-            return [f"--epochs must be positive, got {self.epochs}"]
-        return []
+            problems.append(f"--epochs must be positive, got {self.epochs}")
+        return problems
 
 
 @dataclass(kw_only=True)
@@ -355,6 +392,7 @@ class FinetuneJob(Spec):
                            precision=t.precision, log_every=t.log_every,
                            eval_every=(t.eval_every or every) if has_eval else 0,
                            checkpoint_every=t.checkpoint_every or every,
-                           keep_checkpoints=t.keep_checkpoints, seed=t.seed,
+                           keep_checkpoints=t.keep_checkpoints, keep_steps=t.keep_steps,
+                           seed=t.seed,
                            early_stopping_patience=t.early_stopping)
 

@@ -6,6 +6,7 @@ leaves the previous checkpoint whole."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,11 @@ def save_best(run: RunFolder, model: nn.Module, tokenizer, best: dict[str, Any])
     return folder
 
 
-def prune(run: RunFolder, keep: int) -> None:
+def prune(run: RunFolder, keep: int, kept_steps: Collection[int] = ()) -> None:
     """Delete all but the newest ``keep`` complete checkpoints, each renamed to a hidden name
-    first (:func:`engine.atomic.delete_folder`), so none is ever left half-deleted as complete."""
-    for _, folder in run.checkpoints()[:-keep]:
+    first (:func:`engine.atomic.delete_folder`), so none is ever left half-deleted as complete.
+    The checkpoints of ``kept_steps`` (``--keep-steps``) are outside the rotation: never
+    deleted, and not counted among the ``keep``."""
+    rotating = [folder for step, folder in run.checkpoints() if step not in kept_steps]
+    for folder in rotating[:-keep]:
         delete_folder(folder)

@@ -157,7 +157,7 @@ class Trainer:
                 self._write_train_metrics(window)
                 window = _Window()
             checkpoint_due = (self.step % cfg.checkpoint_every == 0
-                              or self.step == cfg.max_steps)
+                              or self.step == cfg.max_steps or self.step in cfg.kept_steps)
             if cfg.eval_every and self.step % cfg.eval_every == 0 and not checkpoint_due:
                 self._evaluate()
             if checkpoint_due:
@@ -257,7 +257,7 @@ class Trainer:
             folder = checkpointing.save_training_checkpoint(
                 self.run, self.step, self.model, self.task.tokenizer, self.optimizer,
                 self.batches.state(), rng, extras, best=self.best.state())
-            checkpointing.prune(self.run, self.cfg.keep_checkpoints)
+            checkpointing.prune(self.run, self.cfg.keep_checkpoints, self.cfg.kept_steps)
             if extras and self._metrics is not None:
                 self._metrics.write({"step": self.step, "time": time.time(), "split": "probe",
                                      **extras})
