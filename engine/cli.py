@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli_compare import add_compare_command
 from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
 from engine.cli_heads import add_heads_commands, add_mask_heads_option
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_finetune_command(sub)
     add_runs_command(sub)
     add_explain_command(sub, _predictor, _emit)
+    add_compare_command(sub, _emit)
     add_heads_commands(sub, _predictor, _emit)
     return parser
 
