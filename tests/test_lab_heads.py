@@ -11,7 +11,7 @@ import torch
 
 from engine import cli
 from engine.config import BertConfig
-from engine.lab.ablation import format_heads, head_gate, parse_heads
+from engine.lab.ablation import all_heads_except, format_heads, head_gate, parse_heads
 from engine.lab.heads import attention_statistics, read_pairs
 from engine.lab.importance import (_batches, _mlm_logits, head_importance, masked_accuracy,
                                    masked_examples, pruning_curve)
@@ -81,6 +81,8 @@ def test_head_names_parse_and_format_back():
             parse_heads(bad)
     with pytest.raises(InferenceError, match="no head 2:0"):
         head_gate([(2, 0)], 2, 4)
+    assert all_heads_except([(1, 2)], 2, 3) == ((0, 0), (0, 1), (0, 2), (1, 0), (1, 1))
+    assert head_gate(all_heads_except([(1, 2)], 2, 3), 2, 3).tolist() == [[0, 0, 0], [0, 0, 1]]
 
 
 @pytest.fixture(scope="module")
@@ -101,14 +103,16 @@ def test_head_gate_equals_zeroing_the_context_slice_by_hand(tiny_model):
 
     with torch.no_grad():
         gated = tiny_model(ids, mask, types,
-                           trace=Trace(head_gate=head_gate([(layer, head)], 2, 4))).last_hidden_state
+                           trace=Trace(head_gate=head_gate([(layer, head)], 2, 4)))
+        gated = gated.last_hidden_state
         hook = dense.register_forward_pre_hook(zero_slice)
         try:
             by_hand = tiny_model(ids, mask, types).last_hidden_state
         finally:
             hook.remove()
         plain = tiny_model(ids, mask, types).last_hidden_state
-        kept = tiny_model(ids, mask, types, trace=Trace(head_gate=torch.ones(2, 4))).last_hidden_state
+        kept = tiny_model(ids, mask, types, trace=Trace(head_gate=torch.ones(2, 4)))
+        kept = kept.last_hidden_state
     torch.testing.assert_close(gated, by_hand, rtol=0, atol=1e-6)
     torch.testing.assert_close(kept, plain, rtol=0, atol=0)
     assert (gated - plain).abs().max() > 1e-3

@@ -56,3 +56,9 @@ def predictor_gate(predictor, heads: Iterable[Head] | None) -> torch.Tensor | No
         return None
     cfg = predictor.config
     return head_gate(heads, cfg.num_hidden_layers, cfg.num_attention_heads, predictor.device)
+
+
+def all_heads_except(keep: Iterable[Head], num_layers: int, num_heads: int) -> tuple[Head, ...]:
+    """Every head but ``keep``: the mask that ablates all but these."""
+    kept = set(check_heads(keep, num_layers, num_heads))
+    return tuple((l, h) for l in range(num_layers) for h in range(num_heads) if (l, h) not in kept)
