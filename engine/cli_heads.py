@@ -82,6 +82,9 @@ def cmd_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable
     if args.batch < 1:
         raise InferenceError(f"--batch must be at least 1, got {args.batch}")
     heads = _masked_heads(args)
+    if heads and args.prune_curve:
+        raise InferenceError("--prune-curve masks heads itself, from the whole model: drop "
+                             "--mask-heads")
     pairs = read_pairs(args.data) if args.data else [(args.text_a, args.text_b)]
     predictor = load_predictor(args)
     stats = head_statistics(predictor, pairs, head_mask=heads)
@@ -91,7 +94,7 @@ def cmd_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable
         lines += _grid(f"{key}: {meaning}", stats.shares[key])
     lines += _grid("entropy (nats)", stats.entropy)
     if "mlm" in predictor.capabilities:
-        importance = head_importance(predictor, pairs, args.batch)
+        importance = head_importance(predictor, pairs, args.batch, head_mask=heads)
         data["importance"] = importance.to_dict()
         lines += _grid(f"importance (MLM loss, {importance.tokens} masked tokens; per layer "
                        "L2-normalised, then min-max)", importance.normalised)

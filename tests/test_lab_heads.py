@@ -289,3 +289,13 @@ def test_heads_command_over_a_file(capsys, hf_pretraining_dir, tmp_path):
     assert data["prune_curve"]["points"][0]["masked"] == 0
     rc, _, err = call(capsys, "heads", "--model", str(hf_pretraining_dir))
     assert rc == 2 and "--data" in err
+    rc, out, _ = call(capsys, "heads", "--model", str(hf_pretraining_dir), *PAIR,
+                      "--mask-heads", "0:0,1:3", "--json")
+    data = json.loads(out)
+    assert rc == 0 and data["masked_heads"] == "0:0,1:3" and data["statistics"]["examples"] == 1
+    rc, out, _ = call(capsys, "heads", "--model", str(hf_pretraining_dir), *PAIR, "--json")
+    masked = np.asarray(data["statistics"]["entropy"])
+    plain = np.asarray(json.loads(out)["statistics"]["entropy"])
+    # a gate acts after its layer's softmax: layer 0's maps stay, layer 1's see its effect
+    np.testing.assert_allclose(masked[0], plain[0], rtol=1e-6)
+    assert np.abs(masked[1] - plain[1]).max() > 1e-6

@@ -96,8 +96,10 @@ def normalise(raw: np.ndarray) -> np.ndarray:
 
 
 def head_importance(predictor, pairs: Sequence[tuple[str, str | None]],
-                    batch_size: int = DEFAULT_BATCH, seed: int = EVAL_SEED) -> HeadImportance:
-    """MLM head importance over the inputs, one forward and backward per batch."""
+                    batch_size: int = DEFAULT_BATCH, seed: int = EVAL_SEED,
+                    head_mask: Sequence[Head] = ()) -> HeadImportance:
+    """MLM head importance over the inputs, one forward and backward per batch; with
+    ``head_mask`` those heads' gates are 0 (ablated) and the others' importance is taken there."""
     _check_mlm(predictor)
     cfg = predictor.config
     model = float32_model(predictor)
@@ -106,8 +108,8 @@ def head_importance(predictor, pairs: Sequence[tuple[str, str | None]],
     tokens = 0
     with torch.enable_grad():
         for batch in _batches(examples, batch_size, predictor.tokenizer.pad_id, predictor.device):
-            gate = torch.ones(cfg.num_hidden_layers, cfg.num_attention_heads,
-                              device=predictor.device, requires_grad=True)  # [L, N]
+            gate = head_gate(head_mask, cfg.num_hidden_layers, cfg.num_attention_heads,
+                             predictor.device).requires_grad_()  # [L, N]
             logits, labels = _mlm_logits(model, batch, gate)
             loss = F.cross_entropy(logits, labels, reduction="sum")
             (grad,) = torch.autograd.grad(loss, gate)
