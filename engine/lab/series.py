@@ -59,7 +59,7 @@ def checkpoint_series(run_dir: str | os.PathLike, text_a: str, text_b: str | Non
     kept = run.checkpoints()
     if not kept:
         raise InferenceError(f"{run.path} has no complete checkpoint to compare")
-    wanted = set(step for step, _ in kept) if steps is None else set(steps)
+    wanted = {step for step, _ in kept} if steps is None else set(steps)
     unknown = sorted(wanted - {step for step, _ in kept})
     if unknown:
         raise InferenceError(f"{run.path} keeps no checkpoint of step {unknown[0]} (kept: "
