@@ -12,7 +12,7 @@ from typing import Any
 from engine.cli_compare import add_compare_command
 from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
-from engine.cli_heads import add_heads_commands, add_mask_heads_option
+from engine.cli_heads import add_heads_commands, add_mask_heads_option, masked_heads
 from engine.cli_runs import add_runs_command
 from engine.cli_train import add_training_commands
 from engine.paths import model_or_default
@@ -74,15 +74,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 def _analysis_predictor(args: argparse.Namespace):
     if args.top_k < 1:  # checked before the (slow) model load
         raise CliError(f"--top-k must be at least 1, got {args.top_k}")
-    _masked_heads(args)
+    masked_heads(args)
     return _predictor(args)
-
-
-def _masked_heads(args: argparse.Namespace):
-    """--mask-heads as (layer, head) pairs; checked names, before the model load."""
-    from engine.lab.ablation import parse_heads
-
-    return parse_heads(args.mask_heads) if args.mask_heads else ()
 
 
 def _analyze(args: argparse.Namespace, text_b: str | None, predictor=None):
@@ -90,13 +83,13 @@ def _analyze(args: argparse.Namespace, text_b: str | None, predictor=None):
 
     if predictor is None:
         predictor = _analysis_predictor(args)
-    analysis = predictor.analyze(args.text_a, text_b, top_k=args.top_k,
-                                 head_mask=_masked_heads(args))
+    heads = masked_heads(args)
+    analysis = predictor.analyze(args.text_a, text_b, top_k=args.top_k, head_mask=heads)
     data = analysis_summary(analysis)
-    if args.mask_heads:
+    if heads:
         from engine.lab.ablation import format_heads
 
-        data["masked_heads"] = format_heads(_masked_heads(args))
+        data["masked_heads"] = format_heads(heads)
     return analysis, data
 
 

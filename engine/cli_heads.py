@@ -58,7 +58,8 @@ def add_heads_commands(sub: argparse._SubParsersAction, load_predictor: Callable
     p.set_defaults(func=lambda args: cmd_lens(args, load_predictor, emit))
 
 
-def _masked_heads(args: argparse.Namespace):
+def masked_heads(args: argparse.Namespace):
+    """--mask-heads as (layer, head) pairs, names checked (before the slow model load)."""
     from engine.lab.ablation import parse_heads
 
     return parse_heads(args.mask_heads) if args.mask_heads else ()
@@ -81,7 +82,7 @@ def cmd_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable
         raise InferenceError("give either TEXT_A [TEXT_B] or --data FILE")
     if args.batch < 1:
         raise InferenceError(f"--batch must be at least 1, got {args.batch}")
-    heads = _masked_heads(args)
+    heads = masked_heads(args)
     if heads and args.prune_curve:
         raise InferenceError("--prune-curve masks heads itself, from the whole model: drop "
                              "--mask-heads")
@@ -119,7 +120,7 @@ def cmd_lens(args: argparse.Namespace, load_predictor: Callable, emit: Callable)
 
     if args.top_k < 1:
         raise InferenceError(f"--top-k must be at least 1, got {args.top_k}")
-    heads = _masked_heads(args)
+    heads = masked_heads(args)
     lens = logit_lens(load_predictor(args), args.text_a, args.text_b, position=args.position,
                       mask=args.mask, top_k=args.top_k, head_mask=heads)
     lines = [f"logit lens at {lens.position} ({lens.tokens[lens.position]}); final top "
