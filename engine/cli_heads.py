@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from engine.results import HEAD_STATISTICS, InferenceError
+from engine.results import HEAD_BATCH, HEAD_STATISTICS, InferenceError
 
 MASK_HEADS_HELP = ("heads to ablate, named L:H (layer and head, both counted from 0), "
                    "comma-separated: 0:3,5:11")
@@ -43,7 +43,8 @@ def add_heads_commands(sub: argparse._SubParsersAction, load_predictor: Callable
     p.add_argument("--prune-curve", action="store_true",
                    help="masked-token accuracy as the least important heads are masked, "
                         "10%% at a time")
-    p.add_argument("--batch", type=int, default=16, help="examples per pass (default 16)")
+    p.add_argument("--batch", type=int, default=HEAD_BATCH,
+                   help=f"examples per pass (default {HEAD_BATCH})")
     _common(p)
     p.set_defaults(func=lambda args: cmd_heads(args, load_predictor, emit))
 

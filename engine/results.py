@@ -270,6 +270,9 @@ HEAD_STATISTICS = {
 }
 
 
+HEAD_BATCH = 16  # examples per forward (and backward) pass of importance and the pruning curve
+
+
 @dataclass(frozen=True)
 class HeadStatistics:
     """Per-head attention statistics (``engine.lab.heads.head_statistics``), averaged over

@@ -21,11 +21,10 @@ import torch.nn.functional as F
 from engine.data.masking import IGNORE_INDEX, mask_batch
 from engine.lab.ablation import Head, head_gate
 from engine.lab.weights import float32_model
-from engine.results import HeadImportance, InferenceError, PruningCurve, PruningPoint
+from engine.results import HEAD_BATCH, HeadImportance, InferenceError, PruningCurve, PruningPoint
 from engine.trace import Trace
 from engine.train.pretraining import EVAL_SEED
 
-DEFAULT_BATCH = 16
 PRUNE_STEP = 0.1
 
 
@@ -96,7 +95,7 @@ def normalise(raw: np.ndarray) -> np.ndarray:
 
 
 def head_importance(predictor, pairs: Sequence[tuple[str, str | None]],
-                    batch_size: int = DEFAULT_BATCH, seed: int = EVAL_SEED,
+                    batch_size: int = HEAD_BATCH, seed: int = EVAL_SEED,
                     head_mask: Sequence[Head] = ()) -> HeadImportance:
     """MLM head importance over the inputs, one forward and backward per batch; with
     ``head_mask`` those heads' gates are 0 (ablated) and the others' importance is taken there."""
@@ -121,7 +120,7 @@ def head_importance(predictor, pairs: Sequence[tuple[str, str | None]],
 
 
 def masked_accuracy(predictor, examples: Sequence[MaskedExample], heads: Sequence[Head] = (),
-                    batch_size: int = DEFAULT_BATCH) -> float:
+                    batch_size: int = HEAD_BATCH) -> float:
     """Top-1 accuracy at the masked tokens with ``heads`` ablated."""
     _check_mlm(predictor)
     cfg = predictor.config
@@ -137,7 +136,7 @@ def masked_accuracy(predictor, examples: Sequence[MaskedExample], heads: Sequenc
 
 def pruning_curve(predictor, pairs: Sequence[tuple[str, str | None]],
                   importance: HeadImportance | None = None, step: float = PRUNE_STEP,
-                  batch_size: int = DEFAULT_BATCH, seed: int = EVAL_SEED) -> PruningCurve:
+                  batch_size: int = HEAD_BATCH, seed: int = EVAL_SEED) -> PruningCurve:
     """Masked-token accuracy with 0%, 10%, ... of all heads masked, least important first
     (ranked once, globally, after the per-layer normalisation, as Michel et al.)."""
     if importance is None:
