@@ -158,7 +158,7 @@ def kept_run(tmp_path_factory):
     """A tiny real pretraining run checkpointing at 6 only, plus its --keep-steps 2,4, with
     one checkpoint in the rotation; then resumed to step 8."""
     root = tmp_path_factory.mktemp("runs")
-    job = [option for option in TINY_JOB]
+    job = list(TINY_JOB)
     job[job.index("--max-steps") + 1] = "6"
     job[job.index("--checkpoint-every") + 1] = "100"
     run_dir = root / "kept"
@@ -183,6 +183,7 @@ def test_keep_steps_checkpoints_survive_the_rotation_and_a_resume(kept_run):
 def test_a_checkpoint_series_has_a_point_per_checkpoint_and_reads_back_from_the_cache(
         kept_run, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
+    run_files = sorted(kept_run.rglob("*"))
     series = checkpoint_series(kept_run, *PAIR, cache_dir=cache, device="cpu")
     assert series.steps == [2, 4, 8] and series.computed == 3
     first, second, last = series.points
@@ -190,7 +191,7 @@ def test_a_checkpoint_series_has_a_point_per_checkpoint_and_reads_back_from_the_
     assert np.array_equal(second.from_previous.js_divergence, second.from_first.js_divergence)
     assert last.from_previous.js_divergence.shape == (2, 2)  # BERT-Tiny: 2 layers x 2 heads
     assert np.all(last.from_first.js_divergence > 0)
-    assert not any(kept_run in p.parents for p in cache.rglob("*"))
+    assert sorted(kept_run.rglob("*")) == run_files and len(list(cache.rglob("*.json"))) == 3
 
     def no_load(*args, **kwargs):
         raise AssertionError("a model was loaded for a cached point")
