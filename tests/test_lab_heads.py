@@ -211,11 +211,23 @@ def test_lens_with_ablated_heads_matches_the_ablated_fill_mask(tiny_predictor):
     np.testing.assert_allclose(lens.layers[-1].probs, analysis.fill_mask[0].probs, atol=1e-5)
 
 
+def test_lens_at_a_position_is_the_lens_of_the_mask_there(tiny_predictor):
+    by_mask = logit_lens(tiny_predictor, *PAIR)
+    by_position = logit_lens(tiny_predictor, *PAIR, position=by_mask.position)
+    assert by_mask.tokens[by_mask.position] == "[MASK]"
+    for a, b in zip(by_mask.layers, by_position.layers):
+        np.testing.assert_array_equal(a.probs, b.probs)
+    first_word = logit_lens(tiny_predictor, *PAIR, position=1)
+    assert first_word.position == 1 and len(first_word.layers) == 3
+
+
 def test_lens_errors_name_the_problem(tiny_predictor):
     with pytest.raises(InferenceError, match="no \\[MASK\\]"):
         logit_lens(tiny_predictor, "no mask here")
     with pytest.raises(InferenceError, match="there is no \\[MASK\\] 1"):
         logit_lens(tiny_predictor, *PAIR, mask=1)
+    with pytest.raises(InferenceError, match="outside"):
+        logit_lens(tiny_predictor, *PAIR, position=99)
 
 
 def test_neuron_view_softmax_reproduces_the_attention_probabilities(default_predictor):
