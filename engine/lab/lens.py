@@ -44,10 +44,15 @@ def logit_lens(predictor, text_a: str, text_b: str | None = None, position: int 
         raise InferenceError(f"position {position} is outside the {len(enc.ids)} tokens")
     ids = torch.tensor([enc.ids], device=predictor.device)              # [1, T]
     types = torch.tensor([enc.token_type_ids], device=predictor.device)  # [1, T]
+    # The last layer only at [CLS] (the pooler reads it) and the position, as analyze() does.
+    rows = sorted({0, position})
     with torch.inference_mode():
         trace = Trace(record={"layer_input", "layer_output"}, head_gate=gate)
-        predictor.encoder(ids, token_type_ids=types, trace=trace)
-        hidden = torch.stack([h[0, position] for h in trace.hidden_states])  # [L + 1, H]
+        predictor.encoder(ids, token_type_ids=types, trace=trace,
+                          last_layer_rows=torch.tensor(rows, device=predictor.device))
+        *inner, last = trace.hidden_states  # L of [1, T, H], then [1, R, H]
+        hidden = torch.stack([h[0, position] for h in inner]
+                             + [last[0, rows.index(position)]])                 # [L + 1, H]
         logits = predictor.heads.predictions(hidden).float()                  # [L + 1, V]
         log_probs = torch.log_softmax(logits, dim=-1)
         probs = log_probs.exp()
