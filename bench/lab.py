@@ -3,12 +3,13 @@ against the stock way.
 
 Models: the bundled default model and a bert-base-size model (random weights, saved by
 ``transformers``), batch 1, a fixed pair with one [MASK] of exactly 128 tokens. Each lab method
-(its traced pass counted) is timed against ``Predictor.analyze`` on the same text. IG: ours
-(``engine.lab.salience``, 64 Gauss-Legendre steps) against Captum's ``IntegratedGradients`` over
-``transformers.BertForPreTraining`` with the same weights and the usual forward function (full
-MLM logits, then the target's log-probability), same steps, rule, baseline and internal batch
-size; attributions are checked equal first. Also the explorer's case: the default model at 32
-tokens, IG with 32 steps.
+(its traced pass counted) is timed against ``Predictor.analyze`` on the same text, and so are
+an analysis with one head ablated (a click in the explorer) and the logit lens at the [MASK].
+IG: ours (``engine.lab.salience``, 64 Gauss-Legendre steps) against Captum's
+``IntegratedGradients`` over ``transformers.BertForPreTraining`` with the same weights and the
+usual forward function (full MLM logits, then the target's log-probability), same steps, rule,
+baseline and internal batch size; attributions are checked equal first. Also the explorer's
+case: the default model at 32 tokens, IG with 32 steps.
 
     .venv/bin/python bench/lab.py [--reps 10] [--ig-reps 2] [--batch 8] [--skip-base]
 """
@@ -32,6 +33,7 @@ from analyze import fixed_pair, make_checkpoint  # noqa: E402
 from common import bert_base_vocab  # noqa: E402
 from engine.cpu_packing import packing_available  # noqa: E402
 from engine.infer import Predictor  # noqa: E402
+from engine.lab.lens import logit_lens  # noqa: E402
 from engine.lab.maps import explain_maps  # noqa: E402
 from engine.lab.salience import explain_salience, integrated_gradients, prepare  # noqa: E402
 from engine.paths import default_model_dir  # noqa: E402
@@ -93,6 +95,9 @@ def bench_model(name: str, folder: Path, args: argparse.Namespace) -> list[str]:
         predictor, text_a, text_b, methods) for methods in MAP_SETS})
     calls.update({method: lambda method=method: explain_salience(
         predictor, text_a, text_b, method) for method in ("grad", "grad-input")})
+    calls["analyze(), head 0:0 masked"] = lambda: predictor.analyze(text_a, text_b,
+                                                                    head_mask=[(0, 0)])
+    calls["logit lens at the [MASK]"] = lambda: logit_lens(predictor, text_a, text_b)
     medians = interleaved_medians(calls, args.reps)
     analyze_ms = medians["analyze()"]
     rows = [f"| {name} | {label} | {ms:.1f} | {ms / analyze_ms:.2f}x | |"
