@@ -28,6 +28,12 @@ ACTIONS: dict[str, ActionSpec] = {
     "export_lab": ActionSpec("Export &lab result (.npz / .json)…", "export_lab",
                              tip="The chosen method's maps and the salience shown, with the "
                                  "model, method, target and settings"),
+    "compare_model": ActionSpec("&Compare with model…", "choose_compare_model",
+                                tip="Open a second model that shares this one's tokenizer "
+                                    "beside it: attention as A, B or B − A, per-head "
+                                    "divergence, both models' predictions"),
+    "close_compare": ActionSpec("Close the second model", "close_compare",
+                                tip="Back to the single view"),
     "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
     "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
     # Lives on the sentence editors, so it works while either has focus.
@@ -46,7 +52,8 @@ SEPARATOR = "-"
 RECENT = "recent"  # the "Open recent" submenu, filled from the settings
 
 MENUS: dict[str, tuple[str, ...]] = {
-    "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_salience_png",
+    "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "compare_model", "close_compare",
+              SEPARATOR, "export_png", "export_salience_png",
               "export_analysis", "export_lab", SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBo
 from engine.paths import default_model_dir
 from engine.results import Analysis
 from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
+from explorer.compare_controller import CompareController
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
@@ -20,6 +21,7 @@ from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, In
 from explorer.jobs import JobManager
 from explorer.state import ExplorerState
 from explorer.widgets.attention import AttentionPanel
+from explorer.widgets.compare_panel import ComparePanel
 from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
 from explorer.widgets.predictions import PredictionsPanel
@@ -57,6 +59,9 @@ class MainWindow(QMainWindow):
         self.task_panel = TaskPanel(self.state)  # shown only for fine-tuned models
         self.salience_panel = SaliencePanel(self.state)
         self.attention = AttentionPanel(self.state)
+        self.compare = CompareController(self.state, device, self)
+        self.compare_panel = ComparePanel(self.state)
+        self.compare_panel.sig_close.connect(self.close_compare)
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
         self.error_banner.setStyleSheet("background:#fde2e1;color:#8a1c12;padding:6px;"
@@ -94,6 +99,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.token_strip, 1)
         column.addWidget(self.task_panel, 3)
         column.addWidget(self.predictions, 3)
+        column.addWidget(self.compare_panel, 3)
         column.addWidget(self.salience_panel)
         self.splitter = QSplitter(Qt.Horizontal)
         self.splitter.addWidget(left)
@@ -220,6 +226,7 @@ class MainWindow(QMainWindow):
         if self.state.model is None:
             return
         self.worker.submit(self._next_analysis())
+        self.compare.prefetch(self.state.text_a, self.state.text_b)
 
     def _on_analysis(self, seq: int, analysis: Analysis) -> None:
         if seq != self._seq:
@@ -310,6 +317,16 @@ class MainWindow(QMainWindow):
     def _show_error(self, message: str) -> None:
         self.error_banner.setText(message)
         self.error_banner.setVisible(True)
+
+    # ----- compare mode -----
+
+    def choose_compare_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Compare with a model folder (HF layout)")
+        if path:
+            self.compare.open(path)
+
+    def close_compare(self) -> None:
+        self.compare.close()
 
     # ----- export -----
 
@@ -427,4 +444,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue("text_b", self.state.text_b)
         self._debounce.stop()
         self.worker.stop()
+        self.compare.stop()
         super().closeEvent(event)

@@ -22,6 +22,9 @@ HEADLESS_METHODS = frozenset({"rollout", "alti"})
 # Path points of an integrated-gradients run started from the explorer: half the engine's
 # default, so a live re-run after each edit stays interactive (the panel can raise it).
 EXPLORER_IG_STEPS = 32
+# With a second model open (File > Compare with model...), what the attention views draw.
+COMPARE_SOURCES = {"A": "model A: the one opened first", "B": "model B: the second model",
+                   "B-A": "B - A: where B attends more (red) or less (blue) than A"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,11 @@ class ExplorerState(QObject):
     sig_salience_progress = Signal(int, int)      # path points done, of
     sig_salience_status = Signal(str)
     sig_error = Signal(str)                       # a message for the user
+    # Compare mode: the second model (None: closed), its pairing with the current analysis,
+    # and which of A, B, B - A the attention views show.
+    sig_compare_model_changed = Signal(object)    # ModelSummary | None
+    sig_compare_changed = Signal(object)          # engine.results_compare.AnalysisPair | None
+    sig_compare_source_changed = Signal(str)      # a key of COMPARE_SOURCES
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -69,6 +77,9 @@ class ExplorerState(QObject):
         self.lab_maps: dict[str, AttributionMaps] = {}  # method -> maps of ``analysis``
         self.salience_settings: SalienceSettings | None = None
         self.salience: Salience | None = None
+        self.compare_model: ModelSummary | None = None
+        self.compare = None  # AnalysisPair of the latest pairing (``compare_pair``: current)
+        self.compare_source = "A"
 
     def set_texts(self, text_a: str, text_b: str) -> None:
         if (text_a, text_b) != (self.text_a, self.text_b):
@@ -141,6 +152,30 @@ class ExplorerState(QObject):
 
     def report_salience_status(self, text: str) -> None:
         self.sig_salience_status.emit(text)
+
+    def set_compare_model(self, model: ModelSummary | None) -> None:
+        """The second model; closing it (None) restores the single view."""
+        self.compare_model = model
+        if model is None:
+            self.set_compare(None)
+            self.set_compare_source("A")
+        self.sig_compare_model_changed.emit(model)
+
+    def set_compare(self, pair) -> None:
+        self.compare = pair
+        self.sig_compare_changed.emit(pair)
+
+    def compare_pair(self):
+        """The pairing of the analysis on screen with model B's; None while it is on its way."""
+        pair = self.compare
+        return pair if pair is not None and pair.analysis_a is self.analysis else None
+
+    def set_compare_source(self, source: str) -> None:
+        if source not in COMPARE_SOURCES:
+            raise ValueError(f"unknown compare source {source!r}")
+        if source != self.compare_source:
+            self.compare_source = source
+            self.sig_compare_source_changed.emit(source)
 
     def set_busy(self, busy: bool) -> None:
         if busy != self.busy:

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from engine.infer_tasks import predict_task
+from engine.lab.divergence import Side, check_sides, js_rows, model_shape
 from engine.lab.heads import read_pairs
 from engine.lab.targets import mask_rows
-from engine.results import (LOG_2, Comparison, DatasetComparison, InferenceError,
+from engine.results import (Comparison, DatasetComparison, InferenceError,
                             MaskComparison, TaskPrediction)
 from engine.trace import Trace
 
@@ -48,28 +49,14 @@ class Reading:
     notes: tuple[str, ...]
 
 
+def side_of(predictor) -> Side:
+    return Side(predictor.name, str(predictor.checkpoint.path), predictor.tokenizer,
+                model_shape(predictor.config))
+
+
 def check_comparable(a, b) -> None:
     """Refuse two Predictors that do not share a tokenizer or a shape, naming both."""
-    names = f"{a.name} ({a.checkpoint.path}) and {b.name} ({b.checkpoint.path})"
-    ta, tb = a.tokenizer, b.tokenizer
-    if ta.lowercase != tb.lowercase:
-        cased = a.name if not ta.lowercase else b.name
-        raise InferenceError(f"cannot compare {names}: their tokenizers differ ({cased} keeps "
-                             "case, the other lowercases)")
-    va, vb = ta.get_vocab(), tb.get_vocab()
-    if va != vb:
-        if len(va) != len(vb):
-            detail = f"{len(va)} and {len(vb)} tokens"
-        else:
-            token = next(t for t in va if vb.get(t) != va[t])
-            detail = f"{token!r} is token {va[token]} in {a.name}, {vb.get(token)} in {b.name}"
-        raise InferenceError(f"cannot compare {names}: their vocabularies differ ({detail})")
-    shape_a = (a.config.num_hidden_layers, a.config.num_attention_heads, a.config.hidden_size)
-    shape_b = (b.config.num_hidden_layers, b.config.num_attention_heads, b.config.hidden_size)
-    if shape_a != shape_b:
-        raise InferenceError(f"cannot compare {names} head by head: layers x heads x hidden "
-                             f"are {'x'.join(map(str, shape_a))} and "
-                             f"{'x'.join(map(str, shape_b))}")
+    check_sides(side_of(a), side_of(b))
 
 
 def read(predictor, text_a: str, text_b: str | None = None) -> Reading:
@@ -105,16 +92,6 @@ def read(predictor, text_a: str, text_b: str | None = None) -> Reading:
     return Reading(predictor.name, predictor.tokenizer, text_a, text_b or None,
                    list(enc.tokens), attentions, hidden, masks, mask_probs, nsp, task,
                    tuple(notes))
-
-
-def js_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """p, q [..., T] attention rows -> [...] their Jensen-Shannon divergence in nats, in
-    [0, log 2]; exactly 0 for equal rows and exactly symmetric (m and the sum are)."""
-    m = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kl_p = np.where(p > 0, p * np.log(p / m), 0.0).sum(-1)
-        kl_q = np.where(q > 0, q * np.log(q / m), 0.0).sum(-1)
-    return np.clip((kl_p + kl_q) / 2, 0.0, LOG_2)  # the clip only absorbs rounding
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

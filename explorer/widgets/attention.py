@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSignalBlocker, Qt
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QTabWidget,
     QToolButton, QVBoxLayout, QWidget,
@@ -18,9 +19,11 @@ from PySide6.QtWidgets import (
 
 from engine.analysis_io import save_analysis
 from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_METHODS
-from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
+from explorer.widgets.attention_common import (DIVERGING_COLORMAP_NAME, METHOD_NAMES,
+                                               attentions_of, colormap, view_maps)
 from explorer.widgets.attention_detail import HeadDetail
 from explorer.widgets.attention_grid import HeadGrid, ModelView
+from explorer.widgets.compare_panel import CompareDivergence, CompareSourceBar
 
 __all__ = ["AttentionFilterBar", "AttentionPanel", "HeadDetail", "HeadGrid", "ModelView",
            "FILTER_LABELS"]
@@ -131,9 +134,12 @@ class AttentionPanel(QWidget):
         self.head_grid = HeadGrid(state)
         self.head_detail = HeadDetail(state)
         self.model_view = ModelView(state)
+        self.compare_bar = CompareSourceBar(state)
+        self.divergence = CompareDivergence(state)
 
         top = QHBoxLayout()
         top.addWidget(self.method_selector)
+        top.addWidget(self.compare_bar)
         top.addWidget(self.filter_bar, 1)
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layer_spin)
@@ -147,6 +153,9 @@ class AttentionPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.splitter, "Heads")
         self.tabs.addTab(self.model_view, "Model")
+        self.tabs.addTab(self.divergence, "Divergence")
+        self.tabs.setTabToolTip(2, "Per head, how differently a second model attends "
+                                   "(File ▸ Compare with model…)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -157,6 +166,14 @@ class AttentionPanel(QWidget):
         _connect_all(self, state)
         state.sig_view_method_changed.connect(lambda _method: self._sync_ranges())
         self._sync_ranges()
+        self._signed_shown = False
+        for signal in (state.sig_compare_changed, state.sig_compare_source_changed):
+            signal.connect(lambda _value: self._refresh_views())
+        for signal in (state.sig_analysis_changed, state.sig_model_changed,
+                       state.sig_view_method_changed, state.sig_selection_changed):
+            signal.connect(lambda *_args: self._sync_colormaps())  # after the views redrew
+        self.tabs.currentChanged.connect(lambda _index: self._sync_colormaps())
+        self.head_grid.installEventFilter(self)  # a resize rebuilds its tiles
 
     def _shape(self) -> tuple[int, int]:
         analysis = self.state.analysis
@@ -203,6 +220,37 @@ class AttentionPanel(QWidget):
 
     def _on_model_changed(self, _model) -> None:
         self._sync_ranges()
+
+    def _views(self) -> tuple:
+        return self.head_grid, self.head_detail, self.model_view
+
+    def _refresh_views(self) -> None:
+        """Model B's reading arrived, or the A / B / B − A switch moved."""
+        for view in self._views():
+            view.request_refresh()
+        self._sync_colormaps()
+
+    def _sync_colormaps(self) -> None:
+        """Diverging colours while the views draw a difference (B − A), else the usual map."""
+        source = view_maps(self.state)
+        if source is None:
+            return  # the views keep their picture, and its colours
+        signed = source.signed
+        if not signed and not self._signed_shown:
+            return  # nothing to undo: the views' own colours stand
+        cmap = pg.colormap.get(DIVERGING_COLORMAP_NAME) if signed else colormap()
+        grid, detail, model = self._views()
+        for item in (*grid.images, detail.image, model.image):
+            item.setColorMap(cmap)
+        for bar in (grid.colorbar, detail.colorbar, model.colorbar):
+            if bar is not None:
+                bar.setColorMap(cmap)
+        self._signed_shown = signed
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.head_grid and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
+            QTimer.singleShot(0, self, self._sync_colormaps)  # once the grid has rebuilt its tiles
+        return super().eventFilter(watched, event)
 
     def current_view(self) -> QWidget:
         return self.tabs.currentWidget()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 from explorer.attention_filter import visible_cells
 
 COLORMAP_NAME = "viridis"       # the ONE colour map of every attention view
+DIVERGING_COLORMAP_NAME = "CET-CBD1"  # signed maps (B - A): blue below 0, red above
 LEVELS = (0.0, 1.0)             # fixed levels: attention weights are probabilities
 GREY_RGBA = (128, 128, 128, 235)  # filtered-out cells (painted over the heatmap)
 HIGHLIGHT_COLOR = "#ff3b3b"     # query-row box, selected head / thumbnail outline
@@ -86,7 +87,7 @@ def attentions_of(analysis) -> np.ndarray:
 
 
 METHOD_NAMES = {"raw": "raw attention", "rollout": "rollout", "norm": "norm-based",
-                "alti": "ALTI"}
+                "alti": "ALTI", "raw-B": "model B", "raw-B-A": "B − A"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class ViewMaps:
     maps: np.ndarray
     levels: tuple[float, float]  # colour levels: (0, 1) for row-stochastic maps
     key: int                     # changes whenever the maps do (the views' caches)
+    signed: bool = False         # a difference (B - A): diverging colours, levels symmetric
 
     @property
     def per_head(self) -> bool:
@@ -106,12 +108,22 @@ class ViewMaps:
 
 def view_maps(state) -> ViewMaps | None:
     """The chosen method's maps for ``state.analysis``; None without an analysis, or while the
-    worker is still computing them (the views then keep what they show)."""
+    worker is still computing them (the views then keep what they show). With a second model
+    open, raw attention is A's, B's or B - A (signed), as ``state.compare_source`` says."""
     analysis = state.analysis
     if analysis is None:
         return None
     if state.view_method == "raw":
-        return ViewMaps("raw", attentions_of(analysis), LEVELS, id(analysis))
+        source = getattr(state, "compare_source", "A")
+        if source == "A":
+            return ViewMaps("raw", attentions_of(analysis), LEVELS, id(analysis))
+        pair = state.compare_pair()  # None while model B's reading is on its way
+        if pair is None:
+            return None
+        if source == "B":
+            return ViewMaps("raw-B", attentions_of(pair.analysis_b), LEVELS, id(pair.analysis_b))
+        return ViewMaps("raw-B-A", pair.difference, (-pair.reach, pair.reach),
+                        id(pair.difference), signed=True)
     lab = state.lab_maps.get(state.view_method)
     if lab is None:
         return None

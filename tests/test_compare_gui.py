@@ -1,0 +1,153 @@
+"""Compare mode and checkpoint scrubbing in the real explorer window, offscreen: a second model
+beside the first (A, B, B − A views, per-head divergence, both models' predictions), closing it,
+a model with another vocabulary refused, and a run's checkpoints scrubbed with a slider."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from conftest import analysed, save_hf_model
+from engine.lab.divergence import head_divergence
+from explorer.widgets.attention_common import COLORMAP_NAME, DIVERGING_COLORMAP_NAME
+
+pytestmark = pytest.mark.usefixtures("qapp")
+
+PAIR = ("the cat sat on the [MASK] .", "it was very happy .")
+
+
+@pytest.fixture(scope="module")
+def other_dir(tmp_path_factory, vocab_file):
+    """A second tiny BertForPreTraining like ``hf_pretraining_dir``, other random weights."""
+    return save_hf_model("BertForPreTraining", tmp_path_factory.mktemp("hf") / "other",
+                         vocab_file, seed=1)
+
+
+@pytest.fixture
+def window(qtbot, make_window, hf_pretraining_dir):
+    win = make_window((1400, 900))
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.start(str(hf_pretraining_dir))
+    analysed(qtbot, win, *PAIR)
+    return win
+
+
+def paired(qtbot, win):
+    """Wait until model B's reading of the analysis on screen is in the state."""
+    qtbot.waitUntil(lambda: win.state.compare_pair() is not None, timeout=60_000)
+    return win.state.compare_pair()
+
+
+def open_b(qtbot, win, path):
+    with qtbot.waitSignal(win.state.sig_compare_model_changed, timeout=60_000):
+        win.compare.open(str(path))
+    return paired(qtbot, win)
+
+
+def shown(win, source: str) -> np.ndarray:
+    """What the head detail draws with the switch at ``source``."""
+    win.state.set_compare_source(source)
+    return np.array(win.attention.head_detail.data)
+
+
+def colormap_name(item) -> str:
+    """An image's or a colour bar's colour map."""
+    cmap = item.colorMap() if hasattr(item, "colorMap") else item.getColorMap()
+    return cmap.name
+
+
+def test_b_minus_a_view_is_the_difference_of_the_two_single_views(qtbot, window, other_dir):
+    win = window
+    assert not win.attention.compare_bar.isVisible() and not win.compare_panel.isVisible()
+    pair = open_b(qtbot, win, other_dir)
+    assert win.attention.compare_bar.isVisible() and win.compare_panel.isVisible()
+    win.state.set_selection(layer=1, head=2)
+    a, b, diff = shown(win, "A"), shown(win, "B"), shown(win, "B-A")
+    assert np.array_equal(a, win.state.analysis.attentions[1, 2])
+    assert np.array_equal(b, pair.analysis_b.attentions[1, 2]) and not np.array_equal(a, b)
+    assert np.array_equal(diff, b - a)
+    detail = win.attention.head_detail
+    assert colormap_name(detail.image) == DIVERGING_COLORMAP_NAME
+    assert colormap_name(detail.colorbar) == DIVERGING_COLORMAP_NAME
+    assert detail.image.levels[0] == pytest.approx(-detail.image.levels[1])  # symmetric
+    assert "B − A" in detail.plot.titleLabel.text
+    # The head grid and the model view draw the same difference, every head of the layer.
+    tiles = [image.image for image in win.attention.head_grid.images]
+    assert np.array_equal(tiles[2], diff)
+    win.attention.tabs.setCurrentWidget(win.attention.model_view)  # refreshed when shown
+    assert np.array_equal(win.attention.model_view.thumbnail(1, 2), diff)
+    assert colormap_name(win.attention.model_view.image) == DIVERGING_COLORMAP_NAME
+    win.attention.tabs.setCurrentIndex(0)
+    win.state.set_selection(head=-1)  # the mean of the heads: the difference of the means
+    assert np.allclose(shown(win, "B-A"), shown(win, "B") - shown(win, "A"), atol=1e-6)
+    # Divergence tab: per head, A's and B's attention rows apart.
+    expected = head_divergence(win.state.analysis.attentions, pair.analysis_b.attentions)
+    assert np.allclose(win.attention.divergence.values, expected)
+    assert np.all(win.attention.divergence.values > 0)
+    # Both models' fill-mask candidates and NSP, with the change.
+    text = win.compare_panel.body.text()
+    assert pair.fill_mask[0].tokens[0] in text and "NSP IsNext" in text and " pt" in text
+
+
+def test_typing_updates_both_models(qtbot, window, other_dir):
+    win = window
+    open_b(qtbot, win, other_dir)
+    win.state.set_compare_source("B")
+    analysed(qtbot, win, "a dog ran to the [MASK] .", "")
+    pair = paired(qtbot, win)
+    assert pair.analysis_b.text_a == "a dog ran to the [MASK] ."
+    assert pair.analysis_b.tokens == win.state.analysis.tokens
+    assert np.array_equal(win.attention.head_detail.data,
+                          pair.analysis_b.attentions[win.state.layer].mean(axis=0))
+
+
+def test_closing_the_second_model_restores_the_single_view(qtbot, window, other_dir):
+    win = window
+    open_b(qtbot, win, other_dir)
+    win.state.set_selection(layer=0, head=1)
+    shown(win, "B-A")
+    win.compare_panel.close_button.click()
+    assert win.state.compare_model is None and win.state.compare_source == "A"
+    assert not win.attention.compare_bar.isVisible() and not win.compare_panel.isVisible()
+    detail = win.attention.head_detail
+    assert np.array_equal(detail.data, win.state.analysis.attentions[0, 1])
+    assert colormap_name(detail.image) == COLORMAP_NAME
+    assert colormap_name(detail.colorbar) == COLORMAP_NAME
+    assert win.attention.divergence.values is None
+    analysed(qtbot, win, "the dog sat .", "")  # the single view goes on as before
+    assert win.state.compare is None
+
+
+def test_a_model_with_another_vocabulary_is_refused_naming_both(qtbot, window,
+                                                                 hf_pretraining_dir, tmp_path):
+    win = window
+    other = tmp_path / "swapped"
+    shutil.copytree(hf_pretraining_dir, other)
+    lines = (other / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    lines[2000], lines[2001] = lines[2001], lines[2000]
+    (other / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with qtbot.waitSignal(win.state.sig_error, timeout=60_000) as error:
+        win.compare.open(str(other))
+    assert "vocabularies differ" in error.args[0] and "swapped" in error.args[0]
+    assert win.state.compare_model is None and win.error_banner.isVisible()
+
+
+def test_a_model_compared_with_itself_changes_nothing(qtbot, window, hf_pretraining_dir):
+    win = window
+    pair = open_b(qtbot, win, hf_pretraining_dir)
+    assert np.all(pair.js_divergence == 0) and np.all(pair.difference == 0)
+    assert pair.nsp_change == 0
+
+
+def test_the_window_keeps_running_while_model_b_loads_and_reads(qtbot, window, other_dir):
+    win = window
+    ticks = []
+    timer = QTimer(win, interval=5)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    open_b(qtbot, win, other_dir)
+    timer.stop()
+    assert len(ticks) > 1  # the GUI thread was free while B loaded and read the text
