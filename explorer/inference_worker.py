@@ -57,6 +57,15 @@ class ExplainSalience:
     settings: SalienceSettings
 
 
+@dataclass(frozen=True)
+class ReadSeries:
+    run: int        # this request's own number
+    run_dir: str
+    text_a: str
+    text_b: str
+    cache_dir: str  # the app's own (engine.lab.series caches each point there)
+
+
 class _Cancelled(Exception):
     """Raised from the progress callback to stop a run whose result nobody wants any more."""
 
@@ -80,6 +89,9 @@ class InferenceWorker(QThread):
     sig_salience_failed = Signal(int, str)
     sig_salience_progress = Signal(int, int, int)  # run number, points done, of
     sig_salience_cancelled = Signal(int)      # run number: a newer request took over
+    sig_series_point = Signal(int, object, int, int)  # run number, SeriesPoint, done, of
+    sig_series_ready = Signal(int, object)    # run number, CheckpointSeries
+    sig_series_failed = Signal(int, str)
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -91,7 +103,8 @@ class InferenceWorker(QThread):
         self._salience_cancelled = False
         self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
         self._handlers = {LoadModel: self._load, Analyze: self._analyze,
-                          ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience}
+                          ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience,
+                          ReadSeries: self._read_series}
 
     # ----- called from the GUI thread -----
 
@@ -203,6 +216,28 @@ class InferenceWorker(QThread):
             self.sig_salience_failed.emit(request.run, _message(exc))
             return
         self.sig_salience_ready.emit(request.run, salience)
+
+    def _read_series(self, request: ReadSeries) -> None:
+        """A run's checkpoints on the texts (engine.lab.series), point by point; a newer
+        series request or a stop ends it between points (the points done stay cached)."""
+        def progress(point, done: int, total: int) -> None:
+            self.sig_series_point.emit(request.run, point, done, total)
+            with self._wake:
+                if self._stopping or ReadSeries in self._pending:
+                    raise _Cancelled
+
+        try:
+            from engine.lab.series import checkpoint_series
+
+            series = checkpoint_series(request.run_dir, request.text_a, request.text_b or None,
+                                       request.cache_dir, device=self._device,
+                                       progress=progress)
+        except _Cancelled:
+            return
+        except Exception as exc:
+            self.sig_series_failed.emit(request.run, _message(exc))
+            return
+        self.sig_series_ready.emit(request.run, series)
 
 
 # A pending request of these kinds makes a running salience moot.

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter,
+                               QVBoxLayout, QWidget)
 
 from engine.paths import default_model_dir
 from engine.results import Analysis
@@ -19,6 +19,7 @@ from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
                                        LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
+from explorer.scrub_controller import ScrubController
 from explorer.state import ExplorerState
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.compare_panel import ComparePanel
@@ -26,6 +27,7 @@ from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
 from explorer.widgets.predictions import PredictionsPanel
 from explorer.widgets.salience_panel import SaliencePanel
+from explorer.widgets.scrub_panel import ScrubPanel
 from explorer.widgets.task_common import task_summary
 from explorer.widgets.task_panel import TaskPanel
 from explorer.widgets.token_strip import TokenStrip
@@ -62,6 +64,9 @@ class MainWindow(QMainWindow):
         self.compare = CompareController(self.state, device, self)
         self.compare_panel = ComparePanel(self.state)
         self.compare_panel.sig_close.connect(self.close_compare)
+        self.scrub_panel = ScrubPanel(self.state)
+        self.scrub = ScrubController(self.state, self.scrub_panel, device, self)
+        self.scrub.sig_load_checkpoint.connect(self.load_model)
         self.error_banner = QLabel()
         self.error_banner.setWordWrap(True)
         self.error_banner.setStyleSheet("background:#fde2e1;color:#8a1c12;padding:6px;"
@@ -115,6 +120,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.status_timing = QLabel()
         self.statusBar().addPermanentWidget(self.status_timing)
+        self.scrub_dock = QDockWidget("Scrub checkpoints", self)
+        self.scrub_dock.setObjectName("scrub_dock")
+        self.scrub_dock.setWidget(self.scrub_panel)
+        self.scrub_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.scrub_dock)
+        self.scrub_dock.setVisible(False)
+        self.scrub_panel.sig_close.connect(lambda: self.scrub_dock.setVisible(False))
 
     def _build_menus(self) -> None:
         """The menus from ``explorer.actions``; each action's handler is a method named there."""
@@ -151,6 +163,7 @@ class MainWindow(QMainWindow):
             self.jobs = self.jobs or JobManager.from_settings(self.settings)
             self.monitor = MonitorWindow(self.jobs, self.settings)
             self.monitor.sig_open_checkpoint.connect(self._open_from_monitor)
+            self.monitor.sig_scrub_run.connect(self.scrub_run)
         self.monitor.show()
         self.monitor.raise_()
 
@@ -328,6 +341,14 @@ class MainWindow(QMainWindow):
     def close_compare(self) -> None:
         self.compare.close()
 
+    def scrub_run(self, run_dir: str) -> None:
+        """Step through ``run_dir``'s checkpoints with a slider (the monitor's "Scrub")."""
+        self.scrub_dock.setVisible(True)
+        self.scrub.scrub(run_dir)
+        if not self.scrub.active:
+            self.scrub_dock.setVisible(False)
+        self.raise_()
+
     # ----- export -----
 
     def export_png(self) -> None:
@@ -445,4 +466,5 @@ class MainWindow(QMainWindow):
         self._debounce.stop()
         self.worker.stop()
         self.compare.stop()
+        self.scrub.stop()
         super().closeEvent(event)

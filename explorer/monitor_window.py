@@ -41,6 +41,7 @@ ON_CLOSE_KEY = "jobs/on_close"  # "keep" or "stop": the answer the user asked us
 
 class MonitorWindow(QMainWindow):
     sig_open_checkpoint = Signal(str)  # a checkpoint folder for the explorer window
+    sig_scrub_run = Signal(str)        # a run folder whose checkpoints the explorer scrubs
 
     def __init__(self, manager: JobManager, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
@@ -141,6 +142,10 @@ class MonitorWindow(QMainWindow):
         bar.addSeparator()
         self.open_action = action("Open in explorer", self.open_selected,
                                   "Load the latest checkpoint into the explorer window")
+        self.scrub_action = action("Scrub checkpoints", self.scrub_selected,
+                                   "A step slider over the run's kept checkpoints in the "
+                                   "explorer: the model at each step, what changed since the "
+                                   "one before")
         self.follow_action = QAction("Follow", self, checkable=True)
         self.follow_action.setToolTip("Reload each new checkpoint of the opened job")
         self.follow_action.toggled.connect(self._on_follow)
@@ -214,6 +219,7 @@ class MonitorWindow(QMainWindow):
         self.resume_action.setEnabled(any(j.can_resume for j in jobs))
         self.cancel_action.setEnabled(any(j.can_cancel for j in jobs))
         self.open_action.setEnabled(len(jobs) == 1 and jobs[0].run.latest_checkpoint() is not None)
+        self.scrub_action.setEnabled(self.open_action.isEnabled())
         self.clone_action.setEnabled(len(jobs) == 1)
         self.csv_action.setEnabled(bool(jobs))
         self.delete_action.setEnabled(bool(jobs) and all(map(_deletable, jobs)))
@@ -397,6 +403,11 @@ class MonitorWindow(QMainWindow):
             return
         self._followed = (str(jobs[0].run.path), latest[0])
         self.sig_open_checkpoint.emit(str(latest[1]))
+
+    def scrub_selected(self) -> None:
+        jobs = self.selected_jobs()
+        if len(jobs) == 1 and jobs[0].run.latest_checkpoint() is not None:
+            self.sig_scrub_run.emit(str(jobs[0].run.path))
 
     def _on_follow(self, on: bool) -> None:
         if on and self._followed is None:

@@ -5,6 +5,7 @@ a model with another vocabulary refused, and a run's checkpoints scrubbed with a
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from PySide6.QtCore import QTimer
 from conftest import analysed, save_hf_model
 from engine.lab.divergence import head_divergence
 from explorer.widgets.attention_common import COLORMAP_NAME, DIVERGING_COLORMAP_NAME
+from tiny_runs import BERT_ENGINE, TINY_JOB, tiny_corpus
 
 pytestmark = pytest.mark.usefixtures("qapp")
 
@@ -151,3 +153,75 @@ def test_the_window_keeps_running_while_model_b_loads_and_reads(qtbot, window, o
     open_b(qtbot, win, other_dir)
     timer.stop()
     assert len(ticks) > 1  # the GUI thread was free while B loaded and read the text
+
+
+# ----- scrubbing a run's checkpoints -----
+
+@pytest.fixture(scope="module")
+def three_checkpoint_run(tmp_path_factory):
+    """A real BERT-Tiny pretraining run keeping checkpoints at steps 2, 4 and 6."""
+    root = tmp_path_factory.mktemp("runs")
+    job = list(TINY_JOB)
+    job[job.index("--max-steps") + 1] = "6"
+    job[job.index("--checkpoint-every") + 1] = "2"
+    run_dir = root / "scrubbed"
+    done = subprocess.run([BERT_ENGINE, "pretrain", "--run-dir", str(run_dir), "--corpus",
+                           str(tiny_corpus(root)), *job, "--keep-checkpoints", "3"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir
+
+
+def scrubbed(qtbot, win, run_dir):
+    """Start scrubbing and wait for the whole series of the current texts."""
+    with qtbot.waitSignal(win.scrub.sig_series_ready, timeout=120_000) as ready:
+        win.scrub_run(str(run_dir))
+    return ready.args[0]
+
+
+def on_model(qtbot, win, path):
+    qtbot.waitUntil(lambda: win.state.model is not None and win.state.model.path == str(path)
+                    and win.state.analysis is not None, timeout=60_000)
+
+
+@pytest.mark.slow
+def test_scrubbing_shows_each_checkpoint_and_the_second_pass_reads_the_cache(
+        qtbot, window, three_checkpoint_run, tmp_path):
+    win = window
+    win.scrub.cache_dir = tmp_path / "cache"
+    run_files = sorted(three_checkpoint_run.rglob("*"))
+    series = scrubbed(qtbot, win, three_checkpoint_run)
+    panel = win.scrub_panel
+    assert series.steps == [2, 4, 6] and series.computed == 3
+    assert panel.steps == [2, 4, 6] and panel.slider.maximum() == 2 and win.scrub_dock.isVisible()
+    steps, values = panel.curve_data()
+    assert list(steps) == [2, 4, 6] and values[0] == 0 and np.all(values[1:] > 0)
+    # The slider starts at the newest checkpoint: the main window shows that model.
+    on_model(qtbot, win, three_checkpoint_run / "checkpoints" / "step-6")
+    assert np.allclose(panel.divergence.values, series.points[2].from_previous.js_divergence)
+    # Moving it loads the model at that step into every view.
+    panel.choose_step(4)
+    on_model(qtbot, win, three_checkpoint_run / "checkpoints" / "step-4")
+    assert win.state.analysis.attentions.shape[:2] == (2, 2)  # BERT-Tiny: 2 layers x 2 heads
+    assert np.allclose(panel.divergence.values, series.points[1].from_previous.js_divergence)
+    win.state.set_selection(layer=1, head=0)
+    assert panel.curve_data()[1][2] == pytest.approx(
+        float(series.points[2].from_previous.js_divergence[1, 0]))
+    panel.measure.setCurrentIndex(1)  # from the first checkpoint
+    assert panel.curve_data()[1][1] == pytest.approx(
+        float(series.points[1].from_first.js_divergence[1, 0]))
+    # A second pass over the same run and text: every point from the cache, no model load.
+    panel.close_button.click()
+    assert not win.scrub_dock.isVisible()
+    again = scrubbed(qtbot, win, three_checkpoint_run)
+    assert again.computed == 0 and again.steps == series.steps
+    assert "3 from the cache" in panel.status.text()
+    assert sorted(three_checkpoint_run.rglob("*")) == run_files  # the run folder only read
+
+
+def test_scrubbing_a_folder_without_checkpoints_says_so(qtbot, window, tmp_path):
+    win = window
+    (tmp_path / "empty-run").mkdir()
+    with qtbot.waitSignal(win.state.sig_error, timeout=10_000) as error:
+        win.scrub_run(str(tmp_path / "empty-run"))
+    assert "no complete checkpoint" in error.args[0] and not win.scrub_dock.isVisible()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from engine import atomic
@@ -48,9 +48,13 @@ def _check_cache_outside(cache_dir: Path, run: RunFolder) -> None:
 
 def checkpoint_series(run_dir: str | os.PathLike, text_a: str, text_b: str | None,
                       cache_dir: str | os.PathLike, steps: Iterable[int] | None = None,
-                      device=None, top_k: int = DEFAULT_TOP_K) -> CheckpointSeries:
+                      device=None, top_k: int = DEFAULT_TOP_K,
+                      progress: Callable[[SeriesPoint, int, int], None] | None = None
+                      ) -> CheckpointSeries:
     """Every kept checkpoint of the run (or those of ``steps``) on the input, each against the
-    previous kept checkpoint and against the first; from the cache where it holds the point."""
+    previous kept checkpoint and against the first; from the cache where it holds the point.
+    ``progress(point, done, total)`` hears of each point as it is ready (the explorer draws
+    the series as it grows; an exception raised there stops the series)."""
     from engine.infer import Predictor  # torch loads here
 
     run = RunFolder(run_dir)
@@ -74,6 +78,7 @@ def checkpoint_series(run_dir: str | os.PathLike, text_a: str, text_b: str | Non
 
     first_step, first_path = kept[0]
     points, computed = [], 0
+    total = sum(step in wanted for step, _ in kept)
     for index, (step, path) in enumerate(kept):
         if step not in wanted:
             continue
@@ -96,6 +101,8 @@ def checkpoint_series(run_dir: str | os.PathLike, text_a: str, text_b: str | Non
         else:
             point = cached
         points.append(point)
+        if progress is not None:
+            progress(point, len(points), total)
     return CheckpointSeries(run=str(run.path), text_a=text_a, text_b=text_b, points=points,
                             computed=computed)
 
