@@ -19,7 +19,7 @@ class AnalysisPair:
     name_a: str
     name_b: str
     difference: np.ndarray        # [L, N, T, T] float32, B's attention minus A's
-    reach: float                  # max |difference| (> 0): symmetric colour levels +-reach
+    reach: float                  # > 0: the colour levels +-reach (a high percentile of |B - A|)
     js_divergence: np.ndarray     # [L, N] per head, mean over query rows, in [0, log 2]
     fill_mask: list[MaskComparison]  # probabilities NaN where below that side's top-k
 

@@ -24,7 +24,7 @@ HEADLESS_METHODS = frozenset({"rollout", "alti"})
 EXPLORER_IG_STEPS = 32
 # With a second model open (File > Compare with model...), what the attention views draw.
 COMPARE_SOURCES = {"A": "model A: the one opened first", "B": "model B: the second model",
-                   "B-A": "B - A: where B attends more (red) or less (blue) than A"}
+                   "B-A": "B - A: where B attends more (gold) or less (blue) than A"}
 
 
 @dataclass(frozen=True)

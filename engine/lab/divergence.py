@@ -19,6 +19,9 @@ from engine.results import LOG_2, ConfigError, InferenceError, MaskComparison, T
 from engine.results_compare import AnalysisPair
 
 PAIR_TOP_K = 5  # candidates per [MASK] and side in a pair (each analysis holds more)
+# The colour levels of B - A reach this percentile of |B - A|: a few large cells saturate
+# instead of washing every other cell out to white.
+REACH_PERCENTILE = 99.5
 
 
 @dataclass(frozen=True)
@@ -92,15 +95,17 @@ def _odds(prediction, tokens: list[str]) -> np.ndarray:
 
 
 def _masks(a, b, top_k: int) -> list[MaskComparison]:
-    by_position = {m.position: m for m in b.fill_mask}
+    """Every [MASK] either side predicts (a side without an MLM head has no candidates)."""
+    side_a = {m.position: m for m in a.fill_mask}
+    side_b = {m.position: m for m in b.fill_mask}
     result = []
-    for ma in a.fill_mask:
-        mb = by_position.get(ma.position)
-        top_a = list(ma.tokens[:top_k])
+    for position in sorted(side_a.keys() | side_b.keys()):
+        ma, mb = side_a.get(position), side_b.get(position)
+        top_a = [] if ma is None else list(ma.tokens[:top_k])
         top_b = [] if mb is None else list(mb.tokens[:top_k])
         union = top_a + [t for t in top_b if t not in top_a]
-        result.append(MaskComparison(position=ma.position, top_a=top_a, top_b=top_b,
-                                     tokens=union, probs_a=_odds(ma, union),
+        result.append(MaskComparison(position=position, top_a=top_a, top_b=top_b, tokens=union,
+                                     probs_a=None if ma is None else _odds(ma, union),
                                      probs_b=None if mb is None else _odds(mb, union)))
     return result
 
@@ -113,7 +118,8 @@ def pair_analyses(a, b, name_a: str, name_b: str, top_k: int = PAIR_TOP_K) -> An
                              "positions); shorten it")
     att_a, att_b = np.asarray(a.attentions, np.float32), np.asarray(b.attentions, np.float32)
     difference = att_b - att_a                                    # [L, N, T, T]
-    reach = float(np.abs(difference).max()) if difference.size else 0.0
+    size = np.abs(difference)
+    reach = float(np.percentile(size, REACH_PERCENTILE)) if size.size else 0.0
     return AnalysisPair(analysis_a=a, analysis_b=b, name_a=name_a, name_b=name_b,
                         difference=difference, reach=reach or 1e-6,
                         js_divergence=head_divergence(att_a, att_b),

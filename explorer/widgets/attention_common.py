@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QWidget
 from explorer.attention_filter import visible_cells
 
 COLORMAP_NAME = "viridis"       # the ONE colour map of every attention view
-DIVERGING_COLORMAP_NAME = "CET-CBD1"  # signed maps (B - A): blue below 0, red above
+DIVERGING_COLORMAP_NAME = "CET-CBD1"  # signed maps (B - A): blue below 0, gold above
 LEVELS = (0.0, 1.0)             # fixed levels: attention weights are probabilities
 GREY_RGBA = (128, 128, 128, 235)  # filtered-out cells (painted over the heatmap)
 HIGHLIGHT_COLOR = "#ff3b3b"     # query-row box, selected head / thumbnail outline

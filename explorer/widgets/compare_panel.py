@@ -18,7 +18,7 @@ from explorer.widgets.divergence_map import DivergenceMap
 
 SOURCE_LABELS = {"A": "A", "B": "B", "B-A": "B − A"}
 RAW_ONLY = "A, B and B − A are views of raw attention: choose raw attention to switch"
-UP, DOWN = "#b2182b", "#2166ac"  # the diverging map's ends: B above / below A
+UP, DOWN = "#8a7600", "#2f7fe0"  # the diverging map's ends (CET-CBD1): B above / below A
 
 
 class CompareSourceBar(QWidget):
@@ -90,15 +90,18 @@ def comparison_html(pair) -> str:
         rows = [f"<tr><th {cell} align=left>[MASK] {number}</th><th {cell}>A</th>"
                 f"<th {cell}>B</th><th {cell}>B − A</th></tr>"]
         for i, token in enumerate(mask.tokens):
-            pa = float(mask.probs_a[i])
+            pa = None if mask.probs_a is None else float(mask.probs_a[i])
             pb = None if mask.probs_b is None else float(mask.probs_b[i])
-            delta = None if pb is None else pb - pa
+            delta = None if pa is None or pb is None else pb - pa
             rows.append(f"<tr><td {cell}>{html.escape(token)}</td><td {cell} align=right>"
                         f"{_percent(pa)}</td><td {cell} align=right>{_percent(pb)}</td>"
                         f"<td {cell} align=right>{_change(delta)}</td></tr>")
         parts.append("<table>" + "".join(rows) + "</table>")
     if not pair.fill_mask:
-        parts.append("<i>No [MASK] in the text: type one to compare fill-mask.</i>")
+        parts.append("<i>No fill-mask to compare: type [MASK] in the text (a model without "
+                     "an MLM head has none).</i>")
+    for side, analysis in (("A", a), ("B", b)):
+        parts += [f"<i>{side}: {html.escape(note)}</i>" for note in analysis.notes]
     if (a.text_b or "").strip():
         parts.append(f"NSP IsNext: A {_percent(pair.nsp_a)} · B {_percent(pair.nsp_b)} "
                      f"{_change(pair.nsp_change)}")

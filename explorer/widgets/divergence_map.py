@@ -38,7 +38,7 @@ class DivergenceMap(QWidget):
         self.image.setColorMap(pg.colormap.get(DIVERGENCE_COLORMAP))
         self.plot.addItem(self.image)
         self.box = QGraphicsRectItem()
-        self.box.setPen(pg.mkPen(HIGHLIGHT_COLOR, width=2))
+        self.box.setPen(pg.mkPen(HIGHLIGHT_COLOR, width=3))
         self.box.setZValue(10)
         self.box.setVisible(False)
         self.plot.addItem(self.box, ignoreBounds=True)
