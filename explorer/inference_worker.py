@@ -102,6 +102,7 @@ class InferenceWorker(QThread):
         self._predictor = None
         self._salience_cancelled = False
         self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
+        self._series_memo = None  # engine.lab.series.ReadingMemo, once a series is read
         self._handlers = {LoadModel: self._load, Analyze: self._analyze,
                           ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience,
                           ReadSeries: self._read_series}
@@ -227,11 +228,12 @@ class InferenceWorker(QThread):
                     raise _Cancelled
 
         try:
-            from engine.lab.series import checkpoint_series
+            from engine.lab.series import ReadingMemo, checkpoint_series
 
+            self._series_memo = self._series_memo or ReadingMemo()
             series = checkpoint_series(request.run_dir, request.text_a, request.text_b or None,
                                        request.cache_dir, device=self._device,
-                                       progress=progress)
+                                       progress=progress, memo=self._series_memo)
         except _Cancelled:
             return
         except Exception as exc:

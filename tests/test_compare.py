@@ -222,3 +222,23 @@ def test_keep_steps_is_one_option_of_both_commands_checked_when_made():
     args = build_parser().parse_args(["finetune", "--run-dir", "run", *job.to_args()])
     assert FinetuneJob.from_args(args) == job and "--keep-steps" in job.to_args()
     assert job.train_config(1000, 1, has_eval=False).kept_steps == (5, 50)
+
+
+@pytest.mark.slow
+def test_with_a_reading_memo_a_new_point_loads_only_its_own_checkpoint(kept_run, tmp_path,
+                                                                      monkeypatch):
+    from engine.lab.series import ReadingMemo
+
+    memo = ReadingMemo()
+    checkpoint_series(kept_run, *PAIR, cache_dir=tmp_path / "a", steps=[2, 4], device="cpu",
+                      memo=memo)
+    fresh = checkpoint_series(kept_run, *PAIR, cache_dir=tmp_path / "b", steps=[8], device="cpu")
+    loads, load = [], Predictor.load
+    monkeypatch.setattr(Predictor, "load", lambda path, **kw: loads.append(path) or load(path,
+                                                                                        **kw))
+    point = checkpoint_series(kept_run, *PAIR, cache_dir=tmp_path / "a", steps=[8],
+                              device="cpu", memo=memo).points[0]
+    assert [p.name for p in loads] == ["step-8"]  # step 4 (previous) and 2 (first) were held
+    assert np.array_equal(point.from_previous.js_divergence,
+                          fresh.points[0].from_previous.js_divergence)
+    assert np.array_equal(point.from_first.js_divergence, fresh.points[0].from_first.js_divergence)

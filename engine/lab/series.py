@@ -23,6 +23,31 @@ from engine.runlog import CHECKPOINT_MARKER, RunFolder
 CACHE_FORMAT = 1
 
 
+class ReadingMemo:
+    """The newest checkpoint readings, in memory, for a caller that reads series again and
+    again (the explorer's scrub worker): a point computed later (a new checkpoint, or one left
+    out before) then loads only its own checkpoint, not the previous one and the first again.
+    Keyed by folder, ``COMPLETE`` time and input; the oldest go past ``max_bytes`` of arrays."""
+
+    def __init__(self, max_bytes: int = 256 * 2**20):
+        self.max_bytes = max_bytes
+        self._held: dict[tuple, Reading] = {}
+
+    @staticmethod
+    def _size(reading: Reading) -> int:
+        probs = 0 if reading.mask_probs is None else reading.mask_probs.nbytes
+        return reading.attentions.nbytes + reading.hidden.nbytes + probs
+
+    def get(self, key: tuple) -> Reading | None:
+        return self._held.get(key)
+
+    def put(self, key: tuple, value: Reading) -> None:
+        self._held.pop(key, None)
+        self._held[key] = value
+        while len(self._held) > 1 and sum(map(self._size, self._held.values())) > self.max_bytes:
+            self._held.pop(next(iter(self._held)))  # the oldest first
+
+
 def _digest(value) -> str:
     return hashlib.sha256(json.dumps(value, ensure_ascii=False).encode("utf-8")).hexdigest()[:16]
 
@@ -49,12 +74,13 @@ def _check_cache_outside(cache_dir: Path, run: RunFolder) -> None:
 def checkpoint_series(run_dir: str | os.PathLike, text_a: str, text_b: str | None,
                       cache_dir: str | os.PathLike, steps: Iterable[int] | None = None,
                       device=None, top_k: int = DEFAULT_TOP_K,
-                      progress: Callable[[SeriesPoint, int, int], None] | None = None
-                      ) -> CheckpointSeries:
+                      progress: Callable[[SeriesPoint, int, int], None] | None = None,
+                      memo: ReadingMemo | None = None) -> CheckpointSeries:
     """Every kept checkpoint of the run (or those of ``steps``) on the input, each against the
     previous kept checkpoint and against the first; from the cache where it holds the point.
     ``progress(point, done, total)`` hears of each point as it is ready (the explorer draws
-    the series as it grows; an exception raised there stops the series)."""
+    the series as it grows; an exception raised there stops the series). ``memo`` keeps
+    readings between calls."""
     from engine.infer import Predictor  # torch loads here
 
     run = RunFolder(run_dir)
@@ -69,12 +95,15 @@ def checkpoint_series(run_dir: str | os.PathLike, text_a: str, text_b: str | Non
         raise InferenceError(f"{run.path} keeps no checkpoint of step {unknown[0]} (kept: "
                              f"{', '.join(str(step) for step, _ in kept)})")
     folder = cache_folder(cache_dir, run, text_a, text_b, top_k)
-    readings: dict[int, Reading] = {}
+    memo = memo or ReadingMemo()
 
     def reading(step: int, path: Path) -> Reading:
-        if step not in readings:  # a run's checkpoints share its tokenizer and shape
-            readings[step] = read(Predictor.load(path, device=device), text_a, text_b)
-        return readings[step]
+        key = (str(path.resolve()), _stamp(path), text_a, text_b)
+        held = memo.get(key)
+        if held is None:  # a run's checkpoints share its tokenizer and shape
+            held = read(Predictor.load(path, device=device), text_a, text_b)
+            memo.put(key, held)
+        return held
 
     first_step, first_path = kept[0]
     points, computed = [], 0
