@@ -1,7 +1,9 @@
 """Scrub checkpoints: the monitor names a run; the main window's model becomes the checkpoint
 the slider is on (every view follows), while a worker of its own reads the run's checkpoint
 series on the current texts (``engine.lab.series``: per-head divergence from the previous and
-the first checkpoint), point by point, cached in the app's folder so the second pass is instant."""
+the first checkpoint), point by point, cached in the app's folder so the second pass is instant.
+A step shown before on the same texts comes back at once from the analyses kept here (the
+checkpoint still loads behind it, so that the next edit is analysed by the right model)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,9 @@ from engine.runs_root import config_dir
 from explorer.inference_worker import InferenceWorker, ReadSeries
 from explorer.state import ExplorerState
 from explorer.widgets.scrub_panel import ScrubPanel
+
+
+SHOWN_BYTES = 256 * 2**20  # of attention maps kept for steps shown before
 
 
 def series_cache_dir() -> Path:
@@ -38,10 +43,11 @@ class ScrubController(QObject):
         self.series = None              # the newest whole series read
         self._request = 0               # the series request whose points are wanted
         self._texts: tuple[str, str] | None = None
+        self.shown: dict[tuple[int, str, str], tuple] = {}  # (step, texts) -> (model, analysis)
         panel.sig_step_chosen.connect(self._on_step)
         panel.sig_close.connect(self.close)
-        state.sig_analysis_changed.connect(lambda _analysis: self._follow_texts())
-        state.sig_model_changed.connect(lambda _model: self._follow_texts())
+        state.sig_analysis_changed.connect(lambda _analysis: self._on_shown())
+        state.sig_model_changed.connect(lambda _model: self._on_shown())
 
     @property
     def active(self) -> bool:
@@ -67,6 +73,7 @@ class ScrubController(QObject):
 
     def close(self) -> None:
         self.run, self.paths, self.series, self._texts = None, {}, None, None
+        self.shown = {}
         self._request += 1  # points still coming are not wanted
         self.panel.hide()
 
@@ -75,8 +82,26 @@ class ScrubController(QObject):
             self.worker.stop()
 
     def _on_step(self, step: int) -> None:
-        if self.active:
-            self.sig_load_checkpoint.emit(str(self.paths[step]))
+        if not self.active:
+            return
+        held = self.shown.get((step, self.state.text_a, self.state.text_b))
+        if held is not None and self.state.model is not held[0]:
+            self.state.set_model(*held)  # painted now; the load below confirms it
+        self.sig_load_checkpoint.emit(str(self.paths[step]))
+
+    def _on_shown(self) -> None:
+        """Keep what the main window shows of a step; read the series again for a new text."""
+        model, analysis = self.state.model, self.state.analysis
+        if not self.active or model is None or analysis is None:
+            return
+        step = next((s for s, path in self.paths.items() if str(path) == model.path), None)
+        if step is not None:
+            self.shown.pop((step, analysis.text_a, analysis.text_b or ""), None)
+            self.shown[(step, analysis.text_a, analysis.text_b or "")] = (model, analysis)
+            while len(self.shown) > 1 and sum(a.attentions.nbytes for _, a in
+                                              self.shown.values()) > SHOWN_BYTES:
+                self.shown.pop(next(iter(self.shown)))  # the oldest first
+        self._follow_texts()
 
     def _follow_texts(self) -> None:
         """A new text: the series is read again for it (the cache keys points by input)."""

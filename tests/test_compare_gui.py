@@ -210,6 +210,15 @@ def test_scrubbing_shows_each_checkpoint_and_the_second_pass_reads_the_cache(
     panel.measure.setCurrentIndex(1)  # from the first checkpoint
     assert panel.curve_data()[1][1] == pytest.approx(
         float(series.points[1].from_first.js_divergence[1, 0]))
+    # Back to a step shown before: its analysis is on screen at once, before any load.
+    shown_at_4 = win.state.analysis
+    panel.choose_step(6)
+    on_model(qtbot, win, three_checkpoint_run / "checkpoints" / "step-6")
+    panel.choose_step(4)
+    assert win.state.analysis is shown_at_4
+    assert win.state.model.path == str(three_checkpoint_run / "checkpoints" / "step-4")
+    on_model(qtbot, win, three_checkpoint_run / "checkpoints" / "step-4")
+    qtbot.waitUntil(lambda: not win.state.busy, timeout=60_000)  # the load behind it lands
     # A second pass over the same run and text: every point from the cache, no model load.
     panel.close_button.click()
     assert not win.scrub_dock.isVisible()

@@ -19,6 +19,7 @@ from explorer.widgets.divergence_map import DivergenceMap
 MEASURES = {"previous": "divergence from the previous checkpoint",
             "first": "divergence from the first checkpoint"}
 CURVE_COLOUR = "#3b78b8"
+MAX_HEIGHT = 330
 
 
 def measure_of(point: SeriesPoint, measure: str, layer: int, head: int) -> float:
@@ -82,14 +83,15 @@ class ScrubPanel(QWidget):
         curve_column.addWidget(self.measure)
         curve_column.addWidget(self.curve_view, 1)
         views = QHBoxLayout()
-        views.addWidget(self.divergence, 1)
-        views.addLayout(curve_column, 1)
+        views.addWidget(self.divergence, 2)
+        views.addLayout(curve_column, 3)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addLayout(slider_row)
         layout.addLayout(views, 1)
         layout.addWidget(self.status)
+        self.setMaximumHeight(MAX_HEIGHT)  # the views above keep most of the window
         state.sig_selection_changed.connect(lambda *_args: self._on_selection())
 
     # ----- fed by the controller -----
