@@ -1,18 +1,21 @@
-"""Benchmark: the engine's side of comparing models and scrubbing a run's checkpoints.
+"""Benchmark: comparing two models and scrubbing a run's checkpoints, engine and explorer.
 
 *Compare*: ``engine.lab.compare.compare`` of the bundled default model with a second copy of it
 (two models open, one traced pass each, hidden states kept) against one ``Predictor.analyze``
 of the same text, batch 1, the explorer's usual length (32 tokens) and 128; the two alternate
-within every rep. *Scrub*: a real BERT-Mini run (``bert-engine pretrain --preset mini``, the
+within every rep. *Explorer edit*: two real main windows offscreen, one with the bundled default
+model alone, one with it and a second default-size model open beside it (the raw MiniLM
+encoder, the views on B − A); an edit (after the debounce) to every view repainted, the two
+windows alternating edit by edit over different texts; wall and CPU time (every thread).
+*Series point*: a real BERT-Mini run (``bert-engine pretrain --preset mini``, the
 bert-base-uncased vocabulary, 4 checkpoints), one step's point of
-``engine.lab.series.checkpoint_series`` uncached (its checkpoint, the previous and the first
-loaded and read) and cached (one JSON read, no model load), each step in turn, fresh caches.
-*Explorer* (``--gui``): two real main windows offscreen, one with the bundled default model
-alone, one with it and a second default-size model open beside it (the raw MiniLM encoder, the
-views on B − A); an edit (after the debounce) to every view repainted, the two windows
-alternating edit by edit over different texts; wall and CPU time (every thread of the process).
+``engine.lab.series.checkpoint_series``: nothing held (that checkpoint, the previous and the
+first load), the previous and first readings held in a ``ReadingMemo`` (one load: a new
+checkpoint joining a series read before), and cached (one JSON read). *Explorer slider*: the
+same run scrubbed in a real window, each step a first time (its checkpoint loads) and a second
+time (the analysis kept from the first visit).
 
-    .venv/bin/python bench/compare.py [--reps 10] [--gui] [--engine]
+    .venv/bin/python bench/compare.py [--reps 10] [--gui | --engine]
 """
 
 from __future__ import annotations
@@ -56,21 +59,32 @@ def mini_run(folder: Path) -> Path:
     return run_dir
 
 
-def scrub_times(run_dir: Path, folder: Path, reps: int) -> tuple[list[float], list[float]]:
-    """ms per point, uncached and cached, over every step ``reps`` times."""
+def scrub_times(run_dir: Path, folder: Path, reps: int) -> dict[str, list[tuple]]:
+    """(wall ms, CPU ms) per point of every step but the first, ``reps`` times: with nothing
+    cached (that checkpoint, the previous and the first load), with the previous and first
+    readings held in a ``ReadingMemo`` (as the scrub worker holds them when a new checkpoint
+    joins the series: one load), and from the cache (one JSON read)."""
+    from engine.lab.series import ReadingMemo
     from engine.runlog import RunFolder
 
     steps = [step for step, _ in RunFolder(run_dir).checkpoints()]
-    uncached, cached = [], []
+    times = {"uncached, nothing held (3 loads)": [],
+             "uncached, neighbours held (1 load)": [], "cached (JSON)": []}
     for rep in range(reps):
-        for step in steps:
-            cache = folder / f"cache-{rep}-{step}"
-            for times in (uncached, cached):
-                t0 = time.perf_counter()
+        for step in steps[1:]:
+            memo = ReadingMemo()
+            neighbours = sorted({steps[0], steps[steps.index(step) - 1]})
+            checkpoint_series(run_dir, *SCRUB_TEXT, cache_dir=folder / f"warm-{rep}-{step}",
+                              steps=neighbours, device="cpu", memo=memo)
+            runs = zip(times, (folder / f"bare-{rep}-{step}", folder / f"memo-{rep}-{step}",
+                               folder / f"memo-{rep}-{step}"), (None, memo, None))
+            for name, cache, held in runs:
+                wall, cpu = time.perf_counter(), time.process_time()
                 checkpoint_series(run_dir, *SCRUB_TEXT, cache_dir=cache, steps=[step],
-                                  device="cpu")
-                times.append((time.perf_counter() - t0) * 1000)
-    return uncached, cached
+                                  device="cpu", memo=held)
+                times[name].append(((time.perf_counter() - wall) * 1000,
+                                    (time.process_time() - cpu) * 1000))
+    return times
 
 
 def wait_until(done, signals, timeout_ms: int = 120_000) -> None:
@@ -165,11 +179,66 @@ def print_gui(reps: int) -> None:
     print(f"| ratio two / one | {w2 / w1:.2f}x | {c2 / c1:.2f}x |")
 
 
+def scrub_step(window, step: int, path: Path) -> tuple[float, float]:
+    """(wall ms, CPU ms) from the slider moved to ``step`` to every view repainted with the
+    model at that step."""
+    from PySide6.QtWidgets import QApplication
+
+    state = window.state
+    wall, cpu = time.perf_counter(), time.process_time()
+    window.scrub_panel.choose_step(step)
+    wait_until(lambda: state.model is not None and state.model.path == str(path)
+               and state.analysis is not None, [state.sig_model_changed])
+    window.repaint()
+    QApplication.processEvents()
+    return (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+
+def gui_scrub_times(run_dir: Path, folder: Path, reps: int) -> dict[str, list[tuple]]:
+    """The slider over a BERT-Mini run in the explorer: each step a first time (its checkpoint
+    loads) and a second time (the analysis kept from the first), the series read and cached."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine.runlog import RunFolder
+    from explorer.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    kept = RunFolder(run_dir).checkpoints()
+    window = MainWindow(device="cpu", settings=QSettings(str(folder / "scrub.ini"),
+                                                          QSettings.IniFormat))
+    window.scrub.cache_dir = folder / "series-cache"
+    window.resize(1400, 860)
+    window.show()
+    window.start(str(kept[-1][1]))
+    wait_until(lambda: window.state.analysis is not None, [window.sig_analysis_applied])
+    window.state.set_texts(*SCRUB_TEXT)
+    window._debounce.stop()
+    window._request_analysis()
+    wait_until(lambda: window.state.analysis.text_a == SCRUB_TEXT[0],
+               [window.sig_analysis_applied])
+    times = {"first visit (checkpoint loads)": [], "second visit (kept analysis)": []}
+    for _ in range(reps):
+        series = []
+        window.scrub.sig_series_ready.connect(series.append)
+        window.scrub_run(str(run_dir))  # starts at the newest step
+        wait_until(lambda: series and not window.state.busy,
+                   [window.scrub.sig_series_ready, window.state.sig_busy_changed])
+        window.scrub.sig_series_ready.disconnect(series.append)
+        for name in times:
+            for step, path in reversed(kept[:-1]):
+                times[name].append(scrub_step(window, step, path))
+                wait_until(lambda: not window.state.busy, [window.state.sig_busy_changed])
+    window.close()
+    app.processEvents()
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--gui", action="store_true", help="only the explorer edits")
-    parser.add_argument("--engine", action="store_true", help="only the engine figures")
+    parser.add_argument("--engine", action="store_true", help="no explorer window")
     args = parser.parse_args()
     print(f"{cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}")
@@ -188,10 +257,22 @@ def main() -> None:
               f"{ms['compare'] / ms['analyze']:.2f}x |")
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = mini_run(Path(tmp))
-        uncached, cached = scrub_times(run_dir, Path(tmp), max(1, args.reps // 5))
-    print("| BERT-Mini checkpoint point | median ms | max ms | n |\n|---|---|---|---|")
-    for name, times in (("uncached", uncached), ("cached", cached)):
-        print(f"| {name} | {statistics.median(times):.1f} | {max(times):.1f} | {len(times)} |")
+        points = scrub_times(run_dir, Path(tmp), max(1, args.reps // 5))
+        scrub = None if args.engine else gui_scrub_times(run_dir, Path(tmp),
+                                                          max(1, args.reps // 5))
+    print("| BERT-Mini series point | wall median ms | CPU median ms | wall max ms | n |\n"
+          "|---|---|---|---|---|")
+    for name, times in points.items():
+        walls, cpus = [w for w, _ in times], [c for _, c in times]
+        print(f"| {name} | {statistics.median(walls):.1f} | {statistics.median(cpus):.1f} | "
+              f"{max(walls):.1f} | {len(times)} |")
+    if scrub is not None:
+        print("| explorer slider, BERT-Mini | wall median ms | CPU median ms | wall max ms | n |"
+              "\n|---|---|---|---|---|")
+        for name, times in scrub.items():
+            walls, cpus = [w for w, _ in times], [c for _, c in times]
+            print(f"| {name} | {statistics.median(walls):.0f} | {statistics.median(cpus):.0f} "
+                  f"| {max(walls):.0f} | {len(times)} |")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ anything stale; lab requests carry the sequence number of the analysis they exte
 for an analysis older than the newest is skipped. An integrated-gradients run stops between
 batches when a newer model, text or salience request is waiting, when the window calls
 ``cancel_salience`` (an edit: at once, not after the debounce), or when the worker stops.
-torch is imported in this thread, after the window is up.
+torch is imported in this thread, after the window is up. Compare mode runs its model B in a
+second worker of this class, and scrubbing reads a run's checkpoint series (``ReadSeries``,
+point by point, a newer request ending it between points) in a third.
 """
 
 from __future__ import annotations

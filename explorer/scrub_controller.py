@@ -65,7 +65,7 @@ class ScrubController(QObject):
             self.state.report_error(f"{run_dir} has no complete checkpoint to scrub yet")
             return
         self.run, self.paths = run, dict(kept)
-        self.series = None
+        self.series, self.shown = None, {}
         self.panel.set_run(run.path.name, [step for step, _ in kept], kept[-1][0])
         self.panel.show()
         self._read_series()
