@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 
 from conftest import analysed, save_hf_model
 from engine.lab.divergence import head_divergence
+from explorer.jobs import JobManager
 from explorer.widgets.attention_common import COLORMAP_NAME, DIVERGING_COLORMAP_NAME
 from tiny_runs import BERT_ENGINE, TINY_JOB, tiny_corpus
 
@@ -190,7 +191,18 @@ def test_scrubbing_shows_each_checkpoint_and_the_second_pass_reads_the_cache(
     win = window
     win.scrub.cache_dir = tmp_path / "cache"
     run_files = sorted(three_checkpoint_run.rglob("*"))
-    series = scrubbed(qtbot, win, three_checkpoint_run)
+    # From the monitor: "Scrub checkpoints" on the run selected in the runs table.
+    win.jobs = JobManager(three_checkpoint_run.parent)
+    win.open_monitor()
+    monitor = win.monitor
+    monitor.tabs.setCurrentWidget(monitor.runs_table)
+    monitor.runs_table.select_paths([str(three_checkpoint_run)])
+    monitor.poll()
+    assert monitor.scrub_action.isEnabled()
+    with qtbot.waitSignal(win.scrub.sig_series_ready, timeout=120_000) as ready:
+        monitor.scrub_action.trigger()
+    series = ready.args[0]
+    monitor.close()
     panel = win.scrub_panel
     assert series.steps == [2, 4, 6] and series.computed == 3
     assert panel.steps == [2, 4, 6] and panel.slider.maximum() == 2 and win.scrub_dock.isVisible()
