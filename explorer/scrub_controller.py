@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.runlog import RunFolder, RunFolderError
 from engine.runs_root import config_dir
@@ -19,6 +19,9 @@ from explorer.widgets.scrub_panel import ScrubPanel
 
 
 SHOWN_BYTES = 256 * 2**20  # of attention maps kept for steps shown before
+# A step shown from what was kept loads its checkpoint once the slider rests this long, so
+# that dragging over steps seen before loads nothing (and no load slows the repaint).
+CONFIRM_MS = 300
 
 
 def series_cache_dir() -> Path:
@@ -44,10 +47,13 @@ class ScrubController(QObject):
         self._request = 0               # the series request whose points are wanted
         self._texts: tuple[str, str] | None = None
         self.shown: dict[tuple[int, str, str], tuple] = {}  # (step, texts) -> (model, analysis)
+        self._confirm = QTimer(self, singleShot=True, interval=CONFIRM_MS)
+        self._confirm.timeout.connect(self._load_step)
         panel.sig_step_chosen.connect(self._on_step)
         panel.sig_close.connect(self.close)
         state.sig_analysis_changed.connect(lambda _analysis: self._on_shown())
         state.sig_model_changed.connect(lambda _model: self._on_shown())
+        state.sig_texts_changed.connect(lambda *_texts: self._flush())
 
     @property
     def active(self) -> bool:
@@ -72,12 +78,14 @@ class ScrubController(QObject):
         self._on_step(kept[-1][0])
 
     def close(self) -> None:
+        self._flush()  # the model shown is the one the worker will analyse with
         self.run, self.paths, self.series, self._texts = None, {}, None, None
         self.shown = {}
         self._request += 1  # points still coming are not wanted
         self.panel.hide()
 
     def stop(self) -> None:
+        self._confirm.stop()
         if self.worker is not None and self.worker.isRunning():
             self.worker.stop()
 
@@ -85,9 +93,24 @@ class ScrubController(QObject):
         if not self.active:
             return
         held = self.shown.get((step, self.state.text_a, self.state.text_b))
-        if held is not None and self.state.model is not held[0]:
-            self.state.set_model(*held)  # painted now; the load below confirms it
-        self.sig_load_checkpoint.emit(str(self.paths[step]))
+        if held is None:
+            self._confirm.stop()
+            self._load_step()
+        else:
+            if self.state.model is not held[0]:
+                self.state.set_model(*held)  # painted now; the load confirms it soon
+            self._confirm.start()
+
+    def _flush(self) -> None:
+        """Load the step shown from what was kept now, not after the pause (an edit is about
+        to be analysed, or scrubbing ends)."""
+        if self._confirm.isActive():
+            self._confirm.stop()
+            self._load_step()
+
+    def _load_step(self) -> None:
+        if self.active and self.panel.step in self.paths:
+            self.sig_load_checkpoint.emit(str(self.paths[self.panel.step]))
 
     def _on_shown(self) -> None:
         """Keep what the main window shows of a step; read the series again for a new text."""

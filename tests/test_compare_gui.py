@@ -229,8 +229,10 @@ def test_scrubbing_shows_each_checkpoint_and_the_second_pass_reads_the_cache(
     panel.choose_step(4)
     assert win.state.analysis is shown_at_4
     assert win.state.model.path == str(three_checkpoint_run / "checkpoints" / "step-4")
-    on_model(qtbot, win, three_checkpoint_run / "checkpoints" / "step-4")
-    qtbot.waitUntil(lambda: not win.state.busy, timeout=60_000)  # the load behind it lands
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        pass  # the checkpoint loads behind it once the slider rests
+    assert win.state.model.path == str(three_checkpoint_run / "checkpoints" / "step-4")
+    assert win.state.analysis is not shown_at_4  # the main worker's own, of the same model
     # A second pass over the same run and text: every point from the cache, no model load.
     panel.close_button.click()
     assert not win.scrub_dock.isVisible()
