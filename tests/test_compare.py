@@ -242,3 +242,24 @@ def test_with_a_reading_memo_a_new_point_loads_only_its_own_checkpoint(kept_run,
     assert np.array_equal(point.from_previous.js_divergence,
                           fresh.points[0].from_previous.js_divergence)
     assert np.array_equal(point.from_first.js_divergence, fresh.points[0].from_first.js_divergence)
+
+
+def test_pairing_two_analyses_marks_a_side_without_an_mlm_head(tiny_predictor, tmp_path,
+                                                               vocab_file):
+    from engine.lab.divergence import head_divergence, pair_analyses
+
+    encoder = Predictor.load(save_hf_model("BertModel", tmp_path / "encoder", vocab_file,
+                                           seed=2), device="cpu")
+    a, b = tiny_predictor.analyze(*PAIR), encoder.analyze(*PAIR)
+    pair = pair_analyses(a, b, "tiny", "encoder")
+    assert np.array_equal(pair.difference, b.attentions - a.attentions)
+    assert np.allclose(pair.js_divergence, head_divergence(a.attentions, b.attentions))
+    assert pair.reach > 0 and pair.nsp_b is None and pair.nsp_change is None
+    assert [m.position for m in pair.fill_mask] == [m.position for m in a.fill_mask]
+    assert all(m.probs_b is None and m.top_b == [] and m.tokens == m.top_a
+               for m in pair.fill_mask)
+    itself = pair_analyses(a, a, "tiny", "tiny")
+    assert np.all(itself.js_divergence == 0) and np.all(itself.difference == 0)
+    shorter = tiny_predictor.analyze("the cat sat .")
+    with pytest.raises(InferenceError, match="encode this input differently"):
+        pair_analyses(a, shorter, "tiny", "tiny")

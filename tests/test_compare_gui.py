@@ -127,11 +127,7 @@ def test_closing_the_second_model_restores_the_single_view(qtbot, window, other_
 def test_a_model_with_another_vocabulary_is_refused_naming_both(qtbot, window,
                                                                  hf_pretraining_dir, tmp_path):
     win = window
-    other = tmp_path / "swapped"
-    shutil.copytree(hf_pretraining_dir, other)
-    lines = (other / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    lines[2000], lines[2001] = lines[2001], lines[2000]
-    (other / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    other = swapped_vocab_copy(hf_pretraining_dir, tmp_path / "swapped")
     with qtbot.waitSignal(win.state.sig_error, timeout=60_000) as error:
         win.compare.open(str(other))
     assert "vocabularies differ" in error.args[0] and "swapped" in error.args[0]
@@ -248,3 +244,33 @@ def test_scrubbing_a_folder_without_checkpoints_says_so(qtbot, window, tmp_path)
     with qtbot.waitSignal(win.state.sig_error, timeout=10_000) as error:
         win.scrub_run(str(tmp_path / "empty-run"))
     assert "no complete checkpoint" in error.args[0] and not win.scrub_dock.isVisible()
+
+
+def swapped_vocab_copy(model_dir, folder):
+    """The model with two vocabulary entries swapped: the same size, not the same tokens."""
+    shutil.copytree(model_dir, folder)
+    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    lines[2000], lines[2001] = lines[2001], lines[2000]
+    (folder / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_a_folder_that_is_no_model_is_refused_with_the_reason(qtbot, window, tmp_path):
+    win = window
+    (tmp_path / "empty").mkdir()
+    with qtbot.waitSignal(win.state.sig_error, timeout=60_000) as error:
+        win.compare.open(str(tmp_path / "empty"))
+    assert "Could not compare with" in error.args[0] and "config.json" in error.args[0]
+    assert win.state.compare_model is None
+
+
+def test_a_new_model_a_that_b_does_not_fit_closes_b_with_the_reason(qtbot, window, other_dir,
+                                                                   hf_pretraining_dir, tmp_path):
+    win = window
+    open_b(qtbot, win, other_dir)
+    swapped = swapped_vocab_copy(hf_pretraining_dir, tmp_path / "swapped-a")
+    with qtbot.waitSignal(win.state.sig_compare_model_changed, timeout=60_000):
+        win.load_model(str(swapped))
+    assert win.state.compare_model is None and win.state.compare_source == "A"
+    assert "Closed the second model" in win.error_banner.text()
+    assert "vocabularies differ" in win.error_banner.text()
