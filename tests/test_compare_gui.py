@@ -83,6 +83,7 @@ def test_b_minus_a_view_is_the_difference_of_the_two_single_views(qtbot, window,
     win.attention.tabs.setCurrentWidget(win.attention.model_view)  # refreshed when shown
     assert np.array_equal(win.attention.model_view.thumbnail(1, 2), diff)
     assert colormap_name(win.attention.model_view.image) == DIVERGING_COLORMAP_NAME
+    assert tuple(win.attention.model_view.image.levels) == tuple(detail.image.levels)
     win.attention.tabs.setCurrentIndex(0)
     win.state.set_selection(head=-1)  # the mean of the heads: the difference of the means
     assert np.allclose(shown(win, "B-A"), shown(win, "B") - shown(win, "A"), atol=1e-6)

@@ -242,6 +242,10 @@ class AttentionPanel(QWidget):
         grid, detail, model = self._views()
         for item in (*grid.images, detail.image, model.image):
             item.setColorMap(cmap)
+            if signed and item.image is not None:
+                # An item's first image takes the levels set before it had one (pyqtgraph
+                # defers them), not those given with it: (0, 1) would hide every negative.
+                item.setLevels(source.levels)
         for bar in (grid.colorbar, detail.colorbar, model.colorbar):
             if bar is not None:
                 bar.setColorMap(cmap)
