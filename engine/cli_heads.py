@@ -61,7 +61,7 @@ def add_heads_commands(sub: argparse._SubParsersAction, load_predictor: Callable
 
 def masked_heads(args: argparse.Namespace):
     """--mask-heads as (layer, head) pairs, names checked (before the slow model load)."""
-    from engine.lab.ablation import parse_heads
+    from engine.lab.head_names import parse_heads
 
     return parse_heads(args.mask_heads) if args.mask_heads else ()
 
@@ -109,7 +109,7 @@ def cmd_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable
     else:
         lines.append("note: this model has no MLM head, so no MLM importance")
     if heads:
-        from engine.lab.ablation import format_heads
+        from engine.lab.head_names import format_heads
 
         data["masked_heads"] = format_heads(heads)
     emit(args, data, lines)

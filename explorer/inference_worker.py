@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QThread, Signal
 
 from engine.results import USER_ERRORS, Analysis, ModelSummary
+from explorer.ablation import ReferenceCache, ablated_analysis
+from explorer.heads_lab import HEADS_LAB_REQUESTS, compute as compute_heads_lab
 from explorer.state import SalienceSettings
 
 
@@ -32,6 +34,7 @@ class Analyze:
     text_a: str
     text_b: str
     top_k: int = 10
+    head_mask: tuple[tuple[int, int], ...] = ()  # ablated heads: answered by sig_ablated_ready
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class InferenceWorker(QThread):
     sig_salience_failed = Signal(int, str)
     sig_salience_progress = Signal(int, int, int)  # run number, points done, of
     sig_salience_cancelled = Signal(int)      # run number: a newer request took over
+    sig_ablated_ready = Signal(int, object)   # sequence number, explorer.ablation.Ablated
+    sig_heads_lab_ready = Signal(object, object)  # request (explorer.heads_lab), its result
+    sig_heads_lab_failed = Signal(object, str)    # request, message
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -92,6 +98,8 @@ class InferenceWorker(QThread):
         self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
         self._handlers = {LoadModel: self._load, Analyze: self._analyze,
                           ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience}
+        self._handlers.update({kind: self._heads_lab for kind in HEADS_LAB_REQUESTS})
+        self._references = ReferenceCache()  # the unablated model's view of the newest input
 
     # ----- called from the GUI thread -----
 
@@ -141,6 +149,7 @@ class InferenceWorker(QThread):
             first = self._pending.pop(Analyze, request.first)
             self._pending.clear()
             self._analysed_seq = first.seq
+        first = replace(first, head_mask=())  # the old model's ablated heads are not this one's
         try:
             analysis, error = self._run_analysis(first), None
         except Exception as exc:
@@ -152,6 +161,9 @@ class InferenceWorker(QThread):
             self.sig_analysis_failed.emit(request.seq, "no model loaded: open a model folder")
             return
         self._analysed_seq = request.seq
+        if request.head_mask:
+            self._analyze_ablated(request)
+            return
         try:
             result = self._run_analysis(request)
         except Exception as exc:
@@ -163,6 +175,24 @@ class InferenceWorker(QThread):
         return self._predictor.analyze(request.text_a, request.text_b or None,
                                        top_k=request.top_k)
 
+    def _analyze_ablated(self, request: Analyze) -> None:
+        try:
+            result = ablated_analysis(self._predictor, self._references, request.text_a,
+                                      request.text_b or None, request.head_mask, request.top_k)
+        except Exception as exc:
+            self.sig_analysis_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_ablated_ready.emit(request.seq, result)
+
+    def _heads_lab(self, request) -> None:
+        if self._predictor is None or request.seq < self._analysed_seq:
+            return
+        try:
+            result = compute_heads_lab(self._predictor, request)
+        except Exception as exc:
+            self.sig_heads_lab_failed.emit(request, _message(exc))
+            return
+        self.sig_heads_lab_ready.emit(request, result)
 
     def _explain_maps(self, request: ExplainMaps) -> None:
         if self._predictor is None or request.seq < self._analysed_seq:

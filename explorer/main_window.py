@@ -3,6 +3,7 @@ the inference worker. Wiring only: no analysis logic, no torch."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -82,6 +83,13 @@ class MainWindow(QMainWindow):
         self.worker.sig_salience_failed.connect(self._on_salience_failed)
         self.worker.sig_salience_progress.connect(self._on_salience_progress)
         self.worker.sig_salience_cancelled.connect(self._on_salience_cancelled)
+        # Head ablation and the head lab (explorer.ablation, explorer.heads_lab)
+        self.state.sig_ablated_heads_changed.connect(lambda _heads: self._ablation_changed())
+        self.worker.sig_ablated_ready.connect(self._on_ablated)
+        self.attention.head_lab.sig_request.connect(
+            lambda request: self.worker.submit(replace(request, seq=self._seq)))
+        self.worker.sig_heads_lab_ready.connect(self.attention.head_lab.show_result)
+        self.worker.sig_heads_lab_failed.connect(self.attention.head_lab.show_failure)
         self._restore_settings()
 
     # ----- layout and menus -----
@@ -214,7 +222,8 @@ class MainWindow(QMainWindow):
 
     def _next_analysis(self) -> Analyze:
         self._seq += 1
-        return Analyze(self._seq, self.state.text_a, self.state.text_b)
+        return Analyze(self._seq, self.state.text_a, self.state.text_b,
+                       head_mask=self.state.ablated_heads)
 
     def _request_analysis(self) -> None:
         if self.state.model is None:
@@ -226,6 +235,17 @@ class MainWindow(QMainWindow):
             return  # a newer request is on its way: drop the stale result
         self.state.set_analysis(analysis)
         self._analysis_shown(seq, analysis)
+
+    def _ablation_changed(self) -> None:
+        """Heads switched off or on: fill-mask and NSP again at once, not after the debounce."""
+        self._debounce.stop()
+        self._request_analysis()
+
+    def _on_ablated(self, seq: int, ablated) -> None:
+        if seq != self._seq:
+            return
+        self.state.set_analysis(ablated.analysis, ablated)
+        self._analysis_shown(seq, ablated.analysis)
 
     def _analysis_shown(self, seq: int, analysis: Analysis) -> None:
         """Title, status bar and the applied signal, for an analysis now in the state."""

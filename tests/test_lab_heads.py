@@ -11,7 +11,8 @@ import torch
 
 from engine import cli
 from engine.config import BertConfig
-from engine.lab.ablation import all_heads_except, format_heads, head_gate, parse_heads
+from engine.lab.ablation import head_gate
+from engine.lab.head_names import all_heads_except, format_heads, parse_heads
 from engine.lab.heads import attention_statistics, read_pairs
 from engine.lab.importance import (_batches, _mlm_logits, head_importance, masked_accuracy,
                                    masked_examples, pruning_curve)

@@ -20,7 +20,9 @@ from engine.analysis_io import save_analysis
 from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_METHODS
 from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
 from explorer.widgets.attention_detail import HeadDetail
+from explorer.widgets.ablation_bar import AblationBar
 from explorer.widgets.attention_grid import HeadGrid, ModelView
+from explorer.widgets.head_lab import HeadLabTab
 
 __all__ = ["AttentionFilterBar", "AttentionPanel", "HeadDetail", "HeadGrid", "ModelView",
            "FILTER_LABELS"]
@@ -131,6 +133,8 @@ class AttentionPanel(QWidget):
         self.head_grid = HeadGrid(state)
         self.head_detail = HeadDetail(state)
         self.model_view = ModelView(state)
+        self.head_lab = HeadLabTab(state)
+        self.ablation_bar = AblationBar(state)
 
         top = QHBoxLayout()
         top.addWidget(self.method_selector)
@@ -147,9 +151,11 @@ class AttentionPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.splitter, "Heads")
         self.tabs.addTab(self.model_view, "Model")
+        self.tabs.addTab(self.head_lab, "Head lab")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.ablation_bar)
         layout.addWidget(self.tabs, 1)
 
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
@@ -220,7 +226,9 @@ class AttentionPanel(QWidget):
         if self.state.analysis is None:
             raise ValueError("there is no analysis to export yet")
         model = self.state.model
+        ablation = self.state.ablation
         return save_analysis(self.state.analysis, path,
                              model_path=model.path if model else None,
                              model_name=model.name if model else None,
-                             settings={"device": model.device} if model else None)
+                             settings={"device": model.device} if model else None,
+                             masked_heads=ablation.heads if ablation is not None else ())
