@@ -15,7 +15,8 @@ from engine.results import Analysis, HeadImportance, HeadStatistics
 
 @dataclass(frozen=True)
 class HeadsDashboard:
-    """Statistics of the analysis's attention and MLM head importance on its input."""
+    """Statistics of the analysis's attention and head importance for its [MASK] predictions
+    (``engine.lab.importance.prediction_importance``)."""
 
     seq: int
     analysis_id: int  # id(analysis): two requests are equal when they are for one analysis
@@ -59,16 +60,19 @@ def compute(predictor, request):
     heads = request.head_mask
     if isinstance(request, HeadsDashboard):
         from engine.lab.heads import analysis_statistics
-        from engine.lab.importance import head_importance
+        from engine.lab.importance import prediction_importance
 
         analysis = request.analysis
         statistics = analysis_statistics(analysis)
         if "mlm" not in predictor.capabilities:
             return HeadsReport(statistics, None, "no MLM head: no importance for this model")
-        importance = head_importance(predictor, [(analysis.text_a, analysis.text_b)],
-                                     head_mask=heads)
-        note = (f"MLM loss at {importance.tokens} token(s) masked as bert-engine evaluate masks"
-                if importance.tokens else "no token to mask in this input: importance is 0")
+        importance = prediction_importance(predictor, analysis.text_a, analysis.text_b,
+                                           head_mask=heads)
+        note = (f"importance: loss of the top candidate at the {importance.tokens} [MASK]"
+                if importance.loss == "mlm_prediction" else
+                f"importance: MLM loss at {importance.tokens} token(s) masked as "
+                "bert-engine evaluate masks (no [MASK] typed)" if importance.tokens else
+                "no token to mask in this input: importance is 0")
         return HeadsReport(statistics, importance, note)
     if isinstance(request, LayerLens):
         from engine.lab.lens import logit_lens

@@ -14,8 +14,9 @@ from engine.config import BertConfig
 from engine.lab.ablation import head_gate
 from engine.lab.head_names import all_heads_except, format_heads, parse_heads
 from engine.lab.heads import attention_statistics, read_pairs
-from engine.lab.importance import (_batches, _mlm_logits, head_importance, masked_accuracy,
-                                   masked_examples, pruning_curve)
+from engine.lab.importance import (MaskedExample, _batches, _mlm_logits, head_importance,
+                                   masked_accuracy, masked_examples, prediction_importance,
+                                   pruning_curve)
 from engine.lab.lens import logit_lens
 from engine.lab.neuron import neuron_view
 from engine.lab.weights import float32_model
@@ -161,6 +162,41 @@ def test_importance_gradient_matches_a_finite_difference(tiny_predictor):
         assert importance.raw[layer, head] * importance.tokens == pytest.approx(finite, rel=1e-3)
     per_layer = importance.normalised
     assert per_layer.min() == 0 and per_layer.max() == 1
+
+
+def test_prediction_importance_is_the_gradient_of_the_top_candidates_loss(tiny_predictor):
+    """At the typed [MASK]: L = cross-entropy of the model's own top candidate; matches a
+    finite difference, and the label is the one fill-mask shows first."""
+    text_a, text_b = PAIR
+    importance = prediction_importance(tiny_predictor, text_a, text_b)
+    assert importance.loss == "mlm_prediction" and importance.tokens == 1
+    top = int(tiny_predictor.analyze(text_a, text_b, top_k=1).fill_mask[0].token_ids[0])
+    enc = tiny_predictor.tokenizer.encode(text_a, text_b)
+    labels = np.full(len(enc.ids), -100)
+    labels[enc.ids.index(tiny_predictor.tokenizer.mask_id)] = top
+    example = MaskedExample(np.asarray(enc.ids), np.asarray(enc.token_type_ids), labels)
+    (batch,) = _batches([example], 1, 0, torch.device("cpu"))
+    model = copy.deepcopy(float32_model(tiny_predictor)).double()
+
+    def loss(gate: torch.Tensor) -> float:
+        with torch.no_grad():
+            logits, labels = _mlm_logits(model, batch, gate)
+            return float(torch.nn.functional.cross_entropy(logits, labels, reduction="sum"))
+
+    eps = 1e-5
+    for layer, head in [(0, 1), (1, 3)]:
+        up, down = torch.ones(2, 4, dtype=torch.float64), torch.ones(2, 4, dtype=torch.float64)
+        up[layer, head] += eps
+        down[layer, head] -= eps
+        finite = abs(loss(up) - loss(down)) / (2 * eps)
+        assert importance.raw[layer, head] == pytest.approx(finite, rel=1e-3)
+
+
+def test_prediction_importance_without_a_mask_is_the_evaluate_masked_importance(
+        tiny_predictor):
+    text = SENTENCES[0]
+    np.testing.assert_array_equal(prediction_importance(tiny_predictor, *text).raw,
+                                  head_importance(tiny_predictor, [text]).raw)
 
 
 def test_pruning_curve_at_zero_equals_the_unpruned_accuracy(tiny_predictor):

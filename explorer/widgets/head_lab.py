@@ -49,7 +49,7 @@ class HeadLabTab(QWidget):
         splitter.setStretchFactor(0, 2)
         splitter.setStretchFactor(1, 3)
         splitter.setSizes([300, 540])  # the lens table and the neuron rows need the width
-        right.setSizes([260, 340])
+        right.setSizes([210, 390])
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)

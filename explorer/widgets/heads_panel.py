@@ -29,8 +29,10 @@ DASHBOARD_METRICS = {
     **{key: (STATISTIC_NAMES[key], meaning) for key, meaning in HEAD_STATISTICS.items()},
     "entropy": ("entropy", "mean row entropy in nats; the colour bar tops at log n, the "
                            "entropy of uniform rows"),
-    "importance": ("importance", "MLM head importance (Michel et al. 2019) on this input: "
-                                 "|dL/d gate|, each layer L2-normalised, then min-max"),
+    "importance": ("importance", "head importance (Michel et al. 2019) for this input's "
+                                 "[MASK] predictions: |dL/d gate| with L the loss of each "
+                                 "[MASK]'s top candidate, each layer L2-normalised, then "
+                                 "min-max"),
 }
 
 

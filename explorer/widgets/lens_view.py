@@ -86,7 +86,7 @@ class LensView(QWidget):
             for col, item in enumerate((rank, prob, kl)):
                 self.table.setItem(row, col, item)
             for k, (token, p) in enumerate(zip(layer.tokens, layer.probs)):
-                item = QTableWidgetItem(f"{token} {format_percent(float(p))}")
+                item = QTableWidgetItem(f"{token} {float(p):.0%}")  # the full value: tooltip
                 item.setBackground(shade(float(p)))
                 item.setToolTip(f"{layer_name(layer.layer)}: {token} {format_percent(float(p))}")
                 if token == final:
