@@ -1,7 +1,9 @@
 """The one place torch runs in the GUI: a long-lived thread that loads models and analyses text.
 
 The window submits typed requests (``LoadModel``, ``Analyze``, and after an analysis the lab's
-``ExplainMaps`` and ``ExplainSalience``; a new kind is a class and a handler). The newest
+``ExplainMaps`` and ``ExplainSalience``, the head lab's ``explorer.heads_lab`` requests; a new
+kind is a class and a handler; an ``Analyze`` with ``head_mask`` answers by
+``sig_ablated_ready`` with an ``explorer.ablation.Ablated``). The newest
 request of each kind replaces a pending one, so typing fast queues nothing and the thread
 always works on the newest text next. A model load goes first; once it succeeds it drops
 pending work for the old model and answers with the new model and its first analysis
