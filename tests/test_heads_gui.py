@@ -73,7 +73,7 @@ def test_toggling_a_head_in_the_model_view_updates_predictions_and_reset_restore
     qtbot.mouseClick(panel.ablation_bar.toggle, Qt.MouseButton.LeftButton)
     assert win.state.ablate_mode
     click_cell(qtbot, view.view, view.plot.getViewBox(), 1, 2)
-    ablation = ablated_with(qtbot, win, [(1, 2)])
+    ablated_with(qtbot, win, [(1, 2)])
 
     # the cell is crossed out, and only that one
     assert view.ablation_marks.heads == ((1, 2),)
@@ -159,7 +159,8 @@ def test_head_lab_dashboard_lens_and_neuron_view(qtbot, window):
     dash.metric.setCurrentIndex(dash.metric.findData("cls"))
     expected = analysis_statistics(analysis).shares["cls"]
     np.testing.assert_allclose(dash.values, expected, atol=1e-6)
-    assert "head 1:3" in dash.readout_text(1, 3) and f"{expected[1, 3]:.3f}" in dash.readout_text(1, 3)
+    readout = dash.readout_text(1, 3)
+    assert "head 1:3" in readout and f"{expected[1, 3]:.3f}" in readout
     dash.metric.setCurrentIndex(dash.metric.findData("entropy"))
     np.testing.assert_allclose(dash.values, analysis_statistics(analysis).entropy, atol=1e-5)
 
