@@ -348,3 +348,53 @@ def test_heads_command_over_a_file(capsys, hf_pretraining_dir, tmp_path):
     # a gate acts after its layer's softmax: layer 0's maps stay, layer 1's see its effect
     np.testing.assert_allclose(masked[0], plain[0], rtol=1e-6)
     assert not np.array_equal(masked[1], plain[1])
+
+
+def test_explain_mask_heads_ablates_the_rollout_pass(tiny_predictor, hf_pretraining_dir,
+                                                     capsys):
+    from engine.lab.rollout import residual_attention, rollout
+
+    assert cli.main(["explain", "--model", str(hf_pretraining_dir), "--device", "cpu", *PAIR,
+                     "--method", "rollout", "--mask-heads", "0:1,1:2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["masked_heads"] == "0:1,1:2"
+    attentions = torch.from_numpy(tiny_predictor.analyze(*PAIR, head_mask=[(0, 1), (1, 2)])
+                                  .attentions)  # [L, N, T, T] of the ablated model
+    expected = rollout(residual_attention(attentions)).numpy()
+    np.testing.assert_allclose(np.array(data["maps"]), expected, atol=1e-5)
+    plain = tiny_predictor.analyze(*PAIR).attentions
+    assert not np.allclose(np.array(data["maps"]),
+                           rollout(residual_attention(torch.from_numpy(plain))).numpy())
+
+
+def test_explain_mask_heads_explains_the_ablated_prediction(tiny_predictor, hf_pretraining_dir,
+                                                            capsys):
+    heads = [(1, 0), (1, 3)]
+    top = tiny_predictor.analyze(*PAIR, top_k=1, head_mask=heads).fill_mask[0]
+    assert cli.main(["explain", "--model", str(hf_pretraining_dir), "--device", "cpu", *PAIR,
+                     "--method", "grad", "--target", "mask:0", "--mask-heads", "1:0,1:3",
+                     "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert top.tokens[0] in data["target_label"]  # the ablated model's own top candidate
+    assert data["target_value"] == pytest.approx(float(np.log(top.probs[0])), abs=1e-5)
+
+
+def test_gated_passes_ablate_inside_the_block_only(tiny_predictor):
+    from engine.lab.ablation import gated_passes
+
+    heads = [(0, 2), (1, 1)]
+    plain = tiny_predictor.analyze(*PAIR)
+    with gated_passes(tiny_predictor, heads, gradients=True):
+        inside = tiny_predictor.analyze(*PAIR)
+    np.testing.assert_allclose(inside.attentions,
+                               tiny_predictor.analyze(*PAIR, head_mask=heads).attentions,
+                               atol=1e-6)
+    assert not np.allclose(inside.attentions, plain.attentions)
+    np.testing.assert_array_equal(tiny_predictor.analyze(*PAIR).attentions, plain.attentions)
+
+
+def test_explain_mask_heads_refuses_the_decompositions(hf_pretraining_dir, capsys):
+    for method in ("norm", "alti"):
+        assert cli.main(["explain", "--model", str(hf_pretraining_dir), *PAIR, "--method",
+                         method, "--mask-heads", "0:1"]) == 2
+        assert "--mask-heads works with rollout" in capsys.readouterr().err

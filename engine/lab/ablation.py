@@ -5,12 +5,15 @@ head's context by 1 (kept) or 0 (ablated) before the attention output projection
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 
 # Head and format_heads are re-exported: engine.infer and engine.cli import them from here.
 from engine.lab.head_names import Head, check_heads, format_heads  # noqa: F401
+from engine.lab.weights import float32_model
+from engine.trace import Trace
 
 
 def head_gate(heads: Iterable[Head], num_layers: int, num_heads: int,
@@ -29,3 +32,34 @@ def predictor_gate(predictor, heads: Iterable[Head] | None) -> torch.Tensor | No
         return None
     cfg = predictor.config
     return head_gate(heads, cfg.num_hidden_layers, cfg.num_attention_heads, predictor.device)
+
+
+@contextmanager
+def gated_passes(predictor, heads: Iterable[Head], gradients: bool = False) -> Iterator[None]:
+    """Within the block, every encoder pass of ``predictor``'s model (and, with ``gradients``,
+    of the float32 twin that gradients run on) has ``heads`` ablated, whatever code makes the
+    pass: for analyses that build their own passes (``bert-engine explain``). A pass given its
+    own gate gets the product of both."""
+    gate = predictor_gate(predictor, heads)
+    if gate is None:
+        yield
+        return
+
+    def hook(_module, args, kwargs):
+        trace = kwargs.get("trace")
+        if trace is None:
+            kwargs["trace"] = Trace(head_gate=gate)
+        else:
+            trace.head_gate = gate if trace.head_gate is None else trace.head_gate * gate
+        return args, kwargs
+
+    encoders = [predictor.encoder]
+    if gradients:
+        twin = float32_model(predictor)
+        encoders.append(getattr(twin, "bert", twin))
+    handles = [e.register_forward_pre_hook(hook, with_kwargs=True) for e in encoders]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
