@@ -151,3 +151,21 @@ def test_task_loss_of_a_tagger_over_a_conll_file(hf_pretraining_dir, tmp_path, c
     assert data["importance"]["examples"] == 6
     assert 6 <= data["importance"]["tokens"] <= words  # the first piece of each word is scored
     assert data["prune_curve"]["metric"] == "entity_f1"
+
+
+@pytest.mark.slow
+def test_task_loss_of_a_question_answerer_over_squad_json(hf_pretraining_dir, tmp_path, capsys):
+    train = synth.write_json(tmp_path / "train.json", synth.squad_data(16, seed=1))
+    dev = synth.write_json(tmp_path / "dev.json", synth.squad_data(6, seed=2))
+    assert main(["finetune", "--device", "cpu", "--task", "qa", "--model",
+                 str(hf_pretraining_dir), "--train", str(train), "--eval", str(dev),
+                 "--run-dir", str(tmp_path / "run"), "--max-steps", "2", "--batch-size", "8",
+                 "--seq-len", "48"]) == 0
+    capsys.readouterr()
+    assert main(["heads", "--model", str(tmp_path / "run" / "best"), "--device", "cpu",
+                 "--data", str(dev), "--task-loss", "--seq-len", "48", "--prune-curve",
+                 "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["importance"]["loss"] == "qa_task" and data["importance"]["examples"] == 6
+    assert data["prune_curve"]["metric"] == "f1" and len(data["prune_curve"]["points"]) == 11
+    assert np.array(data["importance"]["raw"]).max() > 0
