@@ -212,3 +212,30 @@ def test_the_window_keeps_running_while_an_ablated_analysis_computes(qtbot, make
     ablated_with(qtbot, win, [(5, 3)])
     timer.stop()
     assert at_result and at_result[0] > 0  # timers fired while the worker computed
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory, vocab_file):
+    """A tiny random 3-class classifier (module scope: made before any window's thread check,
+    as transformers' saving leaves its progress-bar thread behind)."""
+    from conftest import save_hf_model
+
+    return save_hf_model("BertForSequenceClassification", tmp_path_factory.mktemp("cls") / "m",
+                         vocab_file, num_labels=3)
+
+
+def test_a_classifier_without_mlm_head_explains_why_and_still_ablates(qtbot, make_window,
+                                                                      classifier_dir):
+    win = started(qtbot, make_window, classifier_dir)
+    analysis = analysed(qtbot, win, "A plain sentence.", "")
+    win.attention.tabs.setCurrentWidget(win.attention.head_lab)
+    lab = win.attention.head_lab
+    qtbot.waitUntil(lambda: lab.dashboard.report is not None, timeout=60_000)
+    assert lab.dashboard.values is None and "no MLM head" in lab.dashboard.note.text()
+    lab.dashboard.metric.setCurrentIndex(lab.dashboard.metric.findData("self"))
+    assert lab.dashboard.values.shape == (2, 4)
+    assert lab.lens_view.lens is None and "MLM head" in lab.lens_view.title.text()
+    win.state.set_ablated_heads([(0, 0), (1, 3)])
+    ablation = ablated_with(qtbot, win, [(0, 0), (1, 3)])
+    assert ablation.reference_probs == {}
+    assert not np.array_equal(win.state.analysis.task.probs, analysis.task.probs)
