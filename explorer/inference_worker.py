@@ -1,7 +1,7 @@
 """The one place torch runs in the GUI: a long-lived thread that loads models and analyses text.
 
 The window submits typed requests (``LoadModel``, ``Analyze``, and after an analysis the lab's
-``ExplainMaps`` and ``ExplainSalience``, the head lab's ``explorer.heads_lab`` requests; a new
+``ExplainMaps`` and ``ExplainSalience``, the Head lab's ``explorer.head_lab_requests``; a new
 kind is a class and a handler; an ``Analyze`` with ``head_mask`` answers by
 ``sig_ablated_ready`` with an ``explorer.ablation.Ablated``). The newest
 request of each kind replaces a pending one, so typing fast queues nothing and the thread
@@ -26,7 +26,7 @@ from PySide6.QtCore import QThread, Signal
 
 from engine.results import USER_ERRORS, Analysis, ModelSummary
 from explorer.ablation import ReferenceCache, ablated_analysis
-from explorer.heads_lab import HEADS_LAB_REQUESTS, compute as compute_heads_lab
+from explorer.head_lab_requests import HEAD_LAB_REQUESTS, compute as compute_head_lab
 from explorer.state import SalienceSettings
 
 
@@ -86,8 +86,8 @@ class InferenceWorker(QThread):
     sig_salience_progress = Signal(int, int, int)  # run number, points done, of
     sig_salience_cancelled = Signal(int)      # run number: a newer request took over
     sig_ablated_ready = Signal(int, object)   # sequence number, explorer.ablation.Ablated
-    sig_heads_lab_ready = Signal(object, object)  # request (explorer.heads_lab), its result
-    sig_heads_lab_failed = Signal(object, str)    # request, message
+    sig_head_lab_ready = Signal(object, object)  # request (explorer.head_lab_requests), its result
+    sig_head_lab_failed = Signal(object, str)    # request, message
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -100,7 +100,7 @@ class InferenceWorker(QThread):
         self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
         self._handlers = {LoadModel: self._load, Analyze: self._analyze,
                           ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience}
-        self._handlers.update({kind: self._heads_lab for kind in HEADS_LAB_REQUESTS})
+        self._handlers.update({kind: self._head_lab for kind in HEAD_LAB_REQUESTS})
         self._references = ReferenceCache()  # the unablated model's view of the newest input
 
     # ----- called from the GUI thread -----
@@ -186,15 +186,15 @@ class InferenceWorker(QThread):
             return
         self.sig_ablated_ready.emit(request.seq, result)
 
-    def _heads_lab(self, request) -> None:
+    def _head_lab(self, request) -> None:
         if self._predictor is None or request.seq < self._analysed_seq:
             return
         try:
-            result = compute_heads_lab(self._predictor, request)
+            result = compute_head_lab(self._predictor, request)
         except Exception as exc:
-            self.sig_heads_lab_failed.emit(request, _message(exc))
+            self.sig_head_lab_failed.emit(request, _message(exc))
             return
-        self.sig_heads_lab_ready.emit(request, result)
+        self.sig_head_lab_ready.emit(request, result)
 
     def _explain_maps(self, request: ExplainMaps) -> None:
         if self._predictor is None or request.seq < self._analysed_seq:

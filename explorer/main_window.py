@@ -83,13 +83,13 @@ class MainWindow(QMainWindow):
         self.worker.sig_salience_failed.connect(self._on_salience_failed)
         self.worker.sig_salience_progress.connect(self._on_salience_progress)
         self.worker.sig_salience_cancelled.connect(self._on_salience_cancelled)
-        # Head ablation and the head lab (explorer.ablation, explorer.heads_lab)
+        # Head ablation and the head lab (explorer.ablation, explorer.head_lab_requests)
         self.state.sig_ablated_heads_changed.connect(lambda _heads: self._ablation_changed())
         self.worker.sig_ablated_ready.connect(self._on_ablated)
         self.attention.head_lab.sig_request.connect(
             lambda request: self.worker.submit(replace(request, seq=self._seq)))
-        self.worker.sig_heads_lab_ready.connect(self.attention.head_lab.show_result)
-        self.worker.sig_heads_lab_failed.connect(self.attention.head_lab.show_failure)
+        self.worker.sig_head_lab_ready.connect(self.attention.head_lab.show_result)
+        self.worker.sig_head_lab_failed.connect(self.attention.head_lab.show_failure)
         self._restore_settings()
 
     # ----- layout and menus -----

@@ -1,7 +1,7 @@
 """The Head lab tab beside the attention views: the head dashboard on the left, the selected
 [MASK] layer by layer and the neuron view of the selected head and query token on the right.
 
-It asks for its results with ``sig_request`` (``explorer.heads_lab`` requests; the main window
+It asks for its results with ``sig_request`` (``explorer.head_lab_requests``; the main window
 stamps the analysis's sequence number and hands them to the inference worker) only while it is
 on screen, each once per analysis and selection, and shows what comes back in ``show_result``.
 The results are of the analysis on screen, with the heads it was made with ablated.
@@ -15,8 +15,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QSplitter, QWidget
 
 from engine.results import LogitLens, NeuronView
-from explorer.heads_lab import HeadsDashboard as DashboardRequest
-from explorer.heads_lab import HeadsReport, LayerLens, NeuronLookup
+from explorer.head_lab_requests import (DashboardRequest, HeadsReport, LensRequest,
+                                        NeuronRequest)
 from explorer.state import MEAN_HEAD
 from explorer.widgets.heads_panel import HeadsDashboard
 from explorer.widgets.lens_view import LensView
@@ -32,7 +32,7 @@ def selected_mask(analysis, query_token: int) -> int | None:
 
 
 class HeadLabTab(QWidget):
-    sig_request = Signal(object)  # an explorer.heads_lab request (its seq is stamped on submit)
+    sig_request = Signal(object)  # a request of explorer.head_lab_requests (seq: stamped later)
 
     def __init__(self, state, parent=None):
         super().__init__(parent)
@@ -77,9 +77,9 @@ class HeadLabTab(QWidget):
         wanted = [DashboardRequest(0, id(analysis), analysis, heads)]
         position = selected_mask(analysis, state.query_token)
         if position is not None and "mlm" in (state.model.capabilities if state.model else ()):
-            wanted.append(LayerLens(0, analysis.text_a, text_b, position, heads))
+            wanted.append(LensRequest(0, analysis.text_a, text_b, position, heads))
         if state.head != MEAN_HEAD and 0 <= state.query_token < analysis.num_tokens:
-            wanted.append(NeuronLookup(0, analysis.text_a, text_b, state.layer, state.head,
+            wanted.append(NeuronRequest(0, analysis.text_a, text_b, state.layer, state.head,
                                        state.query_token, heads))
         return wanted
 
@@ -89,11 +89,11 @@ class HeadLabTab(QWidget):
         if not self.isVisible():
             return
         wanted = {type(r): r for r in self.wanted()}
-        if LayerLens not in wanted:
+        if LensRequest not in wanted:
             self.lens_view.show_message("Layer by layer: type [MASK] in the text (with a "
                                         "model that has an MLM head) to see where its answer "
                                         "appears")
-        if NeuronLookup not in wanted:
+        if NeuronRequest not in wanted:
             self.neuron_panel.show_message("Neuron view: pick a head (not the mean) and click "
                                            "a query token in the token strip or a heatmap row")
         for kind, request in wanted.items():
@@ -120,7 +120,7 @@ class HeadLabTab(QWidget):
         text = f"cannot compute: {message}"
         if isinstance(request, DashboardRequest):
             self.dashboard.show_message(text)
-        elif isinstance(request, LayerLens):
+        elif isinstance(request, LensRequest):
             self.lens_view.show_message(text)
         else:
             self.neuron_panel.show_message(text)

@@ -3,7 +3,7 @@ number of the current input, switchable between Clark et al.'s shares of attenti
 row entropy and Michel et al.'s MLM importance; a colour bar, a hover readout, ablated heads
 crossed out. A click selects the head, or with the Ablate toggle on switches it off or on.
 
-It shows an ``explorer.heads_lab.HeadsReport`` (computed in the inference worker) given to
+It shows an ``explorer.head_lab_requests.HeadsReport`` (computed in the inference worker) given to
 ``show_report`` by the head lab tab, which asks for it.
 """
 

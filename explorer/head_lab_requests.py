@@ -14,7 +14,7 @@ from engine.results import Analysis, HeadImportance, HeadStatistics
 
 
 @dataclass(frozen=True)
-class HeadsDashboard:
+class DashboardRequest:
     """Statistics of the analysis's attention and head importance for its [MASK] predictions
     (``engine.lab.importance.prediction_importance``)."""
 
@@ -25,7 +25,7 @@ class HeadsDashboard:
 
 
 @dataclass(frozen=True)
-class LayerLens:
+class LensRequest:
     """The logit lens at the token ``position`` (a [MASK]) of the input."""
 
     seq: int
@@ -36,7 +36,7 @@ class LayerLens:
 
 
 @dataclass(frozen=True)
-class NeuronLookup:
+class NeuronRequest:
     """The neuron view of head ``layer:head`` at the query token ``query``."""
 
     seq: int
@@ -58,7 +58,7 @@ class HeadsReport:
 def compute(predictor, request):
     """HeadsReport, LogitLens or NeuronView for ``request`` (in the worker thread)."""
     heads = request.head_mask
-    if isinstance(request, HeadsDashboard):
+    if isinstance(request, DashboardRequest):
         from engine.lab.heads import analysis_statistics
         from engine.lab.importance import prediction_importance
 
@@ -74,7 +74,7 @@ def compute(predictor, request):
                 "bert-engine evaluate masks (no [MASK] typed)" if importance.tokens else
                 "no token to mask in this input: importance is 0")
         return HeadsReport(statistics, importance, note)
-    if isinstance(request, LayerLens):
+    if isinstance(request, LensRequest):
         from engine.lab.lens import logit_lens
 
         return logit_lens(predictor, request.text_a, request.text_b or None,
@@ -85,4 +85,4 @@ def compute(predictor, request):
                        request.head, request.query, head_mask=heads)
 
 
-HEADS_LAB_REQUESTS = (HeadsDashboard, LayerLens, NeuronLookup)
+HEAD_LAB_REQUESTS = (DashboardRequest, LensRequest, NeuronRequest)
