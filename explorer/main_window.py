@@ -241,6 +241,12 @@ class MainWindow(QMainWindow):
         self._debounce.stop()
         self._request_analysis()
 
+    def toggle_ablate_mode(self) -> None:
+        self.state.set_ablate_mode(not self.state.ablate_mode)
+
+    def reset_ablation(self) -> None:
+        self.state.set_ablated_heads(())
+
     def _on_ablated(self, seq: int, ablated) -> None:
         if seq != self._seq:
             return

@@ -239,3 +239,16 @@ def test_a_classifier_without_mlm_head_explains_why_and_still_ablates(qtbot, mak
     ablation = ablated_with(qtbot, win, [(0, 0), (1, 3)])
     assert ablation.reference_probs == {}
     assert not np.array_equal(win.state.analysis.task.probs, analysis.task.probs)
+
+
+def test_the_heads_menu_toggles_ablate_mode_and_resets(qtbot, window):
+    win = window
+    analysed(qtbot, win, *PAIR)
+    win.actions["ablate_mode"].trigger()
+    assert win.state.ablate_mode and win.attention.ablation_bar.toggle.isChecked()
+    win.state.set_ablated_heads([(0, 0)])
+    ablated_with(qtbot, win, [(0, 0)])
+    win.actions["reset_ablation"].trigger()
+    unablated(qtbot, win)
+    win.actions["ablate_mode"].trigger()
+    assert not win.state.ablate_mode and not win.attention.ablation_bar.toggle.isChecked()
