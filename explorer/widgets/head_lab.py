@@ -90,9 +90,12 @@ class HeadLabTab(QWidget):
             return
         wanted = {type(r): r for r in self.wanted()}
         if LensRequest not in wanted:
-            self.lens_view.show_message("Layer by layer: type [MASK] in the text (with a "
-                                        "model that has an MLM head) to see where its answer "
-                                        "appears")
+            model = self.state.model
+            self.lens_view.show_message(
+                "Layer by layer: this model has no MLM head to read the layers with"
+                if model is not None and "mlm" not in model.capabilities else
+                "Layer by layer: type [MASK] in the text to see at which layer its answer "
+                "appears")
         if NeuronRequest not in wanted:
             self.neuron_panel.show_message("Neuron view: pick a head (not the mean) and click "
                                            "a query token in the token strip or a heatmap row")

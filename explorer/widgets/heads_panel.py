@@ -108,6 +108,10 @@ class HeadsDashboard(QWidget):
 
     def show_report(self, report) -> None:
         self.report = report
+        importance = self.metric.findData("importance")
+        self.metric.model().item(importance).setEnabled(report.importance is not None)
+        if report.importance is None and self.current_metric() == "importance":
+            self.metric.setCurrentIndex(self.metric.findData("cls"))  # something to show
         stats = report.statistics
         self.note.setText(f"{report.note} · entropy of uniform rows: log n = "
                           f"{stats.uniform_entropy:.2f}")
