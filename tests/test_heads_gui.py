@@ -255,3 +255,23 @@ def test_the_heads_menu_toggles_ablate_mode_and_resets(qtbot, window):
     unablated(qtbot, win)
     win.actions["ablate_mode"].trigger()
     assert not win.state.ablate_mode and not win.attention.ablation_bar.toggle.isChecked()
+
+
+def test_heads_stay_off_while_the_text_changes(qtbot, window, tiny_predictor):
+    """An edit keeps the ablation; the old values are the unablated model's on the new text."""
+    win = window
+    analysed(qtbot, win, *PAIR)
+    win.state.set_ablated_heads([(1, 1)])
+    ablated_with(qtbot, win, [(1, 1)])
+    edited = ("The keeper lit the [MASK] at dusk.", "Ships relied on its light.")
+    win.state.set_texts(*edited)
+    qtbot.waitUntil(lambda: win.state.analysis.text_a == edited[0], timeout=60_000)
+    assert win.state.ablation is not None and win.state.ablation.heads == ((1, 1),)
+    vocab = tiny_predictor.config.vocab_size
+    (unablated_mask,) = tiny_predictor.analyze(*edited, top_k=vocab).fill_mask
+    old = dict(zip(unablated_mask.tokens, unablated_mask.probs))
+    (ablated_mask,) = tiny_predictor.analyze(*edited, head_mask=[(1, 1)]).fill_mask
+    rows = win.predictions.candidate_rows[unablated_mask.position]
+    assert [r.token for r in rows] == list(ablated_mask.tokens)
+    for row in rows:
+        assert row.old_prob == pytest.approx(float(old[row.token]), abs=1e-6)
