@@ -70,10 +70,10 @@ def _check(args: argparse.Namespace) -> None:
         from engine.lab.targets import parse_target
 
         parse_target(args.target)
-    if args.mask_heads and args.method in ("norm", "alti"):
-        raise InferenceError(f"--mask-heads works with rollout and the salience methods; "
-                             f"{args.method} decomposes the attention block without the head "
-                             "gate, so it cannot ablate heads yet")
+    if args.mask_heads:
+        from engine.lab.ablation import check_gateable
+
+        check_gateable(args.method, masked_heads(args))
 
 
 def cmd_explain(args: argparse.Namespace, load_predictor: Callable, emit: Callable) -> int:

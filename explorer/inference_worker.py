@@ -51,6 +51,7 @@ class ExplainMaps:
     text_a: str
     text_b: str
     method: str     # a key of engine.results.MAP_METHODS
+    head_mask: tuple[tuple[int, int], ...] = ()  # the analysis's ablated heads
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class ExplainSalience:
     text_a: str
     text_b: str
     settings: SalienceSettings
+    head_mask: tuple[tuple[int, int], ...] = ()  # the analysis's ablated heads
 
 
 class _Cancelled(Exception):
@@ -200,10 +202,13 @@ class InferenceWorker(QThread):
         if self._predictor is None or request.seq < self._analysed_seq:
             return
         try:
+            from engine.lab.ablation import check_gateable, gated_passes
             from engine.lab.maps import explain_maps
 
-            maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
-                                [request.method])[request.method]
+            check_gateable(request.method, request.head_mask)
+            with gated_passes(self._predictor, request.head_mask):
+                maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
+                                    [request.method])[request.method]
         except Exception as exc:
             self.sig_maps_failed.emit(request.seq, _message(exc))
             return
@@ -222,12 +227,14 @@ class InferenceWorker(QThread):
                     raise _Cancelled
 
         try:
+            from engine.lab.ablation import gated_passes
             from engine.lab.salience import explain_salience
 
-            salience = explain_salience(
-                self._predictor, request.text_a, request.text_b or None, settings.method,
-                settings.target, steps=settings.steps, baseline=settings.baseline,
-                rule=settings.rule, progress=progress)
+            with gated_passes(self._predictor, request.head_mask, gradients=True):
+                salience = explain_salience(
+                    self._predictor, request.text_a, request.text_b or None, settings.method,
+                    settings.target, steps=settings.steps, baseline=settings.baseline,
+                    rule=settings.rule, progress=progress)
         except _Cancelled:
             self.sig_salience_cancelled.emit(request.run)
             return

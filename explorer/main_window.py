@@ -241,6 +241,10 @@ class MainWindow(QMainWindow):
         self._debounce.stop()
         self._request_analysis()
 
+    def _shown_heads(self) -> tuple:
+        """The heads ablated in the analysis on screen: the lab explains that model."""
+        return self.state.ablation.heads if self.state.ablation is not None else ()
+
     def toggle_ablate_mode(self) -> None:
         self.state.set_ablate_mode(not self.state.ablate_mode)
 
@@ -289,7 +293,8 @@ class MainWindow(QMainWindow):
         analysis, method = self.state.analysis, self.state.view_method
         if analysis is None or method == "raw" or method in self.state.lab_maps:
             return
-        self.worker.submit(ExplainMaps(self._seq, analysis.text_a, analysis.text_b or "", method))
+        self.worker.submit(ExplainMaps(self._seq, analysis.text_a, analysis.text_b or "", method,
+                                       head_mask=self._shown_heads()))
 
     def _on_maps(self, seq: int, maps) -> None:
         analysis = self.state.analysis
@@ -310,7 +315,8 @@ class MainWindow(QMainWindow):
         # The bar shows from the start (0 of the steps): a run is often one batch.
         self.state.report_salience_progress(0, settings.steps if settings.method == "ig" else 0)
         self.worker.submit(ExplainSalience(self._seq, self._salience_run, analysis.text_a,
-                                           analysis.text_b or "", settings))
+                                           analysis.text_b or "", settings,
+                                           head_mask=self._shown_heads()))
 
     def _on_salience(self, run: int, salience) -> None:
         if run == self._salience_run:

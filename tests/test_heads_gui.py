@@ -275,3 +275,32 @@ def test_heads_stay_off_while_the_text_changes(qtbot, window, tiny_predictor):
     assert [r.token for r in rows] == list(ablated_mask.tokens)
     for row in rows:
         assert row.old_prob == pytest.approx(float(old[row.token]), abs=1e-6)
+
+
+def test_rollout_and_salience_explain_the_ablated_model(qtbot, window):
+    import torch
+
+    from engine.lab.rollout import residual_attention, rollout
+
+    win = window
+    analysed(qtbot, win, *PAIR)
+    win.state.set_ablated_heads([(0, 1), (1, 2)])
+    ablation = ablated_with(qtbot, win, [(0, 1), (1, 2)])
+    win.state.set_view_method("rollout")
+    qtbot.waitUntil(lambda: "rollout" in win.state.lab_maps, timeout=60_000)
+    expected = rollout(residual_attention(torch.from_numpy(ablation.analysis.attentions)))
+    np.testing.assert_allclose(win.state.lab_maps["rollout"].maps, expected.numpy(), atol=1e-5)
+
+    mask = ablation.analysis.fill_mask[0]
+    top = mask.tokens[0]  # the ablated model's top candidate, shown first
+    win.salience_panel.steps_spin.setValue(4)
+    win.predictions.explain_buttons[mask.position][0].click()
+    qtbot.waitUntil(lambda: win.state.salience is not None, timeout=60_000)
+    assert win.state.salience.target == f"mask:0:{top}"
+    assert win.state.salience.target_value == pytest.approx(float(np.log(mask.probs[0])),
+                                                            abs=1e-5)
+
+    win.state.set_view_method("norm")  # its decomposition has no head gate: said, not faked
+    qtbot.waitUntil(win.error_banner.isVisible, timeout=60_000)
+    assert "cannot show heads ablated" in win.error_banner.text()
+    assert "norm" not in win.state.lab_maps

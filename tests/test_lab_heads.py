@@ -397,4 +397,4 @@ def test_explain_mask_heads_refuses_the_decompositions(hf_pretraining_dir, capsy
     for method in ("norm", "alti"):
         assert cli.main(["explain", "--model", str(hf_pretraining_dir), *PAIR, "--method",
                          method, "--mask-heads", "0:1"]) == 2
-        assert "--mask-heads works with rollout" in capsys.readouterr().err
+        assert "cannot show heads ablated" in capsys.readouterr().err
