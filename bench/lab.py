@@ -22,7 +22,7 @@ multiplied into each self-attention's output by forward hooks, the summed cross-
 masked tokens from the full MLM logits, one backward per batch), importances compared first.
 
     .venv/bin/python bench/lab.py [--reps 10] [--ig-reps 2] [--batch 8] [--skip-base]
-    .venv/bin/python bench/lab.py --heads [--reps 10] [--sentences 256] [--skip-base]
+    .venv/bin/python bench/lab.py --heads [--reps 10] [--sentences 256] [--skip-base] [--wall]
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def bench_heads(name: str, folder: Path, args: argparse.Namespace) -> list[str]:
                  lambda: predictor.analyze(text_a, text_b, head_mask=[(0, 0)]),
              "first toggle on a new text (+ the unablated reference)": first_toggle,
              "logit lens at the [MASK]": lambda: logit_lens(predictor, text_a, text_b)}
-    medians = cpu_medians(calls, args.reps)
+    medians = (interleaved_medians if args.wall else cpu_medians)(calls, args.reps)
     base = medians["analyze()"]
     rows = [f"| {name} | {label} | {ms:.1f} | {ms / base:.2f}x |" for label, ms in medians.items()]
     if args.sentences > 0 and (name == "default" or args.base_importance):
@@ -238,11 +238,15 @@ def bench_heads(name: str, folder: Path, args: argparse.Namespace) -> list[str]:
 
 
 def heads_main(args: argparse.Namespace) -> None:
-    torch.set_num_threads(1)
-    print(f"# bench/lab.py --heads  cpu={cpu_name()!r}  threads=1 (CPU time)  "
+    if not args.wall:
+        torch.set_num_threads(1)
+    clock = "wall time" if args.wall else "CPU time"
+    print(f"# bench/lab.py --heads  cpu={cpu_name()!r}  "
+          f"threads={torch.get_num_threads()} ({clock})  "
           f"torch={torch.__version__}  onednn_packing={packing_available()}  reps={args.reps}  "
           f"sentences={args.sentences}")
-    print("| model | what (128 tokens) | median CPU ms | vs analyze() |")
+    print(f"| model | what (128 tokens) | median {'wall' if args.wall else 'CPU'} ms "
+          "| vs analyze() |")
     print("|---|---|---|---|")
     for row in bench_heads("default", default_model_dir(), args):
         print(row, flush=True)
@@ -264,6 +268,8 @@ def main() -> None:
                         help="only the heads-and-layers rows, in one-thread CPU time")
     parser.add_argument("--sentences", type=int, default=256,
                         help="--heads: sentences for the importance rows (default 256; 0: none)")
+    parser.add_argument("--wall", action="store_true",
+                        help="--heads: wall time with torch's default threads, not CPU time")
     parser.add_argument("--importance-reps", type=int, default=1,
                         help="--heads: runs of each importance side (default 1)")
     parser.add_argument("--base-importance", action="store_true",
