@@ -10,8 +10,10 @@ from contextlib import contextmanager
 
 import torch
 
-# Head and format_heads are re-exported: engine.infer and engine.cli import them from here.
-from engine.lab.head_names import Head, check_heads, format_heads  # noqa: F401
+# The names' old home: engine.infer, engine.cli (and code on other branches) import them here.
+from engine.lab.head_names import (  # noqa: F401
+    Head, all_heads_except, check_heads, format_heads, parse_heads,
+)
 from engine.lab.weights import float32_model
 from engine.results import InferenceError
 from engine.trace import Trace
