@@ -11,7 +11,18 @@ usual forward function (full MLM logits, then the target's log-probability), sam
 baseline and internal batch size; attributions are checked equal first. Also the explorer's
 case: the default model at 32 tokens, IG with 32 steps.
 
+``--heads``: the heads-and-layers rows alone, in one-thread CPU time (``time.process_time``),
+the calls alternating within every rep, on the default model and a bert-base-size one: a
+toggled head (one analysis with the head gate; the first toggle on a new text also makes the
+explorer's unablated reference, a row of its own), the logit lens at the [MASK], against one
+``analyze()``; and MLM head importance over ``--sentences`` sentences of the corpus slice
+(``engine.lab.importance.head_importance``, batches of 16, one backward each) against the same
+computation with ``transformers.BertForPreTraining`` (the same masked batches, a head gate
+multiplied into each self-attention's output by forward hooks, the summed cross-entropy of the
+masked tokens from the full MLM logits, one backward per batch), importances compared first.
+
     .venv/bin/python bench/lab.py [--reps 10] [--ig-reps 2] [--batch 8] [--skip-base]
+    .venv/bin/python bench/lab.py --heads [--reps 10] [--sentences 256] [--skip-base] [--wall]
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from analyze import fixed_pair, make_checkpoint  # noqa: E402
 from common import bert_base_vocab  # noqa: E402
 from engine.cpu_packing import packing_available  # noqa: E402
 from engine.infer import Predictor  # noqa: E402
+from engine.lab.importance import _batches, head_importance, masked_examples  # noqa: E402
 from engine.lab.lens import logit_lens  # noqa: E402
 from engine.lab.maps import explain_maps  # noqa: E402
 from engine.lab.salience import explain_salience, integrated_gradients, prepare  # noqa: E402
@@ -126,13 +138,146 @@ def bench_model(name: str, folder: Path, args: argparse.Namespace) -> list[str]:
     return rows
 
 
+def cpu_medians(calls: dict[str, Callable[[], object]], reps: int) -> dict[str, float]:
+    """Median one-thread CPU ms of each call, the calls alternating within every rep."""
+    for call in calls.values():
+        call()  # warm-up
+    times = {name: [] for name in calls}
+    for _ in range(reps):
+        for name, call in calls.items():
+            t0 = time.process_time()
+            call()
+            times[name].append((time.process_time() - t0) * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def corpus_sentences(count: int) -> list[tuple[str, None]]:
+    path = Path(__file__).resolve().parent.parent / "resources" / "corpus" / "slice.txt"
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return [(line, None) for line in lines if line][:count]
+
+
+def hf_importance(folder: Path, predictor: Predictor, pairs, batch_size: int = 16):
+    """Michel et al.'s importance the stock way: ``transformers``' model, the gate applied by
+    forward hooks on each self-attention (its output [B, T, H] is the heads' contexts side by
+    side), the loss from the full MLM logits; returns a callable giving raw importance [L, N]."""
+    import transformers
+
+    hf = transformers.BertForPreTraining.from_pretrained(folder, dtype=torch.float32).eval()
+    cfg = hf.config
+    heads, size = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads
+    batches = list(_batches(masked_examples(predictor, pairs), batch_size,
+                            predictor.tokenizer.pad_id, torch.device("cpu")))
+    gate = torch.ones(cfg.num_hidden_layers, heads)
+
+    def hook_for(layer: int):
+        def hook(_module, _inputs, output):
+            context = output[0]                                       # [B, T, H]
+            b, t = context.shape[:2]
+            gated = context.view(b, t, heads, size) * gate[layer][None, None, :, None]
+            return (gated.view(b, t, heads * size), *output[1:])
+        return hook
+
+    for layer, block in enumerate(hf.bert.encoder.layer):
+        block.attention.self.register_forward_hook(hook_for(layer))
+
+    def run() -> torch.Tensor:
+        nonlocal gate
+        raw, tokens = torch.zeros(cfg.num_hidden_layers, heads, dtype=torch.float64), 0
+        for batch in batches:
+            gate = torch.ones(cfg.num_hidden_layers, heads, requires_grad=True)
+            logits = hf(input_ids=batch["ids"], attention_mask=batch["mask"],
+                        token_type_ids=batch["types"]).prediction_logits     # [B, T, V]
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1),
+                                                     batch["labels"].flatten(),
+                                                     ignore_index=-100, reduction="sum")
+            (grad,) = torch.autograd.grad(loss, gate)
+            raw += grad.abs().double()
+            tokens += int((batch["labels"] != -100).sum())
+        return raw / max(tokens, 1)
+    return run
+
+
+def bench_heads(name: str, folder: Path, args: argparse.Namespace) -> list[str]:
+    """The heads-and-layers rows of one model, one-thread CPU time."""
+    from explorer.ablation import ReferenceCache, ablated_analysis
+
+    predictor = Predictor.load(folder, device="cpu")
+    text_a, text_b = fixed_pair(predictor.tokenizer, 128)
+
+    def first_toggle():
+        return ablated_analysis(predictor, ReferenceCache(), text_a, text_b, ((0, 0),), 10)
+
+    calls = {"analyze()": lambda: predictor.analyze(text_a, text_b),
+             "toggle one head: analyze(), head 0:0 masked":
+                 lambda: predictor.analyze(text_a, text_b, head_mask=[(0, 0)]),
+             "first toggle on a new text (+ the unablated reference)": first_toggle,
+             "logit lens at the [MASK]": lambda: logit_lens(predictor, text_a, text_b)}
+    medians = (interleaved_medians if args.wall else cpu_medians)(calls, args.reps)
+    base = medians["analyze()"]
+    rows = [f"| {name} | {label} | {ms:.1f} | {ms / base:.2f}x |" for label, ms in medians.items()]
+    if args.sentences > 0 and (name == "default" or args.base_importance):
+        pairs = corpus_sentences(args.sentences)
+        stock = hf_importance(folder, predictor, pairs)
+        head_importance(predictor, corpus_sentences(16))  # warm-up: the float32 twin is made
+        times, results = {"ours": [], "stock": []}, {}
+        for _ in range(args.importance_reps):  # each run takes seconds: no warm-up run
+            for side, run in (("ours", lambda: torch.from_numpy(
+                    head_importance(predictor, pairs).raw)), ("stock", stock)):
+                t0 = time.process_time()
+                results[side] = run()
+                times[side].append((time.process_time() - t0) * 1000)
+        timed = {side: statistics.median(values) for side, values in times.items()}
+        diff = float((results["ours"] - results["stock"]).abs().max()
+                     / results["stock"].abs().max())
+        rows.append(f"| {name} | MLM importance, {len(pairs)} sentences (ours) | "
+                    f"{timed['ours']:.0f} | {timed['ours'] / timed['stock']:.2f}x of "
+                    f"transformers + hooks ({timed['stock']:.0f} ms); max relative diff "
+                    f"{diff:.1e} |")
+    return rows
+
+
+def heads_main(args: argparse.Namespace) -> None:
+    if not args.wall:
+        torch.set_num_threads(1)
+    clock = "wall time" if args.wall else "CPU time"
+    print(f"# bench/lab.py --heads  cpu={cpu_name()!r}  "
+          f"threads={torch.get_num_threads()} ({clock})  "
+          f"torch={torch.__version__}  onednn_packing={packing_available()}  reps={args.reps}  "
+          f"sentences={args.sentences}")
+    print(f"| model | what (128 tokens) | median {'wall' if args.wall else 'CPU'} ms "
+          "| vs analyze() |")
+    print("|---|---|---|---|")
+    for row in bench_heads("default", default_model_dir(), args):
+        print(row, flush=True)
+    if not args.skip_base:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "bert-base-random"
+            make_checkpoint(folder, bert_base_vocab())
+            for row in bench_heads("bert-base", folder, args):
+                print(row, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--ig-reps", type=int, default=2)
     parser.add_argument("--batch", type=int, default=8, help="IG internal batch size (both)")
     parser.add_argument("--skip-base", action="store_true", help="only the default model")
+    parser.add_argument("--heads", action="store_true",
+                        help="only the heads-and-layers rows, in one-thread CPU time")
+    parser.add_argument("--sentences", type=int, default=256,
+                        help="--heads: sentences for the importance rows (default 256; 0: none)")
+    parser.add_argument("--wall", action="store_true",
+                        help="--heads: wall time with torch's default threads, not CPU time")
+    parser.add_argument("--importance-reps", type=int, default=1,
+                        help="--heads: runs of each importance side (default 1)")
+    parser.add_argument("--base-importance", action="store_true",
+                        help="--heads: the importance rows on bert-base too (slow)")
     args = parser.parse_args()
+    if args.heads:
+        heads_main(args)
+        return
 
     print(f"# bench/lab.py  cpu={cpu_name()!r}  threads={torch.get_num_threads()}  "
           f"torch={torch.__version__}  onednn_packing={packing_available()}  reps={args.reps}  "

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine import atomic
+from engine.lab.head_names import Head, format_heads
 from engine.results import Analysis, AttributionMaps, Salience, TaskPrediction
 
 EXPORT_SUFFIXES = (".npz", ".json")
@@ -76,8 +77,10 @@ def engine_version() -> str:
 
 
 def export_meta(*, model_path: str | os.PathLike | None = None, model_name: str | None = None,
-                settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``meta`` block of an export: what made it (model, engine) and with which settings
+                settings: dict[str, Any] | None = None,
+                masked_heads: tuple[Head, ...] = ()) -> dict[str, Any]:
+    """The ``meta`` block of an export: what made it (model, engine, the heads ablated, as
+    ``--mask-heads`` names them: "0:3,5:11", "" for none) and with which settings
     (``top_k``, ``device``... as the caller gives them). Fields are added here, and only here."""
     return {
         "format_version": EXPORT_FORMAT_VERSION,
@@ -85,12 +88,14 @@ def export_meta(*, model_path: str | os.PathLike | None = None, model_name: str 
         "model_name": model_name,
         "engine_version": engine_version(),
         "settings": dict(settings or {}),
+        "masked_heads": format_heads(masked_heads),
     }
 
 
 def save_analysis(analysis: Analysis, path: str | os.PathLike, *,
                   model_path: str | os.PathLike | None = None, model_name: str | None = None,
-                  settings: dict[str, Any] | None = None) -> Path:
+                  settings: dict[str, Any] | None = None,
+                  masked_heads: tuple[Head, ...] = ()) -> Path:
     """Write the analysis; the suffix (.npz or .json) picks the format. Written atomically.
 
     Both formats carry the same summary (:func:`analysis_summary`) with the :func:`export_meta`
@@ -99,7 +104,8 @@ def save_analysis(analysis: Analysis, path: str | os.PathLike, *,
     path = Path(path)
     if path.suffix not in EXPORT_SUFFIXES:
         raise ValueError(f"{path}: export format must be one of {', '.join(EXPORT_SUFFIXES)}")
-    summary = {"meta": export_meta(model_path=model_path, model_name=model_name, settings=settings),
+    summary = {"meta": export_meta(model_path=model_path, model_name=model_name, settings=settings,
+                                   masked_heads=masked_heads),
                **analysis_summary(analysis)}
     with atomic.atomic_open(path) as f:  # a failed export leaves nothing half-written behind
         if path.suffix == ".npz":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from engine.cli_heads import add_mask_heads_option, masked_heads
 from engine.results import (DEFAULT_IG_STEPS, IG_BASELINES, IG_ROWS_PER_PASS, IG_RULES,
                             MAP_METHODS, SALIENCE_METHODS, InferenceError)
 
@@ -55,6 +56,7 @@ def add_explain_command(sub: argparse._SubParsersAction, load_predictor: Callabl
     p.add_argument("--bf16", action="store_true", help="bfloat16 weights for the plain pass; "
                                                         "gradients always run in float32")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    add_mask_heads_option(p)  # rollout and the salience methods (norm and ALTI: not yet)
     p.set_defaults(func=lambda args: cmd_explain(args, load_predictor, emit))
 
 
@@ -68,23 +70,41 @@ def _check(args: argparse.Namespace) -> None:
         from engine.lab.targets import parse_target
 
         parse_target(args.target)
+    if args.mask_heads:
+        from engine.lab.ablation import check_gateable
+
+        check_gateable(args.method, masked_heads(args))
 
 
 def cmd_explain(args: argparse.Namespace, load_predictor: Callable, emit: Callable) -> int:
+    from engine.lab.ablation import gated_passes
+
     _check(args)
+    heads = masked_heads(args)
     predictor = load_predictor(args)
+    with gated_passes(predictor, heads, gradients=args.method not in MAP_METHODS):
+        result, lines = _explain(args, predictor)
+    data = result.to_dict()
+    if heads:
+        from engine.lab.head_names import format_heads
+
+        data["masked_heads"] = format_heads(heads)
+    emit(args, data, lines)
+    return 0
+
+
+def _explain(args: argparse.Namespace, predictor):
+    """(the result, its text lines) of the chosen method."""
     if args.method in MAP_METHODS:
         from engine.lab.maps import explain_maps
 
         result = explain_maps(predictor, args.text_a, args.text_b, [args.method])[args.method]
-        emit(args, result.to_dict(), _map_lines(result))
-    else:
-        from engine.lab.salience import explain_salience
+        return result, _map_lines(result)
+    from engine.lab.salience import explain_salience
 
-        result = explain_salience(predictor, args.text_a, args.text_b, args.method, args.target,
-                                  args.steps, args.baseline, args.rule, args.batch)
-        emit(args, result.to_dict(), _salience_lines(result))
-    return 0
+    result = explain_salience(predictor, args.text_a, args.text_b, args.method, args.target,
+                              args.steps, args.baseline, args.rule, args.batch)
+    return result, _salience_lines(result)
 
 
 def _map_lines(result) -> list[str]:

@@ -45,6 +45,24 @@ def add_heads_commands(sub: argparse._SubParsersAction, load_predictor: Callable
                         "10%% at a time")
     p.add_argument("--batch", type=int, default=HEAD_BATCH,
                    help=f"examples per pass (default {HEAD_BATCH})")
+    task = p.add_argument_group(
+        "--task-loss", "a fine-tuned model's own task: --data is a labelled file in the "
+        "fine-tuning formats (CSV, TSV or JSONL for classify/regress, CoNLL for tag, SQuAD JSON "
+        "for qa), read with the model's labels; importance is taken for the task loss and "
+        "--prune-curve scores the task's main metric")
+    task.add_argument("--task-loss", action="store_true",
+                      help="importance for the fine-tuned model's task loss over --data")
+    task.add_argument("--text-a", dest="text_a_column", default="text", metavar="COL",
+                      help="column of text A (a name, or a 0-based index with --no-header; "
+                           "default 'text')")
+    task.add_argument("--text-b", dest="text_b_column", metavar="COL",
+                      help="column of text B, for pairs")
+    task.add_argument("--label", dest="label_column", default="label", metavar="COL",
+                      help="label column (default 'label')")
+    task.add_argument("--no-header", dest="has_header", action="store_false",
+                      help="CSV/TSV without a header row")
+    task.add_argument("--seq-len", type=int, default=128,
+                      help="tokens per example, as finetune's --seq-len (default 128)")
     _common(p)
     p.set_defaults(func=lambda args: cmd_heads(args, load_predictor, emit))
 
@@ -61,7 +79,7 @@ def add_heads_commands(sub: argparse._SubParsersAction, load_predictor: Callable
 
 def masked_heads(args: argparse.Namespace):
     """--mask-heads as (layer, head) pairs, names checked (before the slow model load)."""
-    from engine.lab.ablation import parse_heads
+    from engine.lab.head_names import parse_heads
 
     return parse_heads(args.mask_heads) if args.mask_heads else ()
 
@@ -87,14 +105,13 @@ def cmd_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable
     if heads and args.prune_curve:
         raise InferenceError("--prune-curve masks heads itself, from the whole model: drop "
                              "--mask-heads")
+    if args.task_loss:
+        return _task_heads(args, load_predictor, emit, heads)
     pairs = read_pairs(args.data) if args.data else [(args.text_a, args.text_b)]
     predictor = load_predictor(args)
     stats = head_statistics(predictor, pairs, head_mask=heads)
     data = {"statistics": stats.to_dict()}
-    lines = [f"{stats.examples} example(s); uniform entropy log n = {stats.uniform_entropy:.3f}"]
-    for key, meaning in HEAD_STATISTICS.items():
-        lines += _grid(f"{key}: {meaning}", stats.shares[key])
-    lines += _grid("entropy (nats)", stats.entropy)
+    lines = _statistics_lines(stats)
     if "mlm" in predictor.capabilities:
         importance = head_importance(predictor, pairs, args.batch, head_mask=heads)
         data["importance"] = importance.to_dict()
@@ -103,16 +120,62 @@ def cmd_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable
         if args.prune_curve:
             curve = pruning_curve(predictor, pairs, importance, batch_size=args.batch)
             data["prune_curve"] = curve.to_dict()
-            lines.append("pruning curve (least important heads masked first):")
-            lines += [f"  {p.fraction:4.0%} ({len(p.masked):3d} heads)  masked-token accuracy "
-                      f"{p.metric:.2%}" for p in curve.points]
+            lines += _curve_lines(curve, "masked-token accuracy")
     else:
-        lines.append("note: this model has no MLM head, so no MLM importance")
+        lines.append("note: this model has no MLM head, so no MLM importance (a fine-tuned "
+                     "model: --task-loss with a labelled --data file)")
+    _emit_heads(args, emit, data, lines, heads)
+    return 0
+
+
+def _statistics_lines(stats) -> list[str]:
+    lines = [f"{stats.examples} example(s); uniform entropy log n = {stats.uniform_entropy:.3f}"]
+    for key, meaning in HEAD_STATISTICS.items():
+        lines += _grid(f"{key}: {meaning}", stats.shares[key])
+    return lines + _grid("entropy (nats)", stats.entropy)
+
+
+def _curve_lines(curve, metric_name: str, style: str = ".2%") -> list[str]:
+    return ["pruning curve (least important heads masked first):"] + [
+        f"  {p.fraction:4.0%} ({len(p.masked):3d} heads)  {metric_name} {p.metric:{style}}"
+        for p in curve.points]
+
+
+def _emit_heads(args, emit: Callable, data: dict, lines: list[str], heads) -> None:
     if heads:
-        from engine.lab.ablation import format_heads
+        from engine.lab.head_names import format_heads
 
         data["masked_heads"] = format_heads(heads)
     emit(args, data, lines)
+
+
+def _task_heads(args: argparse.Namespace, load_predictor: Callable, emit: Callable,
+                heads) -> int:
+    """``heads --task-loss``: statistics, task-loss importance and the task-metric curve over
+    a labelled file."""
+    from engine.lab.task_importance import (TaskColumns, task_importance, task_of,
+                                            task_pruning_curve, task_statistics)
+
+    if args.data is None or args.text_a is not None:
+        raise InferenceError("--task-loss reads a labelled --data FILE (the fine-tuning "
+                             "formats), not TEXT_A")
+    if args.seq_len < 8:
+        raise InferenceError(f"--seq-len must be at least 8, got {args.seq_len}")
+    predictor = load_predictor(args)
+    columns = TaskColumns(args.text_a_column, args.text_b_column, args.label_column,
+                          args.has_header)
+    task = task_of(predictor, args.data, columns, args.seq_len)
+    stats = task_statistics(predictor, task, heads)
+    importance = task_importance(predictor, task, args.batch, heads)
+    data = {"statistics": stats.to_dict(), "importance": importance.to_dict()}
+    lines = _statistics_lines(stats) + _grid(
+        f"importance ({task.spec.problem} task loss over {importance.tokens} loss terms; per "
+        "layer L2-normalised, then min-max)", importance.normalised)
+    if args.prune_curve:
+        curve = task_pruning_curve(predictor, task, importance)
+        data["prune_curve"] = curve.to_dict()
+        lines += _curve_lines(curve, task.main_metric, ".4f")
+    _emit_heads(args, emit, data, lines, heads)
     return 0
 
 

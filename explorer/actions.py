@@ -46,6 +46,11 @@ ACTIONS: dict[str, ActionSpec] = {
                                   tip="The loaded model's MODEL_CARD.md (or README.md), rendered"),
     "keyboard_shortcuts": ActionSpec("&Keyboard shortcuts", "show_shortcuts", "Ctrl+/"),
     "about": ActionSpec("&About BERT Explorer", "show_about"),
+    "ablate_mode": ActionSpec("&Ablate heads on click", "toggle_ablate_mode", "Ctrl+Shift+A",
+                              tip="While on, a click on a head in the Model tab or the Head lab "
+                                  "switches it off or back on"),
+    "reset_ablation": ActionSpec("&Reset ablation", "reset_ablation",
+                                 tip="Every head back on: the original predictions"),
 }
 
 SEPARATOR = "-"
@@ -56,5 +61,6 @@ MENUS: dict[str, tuple[str, ...]] = {
               SEPARATOR, "export_png", "export_salience_png",
               "export_analysis", "export_lab", SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
+    "H&eads": ("ablate_mode", "reset_ablation"),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),
 }

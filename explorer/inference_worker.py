@@ -1,7 +1,9 @@
 """The one place torch runs in the GUI: a long-lived thread that loads models and analyses text.
 
 The window submits typed requests (``LoadModel``, ``Analyze``, and after an analysis the lab's
-``ExplainMaps`` and ``ExplainSalience``; a new kind is a class and a handler). The newest
+``ExplainMaps`` and ``ExplainSalience``, the Head lab's ``explorer.head_lab_requests``; a new
+kind is a class and a handler; an ``Analyze`` with ``head_mask`` answers by
+``sig_ablated_ready`` with an ``explorer.ablation.Ablated``). The newest
 request of each kind replaces a pending one, so typing fast queues nothing and the thread
 always works on the newest text next. A model load goes first; once it succeeds it drops
 pending work for the old model and answers with the new model and its first analysis
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import threading
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QThread, Signal
 
 from engine.results import USER_ERRORS, Analysis, ModelSummary
+from explorer.ablation import ReferenceCache, ablated_analysis
+from explorer.head_lab_requests import HEAD_LAB_REQUESTS, compute as compute_head_lab
 from explorer.state import SalienceSettings
 
 
@@ -34,6 +38,7 @@ class Analyze:
     text_a: str
     text_b: str
     top_k: int = 10
+    head_mask: tuple[tuple[int, int], ...] = ()  # ablated heads: answered by sig_ablated_ready
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class ExplainMaps:
     text_a: str
     text_b: str
     method: str     # a key of engine.results.MAP_METHODS
+    head_mask: tuple[tuple[int, int], ...] = ()  # the analysis's ablated heads
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class ExplainSalience:
     text_a: str
     text_b: str
     settings: SalienceSettings
+    head_mask: tuple[tuple[int, int], ...] = ()  # the analysis's ablated heads
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,9 @@ class InferenceWorker(QThread):
     sig_series_point = Signal(int, object, int, int)  # run number, SeriesPoint, done, of
     sig_series_ready = Signal(int, object)    # run number, CheckpointSeries
     sig_series_failed = Signal(int, str)
+    sig_ablated_ready = Signal(int, object)   # sequence number, explorer.ablation.Ablated
+    sig_head_lab_ready = Signal(object, object)  # request (explorer.head_lab_requests), its result
+    sig_head_lab_failed = Signal(object, str)    # request, message
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -108,6 +118,8 @@ class InferenceWorker(QThread):
         self._handlers = {LoadModel: self._load, Analyze: self._analyze,
                           ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience,
                           ReadSeries: self._read_series}
+        self._handlers.update({kind: self._head_lab for kind in HEAD_LAB_REQUESTS})
+        self._references = ReferenceCache()  # the unablated model's view of the newest input
 
     # ----- called from the GUI thread -----
 
@@ -157,6 +169,7 @@ class InferenceWorker(QThread):
             first = self._pending.pop(Analyze, request.first)
             self._pending.clear()
             self._analysed_seq = first.seq
+        first = replace(first, head_mask=())  # the old model's ablated heads are not this one's
         try:
             analysis, error = self._run_analysis(first), None
         except Exception as exc:
@@ -168,6 +181,9 @@ class InferenceWorker(QThread):
             self.sig_analysis_failed.emit(request.seq, "no model loaded: open a model folder")
             return
         self._analysed_seq = request.seq
+        if request.head_mask:
+            self._analyze_ablated(request)
+            return
         try:
             result = self._run_analysis(request)
         except Exception as exc:
@@ -179,15 +195,36 @@ class InferenceWorker(QThread):
         return self._predictor.analyze(request.text_a, request.text_b or None,
                                        top_k=request.top_k)
 
+    def _analyze_ablated(self, request: Analyze) -> None:
+        try:
+            result = ablated_analysis(self._predictor, self._references, request.text_a,
+                                      request.text_b or None, request.head_mask, request.top_k)
+        except Exception as exc:
+            self.sig_analysis_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_ablated_ready.emit(request.seq, result)
+
+    def _head_lab(self, request) -> None:
+        if self._predictor is None or request.seq < self._analysed_seq:
+            return
+        try:
+            result = compute_head_lab(self._predictor, request)
+        except Exception as exc:
+            self.sig_head_lab_failed.emit(request, _message(exc))
+            return
+        self.sig_head_lab_ready.emit(request, result)
 
     def _explain_maps(self, request: ExplainMaps) -> None:
         if self._predictor is None or request.seq < self._analysed_seq:
             return
         try:
+            from engine.lab.ablation import check_gateable, gated_passes
             from engine.lab.maps import explain_maps
 
-            maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
-                                [request.method])[request.method]
+            check_gateable(request.method, request.head_mask)
+            with gated_passes(self._predictor, request.head_mask):
+                maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
+                                    [request.method])[request.method]
         except Exception as exc:
             self.sig_maps_failed.emit(request.seq, _message(exc))
             return
@@ -206,12 +243,14 @@ class InferenceWorker(QThread):
                     raise _Cancelled
 
         try:
+            from engine.lab.ablation import gated_passes
             from engine.lab.salience import explain_salience
 
-            salience = explain_salience(
-                self._predictor, request.text_a, request.text_b or None, settings.method,
-                settings.target, steps=settings.steps, baseline=settings.baseline,
-                rule=settings.rule, progress=progress)
+            with gated_passes(self._predictor, request.head_mask, gradients=True):
+                salience = explain_salience(
+                    self._predictor, request.text_a, request.text_b or None, settings.method,
+                    settings.target, steps=settings.steps, baseline=settings.baseline,
+                    rule=settings.rule, progress=progress)
         except _Cancelled:
             self.sig_salience_cancelled.emit(request.run)
             return

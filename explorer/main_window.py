@@ -3,6 +3,7 @@ the inference worker. Wiring only: no analysis logic, no torch."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -92,6 +93,13 @@ class MainWindow(QMainWindow):
         self.worker.sig_salience_failed.connect(self._on_salience_failed)
         self.worker.sig_salience_progress.connect(self._on_salience_progress)
         self.worker.sig_salience_cancelled.connect(self._on_salience_cancelled)
+        # Head ablation and the head lab (explorer.ablation, explorer.head_lab_requests)
+        self.state.sig_ablated_heads_changed.connect(lambda _heads: self._ablation_changed())
+        self.worker.sig_ablated_ready.connect(self._on_ablated)
+        self.attention.head_lab.sig_request.connect(
+            lambda request: self.worker.submit(replace(request, seq=self._seq)))
+        self.worker.sig_head_lab_ready.connect(self.attention.head_lab.show_result)
+        self.worker.sig_head_lab_failed.connect(self.attention.head_lab.show_failure)
         self._restore_settings()
 
     # ----- layout and menus -----
@@ -233,7 +241,8 @@ class MainWindow(QMainWindow):
 
     def _next_analysis(self) -> Analyze:
         self._seq += 1
-        return Analyze(self._seq, self.state.text_a, self.state.text_b)
+        return Analyze(self._seq, self.state.text_a, self.state.text_b,
+                       head_mask=self.state.ablated_heads)
 
     def _request_analysis(self) -> None:
         if self.state.model is None:
@@ -246,6 +255,27 @@ class MainWindow(QMainWindow):
             return  # a newer request is on its way: drop the stale result
         self.state.set_analysis(analysis)
         self._analysis_shown(seq, analysis)
+
+    def _ablation_changed(self) -> None:
+        """Heads switched off or on: fill-mask and NSP again at once, not after the debounce."""
+        self._debounce.stop()
+        self._request_analysis()
+
+    def _shown_heads(self) -> tuple:
+        """The heads ablated in the analysis on screen: the lab explains that model."""
+        return self.state.ablation.heads if self.state.ablation is not None else ()
+
+    def toggle_ablate_mode(self) -> None:
+        self.state.set_ablate_mode(not self.state.ablate_mode)
+
+    def reset_ablation(self) -> None:
+        self.state.set_ablated_heads(())
+
+    def _on_ablated(self, seq: int, ablated) -> None:
+        if seq != self._seq:
+            return
+        self.state.set_analysis(ablated.analysis, ablated)
+        self._analysis_shown(seq, ablated.analysis)
 
     def _analysis_shown(self, seq: int, analysis: Analysis) -> None:
         """Title, status bar and the applied signal, for an analysis now in the state."""
@@ -283,7 +313,8 @@ class MainWindow(QMainWindow):
         analysis, method = self.state.analysis, self.state.view_method
         if analysis is None or method == "raw" or method in self.state.lab_maps:
             return
-        self.worker.submit(ExplainMaps(self._seq, analysis.text_a, analysis.text_b or "", method))
+        self.worker.submit(ExplainMaps(self._seq, analysis.text_a, analysis.text_b or "", method,
+                                       head_mask=self._shown_heads()))
 
     def _on_maps(self, seq: int, maps) -> None:
         analysis = self.state.analysis
@@ -304,7 +335,8 @@ class MainWindow(QMainWindow):
         # The bar shows from the start (0 of the steps): a run is often one batch.
         self.state.report_salience_progress(0, settings.steps if settings.method == "ig" else 0)
         self.worker.submit(ExplainSalience(self._seq, self._salience_run, analysis.text_a,
-                                           analysis.text_b or "", settings))
+                                           analysis.text_b or "", settings,
+                                           head_mask=self._shown_heads()))
 
     def _on_salience(self, run: int, salience) -> None:
         if run == self._salience_run:

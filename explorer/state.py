@@ -60,6 +60,10 @@ class ExplorerState(QObject):
     sig_compare_model_changed = Signal(object)    # ModelSummary | None
     sig_compare_changed = Signal(object)          # engine.results_compare.AnalysisPair | None
     sig_compare_source_changed = Signal(str)      # a key of COMPARE_SOURCES
+    # Head ablation (explorer.ablation): the heads switched off, as sorted (layer, head)
+    # pairs, and whether a click in the model view or the head lab toggles one.
+    sig_ablated_heads_changed = Signal(object)    # tuple[(layer, head), ...]
+    sig_ablate_mode_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -80,6 +84,11 @@ class ExplorerState(QObject):
         self.compare_model: ModelSummary | None = None
         self.compare = None  # AnalysisPair of the latest pairing (``compare_pair``: current)
         self.compare_source = "A"
+        self.ablated_heads: tuple[tuple[int, int], ...] = ()
+        self.ablate_mode = False
+        # explorer.ablation.Ablated of the analysis shown when it was made with heads ablated
+        # (it carries the unablated model's probabilities); None for a plain analysis.
+        self.ablation = None
 
     def set_texts(self, text_a: str, text_b: str) -> None:
         if (text_a, text_b) != (self.text_a, self.text_b):
@@ -90,13 +99,16 @@ class ExplorerState(QObject):
     def set_model(self, model: ModelSummary | None, analysis: Analysis | None = None) -> None:
         """A new model and its first analysis (None when that failed), announced together."""
         self.model = model
+        self.ablated_heads, self.ablation = (), None  # its heads are not the old model's
         if model is not None:
             self.layer = min(self.layer, model.layers - 1)
             self.head = self.head if self.head < model.heads else MEAN_HEAD
         self._keep_analysis(analysis)
         self.sig_model_changed.emit(model)
 
-    def set_analysis(self, analysis: Analysis | None) -> None:
+    def set_analysis(self, analysis: Analysis | None, ablation=None) -> None:
+        """``ablation``: the ``explorer.ablation.Ablated`` it came with, when heads were off."""
+        self.ablation = ablation
         self._keep_analysis(analysis)
         self.sig_analysis_changed.emit(analysis)
 
@@ -176,6 +188,19 @@ class ExplorerState(QObject):
         if source != self.compare_source:
             self.compare_source = source
             self.sig_compare_source_changed.emit(source)
+    def set_ablated_heads(self, heads) -> None:
+        heads = tuple(sorted({(int(l), int(h)) for l, h in heads}))
+        if heads != self.ablated_heads:
+            self.ablated_heads = heads
+            self.sig_ablated_heads_changed.emit(heads)
+
+    def toggle_ablated_head(self, layer: int, head: int) -> None:
+        self.set_ablated_heads(set(self.ablated_heads) ^ {(layer, head)})
+
+    def set_ablate_mode(self, on: bool) -> None:
+        if on != self.ablate_mode:
+            self.ablate_mode = on
+            self.sig_ablate_mode_changed.emit(on)
 
     def set_busy(self, busy: bool) -> None:
         if busy != self.busy:

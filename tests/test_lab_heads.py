@@ -11,10 +11,12 @@ import torch
 
 from engine import cli
 from engine.config import BertConfig
-from engine.lab.ablation import all_heads_except, format_heads, head_gate, parse_heads
+from engine.lab.ablation import head_gate
+from engine.lab.head_names import all_heads_except, format_heads, parse_heads
 from engine.lab.heads import attention_statistics, read_pairs
-from engine.lab.importance import (_batches, _mlm_logits, head_importance, masked_accuracy,
-                                   masked_examples, pruning_curve)
+from engine.lab.importance import (MaskedExample, _batches, _mlm_logits, head_importance,
+                                   masked_accuracy, masked_examples, prediction_importance,
+                                   pruning_curve)
 from engine.lab.lens import logit_lens
 from engine.lab.neuron import neuron_view
 from engine.lab.weights import float32_model
@@ -160,6 +162,41 @@ def test_importance_gradient_matches_a_finite_difference(tiny_predictor):
         assert importance.raw[layer, head] * importance.tokens == pytest.approx(finite, rel=1e-3)
     per_layer = importance.normalised
     assert per_layer.min() == 0 and per_layer.max() == 1
+
+
+def test_prediction_importance_is_the_gradient_of_the_top_candidates_loss(tiny_predictor):
+    """At the typed [MASK]: L = cross-entropy of the model's own top candidate; matches a
+    finite difference, and the label is the one fill-mask shows first."""
+    text_a, text_b = PAIR
+    importance = prediction_importance(tiny_predictor, text_a, text_b)
+    assert importance.loss == "mlm_prediction" and importance.tokens == 1
+    top = int(tiny_predictor.analyze(text_a, text_b, top_k=1).fill_mask[0].token_ids[0])
+    enc = tiny_predictor.tokenizer.encode(text_a, text_b)
+    labels = np.full(len(enc.ids), -100)
+    labels[enc.ids.index(tiny_predictor.tokenizer.mask_id)] = top
+    example = MaskedExample(np.asarray(enc.ids), np.asarray(enc.token_type_ids), labels)
+    (batch,) = _batches([example], 1, 0, torch.device("cpu"))
+    model = copy.deepcopy(float32_model(tiny_predictor)).double()
+
+    def loss(gate: torch.Tensor) -> float:
+        with torch.no_grad():
+            logits, labels = _mlm_logits(model, batch, gate)
+            return float(torch.nn.functional.cross_entropy(logits, labels, reduction="sum"))
+
+    eps = 1e-5
+    for layer, head in [(0, 1), (1, 3)]:
+        up, down = torch.ones(2, 4, dtype=torch.float64), torch.ones(2, 4, dtype=torch.float64)
+        up[layer, head] += eps
+        down[layer, head] -= eps
+        finite = abs(loss(up) - loss(down)) / (2 * eps)
+        assert importance.raw[layer, head] == pytest.approx(finite, rel=1e-3)
+
+
+def test_prediction_importance_without_a_mask_is_the_evaluate_masked_importance(
+        tiny_predictor):
+    text = SENTENCES[0]
+    np.testing.assert_array_equal(prediction_importance(tiny_predictor, *text).raw,
+                                  head_importance(tiny_predictor, [text]).raw)
 
 
 def test_pruning_curve_at_zero_equals_the_unpruned_accuracy(tiny_predictor):
@@ -311,3 +348,53 @@ def test_heads_command_over_a_file(capsys, hf_pretraining_dir, tmp_path):
     # a gate acts after its layer's softmax: layer 0's maps stay, layer 1's see its effect
     np.testing.assert_allclose(masked[0], plain[0], rtol=1e-6)
     assert not np.array_equal(masked[1], plain[1])
+
+
+def test_explain_mask_heads_ablates_the_rollout_pass(tiny_predictor, hf_pretraining_dir,
+                                                     capsys):
+    from engine.lab.rollout import residual_attention, rollout
+
+    assert cli.main(["explain", "--model", str(hf_pretraining_dir), "--device", "cpu", *PAIR,
+                     "--method", "rollout", "--mask-heads", "0:1,1:2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["masked_heads"] == "0:1,1:2"
+    attentions = torch.from_numpy(tiny_predictor.analyze(*PAIR, head_mask=[(0, 1), (1, 2)])
+                                  .attentions)  # [L, N, T, T] of the ablated model
+    expected = rollout(residual_attention(attentions)).numpy()
+    np.testing.assert_allclose(np.array(data["maps"]), expected, atol=1e-5)
+    plain = tiny_predictor.analyze(*PAIR).attentions
+    assert not np.allclose(np.array(data["maps"]),
+                           rollout(residual_attention(torch.from_numpy(plain))).numpy())
+
+
+def test_explain_mask_heads_explains_the_ablated_prediction(tiny_predictor, hf_pretraining_dir,
+                                                            capsys):
+    heads = [(1, 0), (1, 3)]
+    top = tiny_predictor.analyze(*PAIR, top_k=1, head_mask=heads).fill_mask[0]
+    assert cli.main(["explain", "--model", str(hf_pretraining_dir), "--device", "cpu", *PAIR,
+                     "--method", "grad", "--target", "mask:0", "--mask-heads", "1:0,1:3",
+                     "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert top.tokens[0] in data["target_label"]  # the ablated model's own top candidate
+    assert data["target_value"] == pytest.approx(float(np.log(top.probs[0])), abs=1e-5)
+
+
+def test_gated_passes_ablate_inside_the_block_only(tiny_predictor):
+    from engine.lab.ablation import gated_passes
+
+    heads = [(0, 2), (1, 1)]
+    plain = tiny_predictor.analyze(*PAIR)
+    with gated_passes(tiny_predictor, heads, gradients=True):
+        inside = tiny_predictor.analyze(*PAIR)
+    np.testing.assert_allclose(inside.attentions,
+                               tiny_predictor.analyze(*PAIR, head_mask=heads).attentions,
+                               atol=1e-6)
+    assert not np.allclose(inside.attentions, plain.attentions)
+    np.testing.assert_array_equal(tiny_predictor.analyze(*PAIR).attentions, plain.attentions)
+
+
+def test_explain_mask_heads_refuses_the_decompositions(hf_pretraining_dir, capsys):
+    for method in ("norm", "alti"):
+        assert cli.main(["explain", "--model", str(hf_pretraining_dir), *PAIR, "--method",
+                         method, "--mask-heads", "0:1"]) == 2
+        assert "cannot show heads ablated" in capsys.readouterr().err

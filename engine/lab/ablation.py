@@ -5,39 +5,18 @@ head's context by 1 (kept) or 0 (ablated) before the attention output projection
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 
+# The names' old home: engine.infer, engine.cli (and code on other branches) import them here.
+from engine.lab.head_names import (  # noqa: F401
+    Head, all_heads_except, check_heads, format_heads, parse_heads,
+)
+from engine.lab.weights import float32_model
 from engine.results import InferenceError
-
-Head = tuple[int, int]  # (layer, head), both from 0
-
-
-def parse_heads(text: str) -> tuple[Head, ...]:
-    """``"0:1,2:3"`` -> ((0, 1), (2, 3)), sorted, each once; a bad name is an InferenceError."""
-    heads = set()
-    for name in text.split(","):
-        parts = name.strip().split(":")
-        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-            raise InferenceError(f"bad head name {name.strip()!r}: heads are named L:H (layer "
-                                 "and head, both counted from 0), e.g. 0:3,5:11")
-        heads.add((int(parts[0]), int(parts[1])))
-    return tuple(sorted(heads))
-
-
-def format_heads(heads: Iterable[Head]) -> str:
-    """The inverse of ``parse_heads``."""
-    return ",".join(f"{layer}:{head}" for layer, head in sorted(heads))
-
-
-def check_heads(heads: Iterable[Head], num_layers: int, num_heads: int) -> tuple[Head, ...]:
-    heads = tuple(sorted(set(heads)))
-    for layer, head in heads:
-        if not (0 <= layer < num_layers and 0 <= head < num_heads):
-            raise InferenceError(f"no head {layer}:{head} in this model: layers 0-"
-                                 f"{num_layers - 1}, heads 0-{num_heads - 1}")
-    return heads
+from engine.trace import Trace
 
 
 def head_gate(heads: Iterable[Head], num_layers: int, num_heads: int,
@@ -58,7 +37,44 @@ def predictor_gate(predictor, heads: Iterable[Head] | None) -> torch.Tensor | No
     return head_gate(heads, cfg.num_hidden_layers, cfg.num_attention_heads, predictor.device)
 
 
-def all_heads_except(keep: Iterable[Head], num_layers: int, num_heads: int) -> tuple[Head, ...]:
-    """Every head but ``keep``: the mask that ablates all but these."""
-    kept = set(check_heads(keep, num_layers, num_heads))
-    return tuple((l, h) for l in range(num_layers) for h in range(num_heads) if (l, h) not in kept)
+# Map methods that decompose the attention block from its recordings without the head gate.
+GATELESS_MAP_METHODS = ("norm", "alti")
+
+
+def check_gateable(method: str, heads: Iterable[Head]) -> None:
+    """An InferenceError for a map method that cannot show an ablated model."""
+    if tuple(heads) and method in GATELESS_MAP_METHODS:
+        raise InferenceError(f"{method} decomposes the attention block without the head gate, "
+                             "so it cannot show heads ablated yet (rollout and the salience "
+                             "methods can)")
+
+
+@contextmanager
+def gated_passes(predictor, heads: Iterable[Head], gradients: bool = False) -> Iterator[None]:
+    """Within the block, every encoder pass of ``predictor``'s model (and, with ``gradients``,
+    of the float32 twin that gradients run on) has ``heads`` ablated, whatever code makes the
+    pass: for analyses that build their own passes (``bert-engine explain``). A pass given its
+    own gate gets the product of both."""
+    gate = predictor_gate(predictor, heads)
+    if gate is None:
+        yield
+        return
+
+    def hook(_module, args, kwargs):
+        trace = kwargs.get("trace")
+        if trace is None:
+            kwargs["trace"] = Trace(head_gate=gate)
+        else:
+            trace.head_gate = gate if trace.head_gate is None else trace.head_gate * gate
+        return args, kwargs
+
+    encoders = [predictor.encoder]
+    if gradients:
+        twin = float32_model(predictor)
+        encoders.append(getattr(twin, "bert", twin))
+    handles = [e.register_forward_pre_hook(hook, with_kwargs=True) for e in encoders]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

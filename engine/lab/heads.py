@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from engine.lab.ablation import Head
+from engine.lab.head_names import Head
 from engine.results import HEAD_STATISTICS, HeadStatistics, InferenceError
 
 PUNCTUATION = frozenset({".", ","})

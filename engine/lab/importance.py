@@ -119,6 +119,36 @@ def head_importance(predictor, pairs: Sequence[tuple[str, str | None]],
                           examples=len(examples), tokens=tokens)
 
 
+def prediction_importance(predictor, text_a: str, text_b: str | None = None,
+                          head_mask: Sequence[Head] = ()) -> HeadImportance:
+    """Head importance for what the model predicts at the [MASK]s typed in one input: L is the
+    cross-entropy of each [MASK]'s own top candidate (the explorer's "which heads made this
+    prediction"), in one forward and backward pass. An input without [MASK] falls back to
+    ``head_importance`` over it, masked as ``bert-engine evaluate`` masks."""
+    from engine.lab.lens import mask_positions
+
+    _check_mlm(predictor)
+    cfg = predictor.config
+    enc = predictor.tokenizer.encode(text_a, text_b, max_length=cfg.max_position_embeddings)
+    masks = mask_positions(predictor, enc)
+    if not masks:
+        return head_importance(predictor, [(text_a, text_b)], head_mask=head_mask)
+    labels = np.full(len(enc.ids), IGNORE_INDEX)
+    labels[masks] = 0  # a placeholder: the label is the top candidate, known after the pass
+    example = MaskedExample(np.asarray(enc.ids), np.asarray(enc.token_type_ids), labels)
+    batch = next(_batches([example], 1, predictor.tokenizer.pad_id, predictor.device))
+    model = float32_model(predictor)
+    with torch.enable_grad():
+        gate = head_gate(head_mask, cfg.num_hidden_layers, cfg.num_attention_heads,
+                         predictor.device).requires_grad_()  # [L, N]
+        logits, _ = _mlm_logits(model, batch, gate)                   # [M, V]
+        loss = F.cross_entropy(logits, logits.argmax(-1).detach(), reduction="sum")
+        (grad,) = torch.autograd.grad(loss, gate)
+    raw = (grad.abs().double().cpu() / len(masks)).numpy()
+    return HeadImportance(raw=raw, normalised=normalise(raw), loss="mlm_prediction",
+                          examples=1, tokens=len(masks))
+
+
 def masked_accuracy(predictor, examples: Sequence[MaskedExample], heads: Sequence[Head] = (),
                     batch_size: int = HEAD_BATCH) -> float:
     """Top-1 accuracy at the masked tokens with ``heads`` ablated."""

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 
 import torch
 
-from engine.lab.ablation import Head, check_heads, predictor_gate
+from engine.lab.ablation import predictor_gate
+from engine.lab.head_names import Head, check_heads
 from engine.results import InferenceError, NeuronView
 from engine.trace import Trace
 

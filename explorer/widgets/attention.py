@@ -22,8 +22,10 @@ from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_
 from explorer.widgets.attention_common import (DIVERGING_COLORMAP_NAME, METHOD_NAMES,
                                                attentions_of, colormap, view_maps)
 from explorer.widgets.attention_detail import HeadDetail
+from explorer.widgets.ablation_bar import AblationBar
 from explorer.widgets.attention_grid import HeadGrid, ModelView
 from explorer.widgets.compare_panel import CompareDivergence, CompareSourceBar
+from explorer.widgets.head_lab import HeadLabTab
 
 __all__ = ["AttentionFilterBar", "AttentionPanel", "HeadDetail", "HeadGrid", "ModelView",
            "FILTER_LABELS"]
@@ -136,6 +138,8 @@ class AttentionPanel(QWidget):
         self.model_view = ModelView(state)
         self.compare_bar = CompareSourceBar(state)
         self.divergence = CompareDivergence(state)
+        self.head_lab = HeadLabTab(state)
+        self.ablation_bar = AblationBar(state)
 
         top = QHBoxLayout()
         top.addWidget(self.method_selector)
@@ -156,9 +160,11 @@ class AttentionPanel(QWidget):
         self.tabs.addTab(self.divergence, "Divergence")
         self.tabs.setTabToolTip(2, "Per head, how differently a second model attends "
                                    "(File ▸ Compare with model…)")
+        self.tabs.addTab(self.head_lab, "Head lab")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.ablation_bar)
         layout.addWidget(self.tabs, 1)
 
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
@@ -272,7 +278,9 @@ class AttentionPanel(QWidget):
         if self.state.analysis is None:
             raise ValueError("there is no analysis to export yet")
         model = self.state.model
+        ablation = self.state.ablation
         return save_analysis(self.state.analysis, path,
                              model_path=model.path if model else None,
                              model_name=model.name if model else None,
-                             settings={"device": model.device} if model else None)
+                             settings={"device": model.device} if model else None,
+                             masked_heads=ablation.heads if ablation is not None else ())

@@ -13,6 +13,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
+from explorer.widgets.ablation_marks import AblationMarks
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, any_pool, colormap, grey_overlay, max_pool,
     new_heatmap_items, pool_factor, set_heatmap, set_overlay, view_maps, visible_mask,
@@ -198,6 +199,8 @@ class ModelView(LazyView):
         self.colorbar = pg.ColorBarItem(values=LEVELS, colorMap=colormap(), interactive=False,
                                         width=14, colorMapMenu=False)
         self.view.addItem(self.colorbar, row=0, col=1)
+        self.ablation_marks = AblationMarks(self.plot)  # ablated heads, crossed out
+        state.sig_ablated_heads_changed.connect(lambda _heads: self.request_refresh())
         self.thumbs: np.ndarray | None = None  # [rows, cols, s, s] max-pooled maps
         self.grid_shape: tuple[int, int] = (0, 0)  # (rows, cols) of the mosaic
         self.per_head = True
@@ -269,6 +272,8 @@ class ModelView(LazyView):
             rect = QRectF(self.state.head - inset, layer - inset, 1, 1)
         self.selection_box.setRect(rect)
         self.selection_box.setVisible(True)
+        self.ablation_marks.show(self.state.ablated_heads if self.per_head else (),
+                                 1 - 2 * inset)
 
     def _set_ticks(self, layers: int, heads: int) -> None:
         s = self.thumbs.shape[-1]
@@ -297,7 +302,9 @@ class ModelView(LazyView):
         cell = self.cell_at(event.scenePos())
         if cell is None:
             return
-        if self.per_head:
+        if self.state.ablate_mode and self.per_head:  # the Ablate toggle: the click ablates
+            self.state.toggle_ablated_head(*cell)
+        elif self.per_head:
             self.state.set_selection(layer=cell[0], head=cell[1])
         else:
             self.state.set_selection(layer=cell[1])

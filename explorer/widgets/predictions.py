@@ -3,7 +3,9 @@
 Each candidate is a row with a probability bar; clicking it writes the candidate into the text
 in place of that [MASK] (a ``##`` piece is glued to the word before). The "explain" button
 beside each candidate, and beside the NSP bar, asks the salience panel which input tokens made
-that prediction (``sig_explain``). NSP is a two-part bar,
+that prediction (``sig_explain``). With heads ablated (``state.ablation``), each candidate and
+the NSP bar also show the change against the unablated model: an up or down arrow and the old
+value greyed, a grey tick on the bar where it stood. NSP is a two-part bar,
 greyed out with the reason when there is no sentence B or no NSP head. A model with neither
 head (a fine-tuned one, a bare encoder) gets one compact note instead, leaving the space to
 the views that do apply.
@@ -11,7 +13,7 @@ the views that do apply.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractButton, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout,
@@ -28,6 +30,16 @@ IS_NEXT_COLOUR = QColor("#1b9e77")    # teal / purple: distinct for common colou
 NOT_NEXT_COLOUR = QColor("#7570b3")
 SEGMENT_NAMES = {0: "A", 1: "B"}
 PRETRAINING_HEADS = frozenset({"mlm", "nsp"})
+UP_COLOUR = QColor("#1a7f37")
+DOWN_COLOUR = QColor("#b42318")
+OLD_TICK_COLOUR = QColor("#6b7280")
+
+
+def change_arrow(new: float, old: float | None) -> str:
+    """'▲', '▼' or '=' for a probability against the unablated model's ('' without one)."""
+    if old is None:
+        return ""
+    return "▲" if new > old else "▼" if new < old else "="
 
 
 def _explain_button(tip: str) -> QToolButton:
@@ -49,15 +61,20 @@ def _sentence(note: str) -> str:
 
 
 class CandidateRow(QAbstractButton):
-    """One fill-mask candidate: token, probability bar, percentage. Clickable."""
+    """One fill-mask candidate: token, probability bar, percentage. Clickable. With
+    ``old_prob`` (the unablated model's), an arrow, the old value greyed and a tick on the bar."""
 
-    def __init__(self, token: str, prob: float, rank: int, parent: QWidget | None = None):
+    def __init__(self, token: str, prob: float, rank: int, parent: QWidget | None = None,
+                 old_prob: float | None = None):
         super().__init__(parent)
         self.token, self.prob, self.rank = token, float(prob), rank
+        self.old_prob = None if old_prob is None else float(old_prob)
+        self.arrow = change_arrow(self.prob, self.old_prob)
         self.setText(token)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setAccessibleName(f"{token} {format_percent(prob)}")
+        self.setAccessibleName(f"{token} {format_percent(prob)}" + (
+            "" if old_prob is None else f" {self.arrow} from {format_percent(old_prob)}"))
         self._bold = QFont(self.font())
         self._bold.setBold(True)
 
@@ -86,8 +103,9 @@ class CandidateRow(QAbstractButton):
         fm = QFontMetrics(self.font())
         token_w = min(max(90, rect.width() * 30 // 100), 160)
         pct_w = fm.horizontalAdvance("100.00%") + 8
+        old_w = 0 if self.old_prob is None else fm.horizontalAdvance("100.00% ▲") + 8
         bar_x = token_w + 6
-        bar_w = max(rect.width() - bar_x - pct_w - 4, 10)
+        bar_w = max(rect.width() - bar_x - pct_w - old_w - 4, 10)
         text_colour = palette.color(QPalette.ColorRole.WindowText)
         painter.setPen(text_colour)
         painter.setFont(self._bold if self.rank == 0 else self.font())
@@ -102,8 +120,21 @@ class CandidateRow(QAbstractButton):
         filled = QRectF(track.left(), track.top(), max(track.width() * self.prob, 1.5), track.height())
         painter.setBrush(BAR_COLOUR if self.rank == 0 else BAR_COLOUR.lighter(125))
         painter.drawRoundedRect(filled, 3, 3)
-        painter.setPen(text_colour)
         painter.setFont(self.font())
+        if self.old_prob is not None:
+            x = track.left() + track.width() * self.old_prob
+            painter.setPen(QPen(OLD_TICK_COLOUR, 2))
+            painter.drawLine(QPointF(x, track.top() - 3), QPointF(x, track.bottom() + 3))
+            right = QRectF(rect.width() - pct_w - old_w, 0, old_w - 4, rect.height())
+            # "old ▲ new": the unablated value greyed, then the arrow, then the new value
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(right, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                             format_percent(self.old_prob))
+            painter.setPen(UP_COLOUR if self.arrow == "▲" else DOWN_COLOUR if self.arrow == "▼"
+                           else palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(right, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             self.arrow)
+        painter.setPen(text_colour)
         painter.drawText(QRectF(rect.width() - pct_w, 0, pct_w - 6, rect.height()),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
                          format_percent(self.prob))
@@ -120,10 +151,12 @@ class NspBar(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.is_next: float | None = None
+        self.old_is_next: float | None = None  # the unablated model's, while heads are off
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
-    def set_value(self, is_next: float | None) -> None:
+    def set_value(self, is_next: float | None, old_is_next: float | None = None) -> None:
         self.is_next = None if is_next is None else min(max(float(is_next), 0.0), 1.0)
+        self.old_is_next = None if old_is_next is None else float(old_is_next)
         self.setToolTip("" if self.is_next is None else
                         f"IsNext {format_percent(self.is_next)} · "
                         f"NotNext {format_percent(1 - self.is_next)}")
@@ -157,6 +190,12 @@ class NspBar(QWidget):
         painter.setBrush(IS_NEXT_COLOUR)
         painter.drawRoundedRect(rect, 4, 4)
         painter.restore()
+        if self.old_is_next is not None:  # where the unablated model split it
+            x = rect.left() + rect.width() * self.old_is_next
+            painter.setPen(QPen(QColor("white"), 3))
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            painter.setPen(QPen(OLD_TICK_COLOUR, 1.5))
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
         painter.setPen(QColor("white"))
         bold = QFont(self.font())
         bold.setBold(True)
@@ -235,6 +274,10 @@ class PredictionsPanel(QWidget):
         bar_row.addWidget(self.nsp_bar, 1)
         bar_row.addWidget(self.nsp_explain)
         nsp_layout.addLayout(bar_row)
+        self.nsp_change = QLabel("")
+        self.nsp_change.setObjectName("nsp_change")
+        self.nsp_change.hide()
+        nsp_layout.addWidget(self.nsp_change)
         nsp_layout.addWidget(self.nsp_reason)
 
         layout = QVBoxLayout(self)
@@ -255,7 +298,28 @@ class PredictionsPanel(QWidget):
     def _show_analysis(self, analysis) -> None:
         self._show_fill_mask(analysis)
         self._show_nsp(analysis)
+        self._show_nsp_change(analysis)
         self._set_compact(self._headless_note())
+
+    def _ablation_of(self, analysis):
+        """The ``explorer.ablation.Ablated`` that ``analysis`` came with, or None (unablated)."""
+        ablation = self.state.ablation
+        return ablation if ablation is not None and ablation.analysis is analysis else None
+
+    def _show_nsp_change(self, analysis) -> None:
+        ablation = self._ablation_of(analysis)
+        old = None if ablation is None else ablation.reference_nsp
+        if old is None or analysis.nsp_is_next is None:
+            self.nsp_change.hide()
+            return
+        new = analysis.nsp_is_next
+        self.nsp_bar.set_value(new, old)
+        colour = (UP_COLOUR if new > old else DOWN_COLOUR if new < old else OLD_TICK_COLOUR).name()
+        self.nsp_change.setText(
+            f"IsNext {format_percent(new)} <span style='color:{colour}'>"
+            f"{change_arrow(new, old)}</span> <span style='color:#6b7280'>from "
+            f"{format_percent(old)} with every head</span> · {len(ablation.heads)} head(s) off")
+        self.nsp_change.show()
 
     def _headless_note(self) -> str:
         """The one line shown for a model without MLM and NSP heads; '' for any other."""
@@ -307,11 +371,15 @@ class PredictionsPanel(QWidget):
                            "to see predictions.")
             return
         shown = predictions[:MAX_MASK_GROUPS]
+        ablation = self._ablation_of(analysis)
         self._set_hint(f"{len(predictions)} masked position{'s' if len(predictions) != 1 else ''}"
-                       " — click a candidate to put it in the text.")
+                       " — click a candidate to put it in the text." + (
+                           "" if ablation is None else
+                           f" {len(ablation.heads)} head(s) ablated: ▲/▼ against the unablated "
+                           "model, its value greyed."))
         self._groups_host.setUpdatesEnabled(False)
         for i, prediction in enumerate(shown):
-            group = self._mask_group(analysis, prediction, i)
+            group = self._mask_group(analysis, prediction, i, ablation)
             self._groups_layout.addWidget(group, i // MASK_COLUMNS, i % MASK_COLUMNS)
             group.show()  # now, not on the next event loop turn
             self.mask_groups.append(group)
@@ -325,9 +393,10 @@ class PredictionsPanel(QWidget):
         self._groups_layout.setRowStretch(next_row, 1)  # groups stay at the top
         self._groups_host.setUpdatesEnabled(True)
 
-    def _mask_group(self, analysis, prediction, ordinal: int) -> QGroupBox:
+    def _mask_group(self, analysis, prediction, ordinal: int, ablation=None) -> QGroupBox:
         """The candidates of the [MASK] at ``prediction.position``, the ``ordinal``-th [MASK]
-        of the input (from 0, left to right: K of the ``mask:K`` target)."""
+        of the input (from 0, left to right: K of the ``mask:K`` target); with ``ablation``,
+        each with the unablated model's probability."""
         position = int(prediction.position)
         segment = analysis.sequence_ids[position] if position < len(analysis.sequence_ids) else None
         seg = f" (sentence {SEGMENT_NAMES[segment]})" if segment in SEGMENT_NAMES else ""
@@ -341,7 +410,9 @@ class PredictionsPanel(QWidget):
         rows, buttons = [], []
         for rank, k in enumerate(order):
             token, prob = prediction.tokens[k], float(prediction.probs[k])
-            row = CandidateRow(token, prob, rank)
+            old = (None if ablation is None else
+                   ablation.old_prob(position, int(prediction.token_ids[k])))
+            row = CandidateRow(token, prob, rank, old_prob=old)
             where = f"sentence {SEGMENT_NAMES.get(segment, '?')}"
             glue = " (glued to the word before)" if token.startswith("##") and len(token) > 2 else ""
             row.setToolTip(f"{token}: {format_percent(prob)} (id {int(prediction.token_ids[k])})\n"
