@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from engine.results import MAP_METHODS, Analysis, AttributionMaps, ModelSummary, Salience
+from explorer.view_settings import COLOUR_SCALE_NAMES, DEFAULT_COLOUR_SCALE, ViewStyle
 
 ATTENTION_FILTERS = ("all", "AA", "AB", "BA", "BB")  # query segment -> key segment
 MEAN_HEAD = -1  # ``head`` value meaning "mean of the layer's heads"
@@ -52,6 +53,8 @@ class ExplorerState(QObject):
     sig_salience_progress = Signal(int, int)      # path points done, of
     sig_salience_status = Signal(str)
     sig_error = Signal(str)                       # a message for the user
+    sig_colour_scale_changed = Signal(str)        # a key of view_settings.COLOUR_SCALES
+    sig_view_style_changed = Signal(object)       # explorer.view_settings.ViewStyle
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -69,6 +72,8 @@ class ExplorerState(QObject):
         self.lab_maps: dict[str, AttributionMaps] = {}  # method -> maps of ``analysis``
         self.salience_settings: SalienceSettings | None = None
         self.salience: Salience | None = None
+        self.colour_scale = DEFAULT_COLOUR_SCALE
+        self.view_style = ViewStyle()
 
     def set_texts(self, text_a: str, text_b: str) -> None:
         if (text_a, text_b) != (self.text_a, self.text_b):
@@ -141,6 +146,18 @@ class ExplorerState(QObject):
 
     def report_salience_status(self, text: str) -> None:
         self.sig_salience_status.emit(text)
+
+    def set_colour_scale(self, scale: str) -> None:
+        if scale not in COLOUR_SCALE_NAMES:
+            raise ValueError(f"unknown colour scale {scale!r}")
+        if scale != self.colour_scale:
+            self.colour_scale = scale
+            self.sig_colour_scale_changed.emit(scale)
+
+    def set_view_style(self, style: ViewStyle) -> None:
+        if style != self.view_style:
+            self.view_style = style
+            self.sig_view_style_changed.emit(style)
 
     def set_busy(self, busy: bool) -> None:
         if busy != self.busy:

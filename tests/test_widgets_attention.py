@@ -79,6 +79,7 @@ def test_widgets_import_without_torch():
 
 
 def test_head_grid_shows_every_head_of_the_selected_layer(qtbot, state, analysis):
+    state.set_colour_scale("fixed")  # levels 0..1 (the default log scale: tests/test_polish_scale.py)
     grid = HeadGrid(state)
     qtbot.addWidget(grid)
     layers, heads = analysis.attentions.shape[:2]

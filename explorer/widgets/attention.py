@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from engine.analysis_io import save_analysis
 from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_METHODS
+from explorer.view_settings import COLOUR_SCALES
 from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
 from explorer.widgets.attention_detail import HeadDetail
 from explorer.widgets.attention_grid import HeadGrid, ModelView
@@ -113,6 +114,28 @@ class MethodSelector(QComboBox):
         self.setToolTip(VIEW_METHODS[method])
 
 
+class ScaleSelector(QComboBox):
+    """The colour scale every attention view uses (``state.colour_scale``); tooltips say how."""
+
+    LABELS = {"log": "log", "auto": "auto", "row": "per-row max", "fixed": "fixed 0..1"}
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        for scale, meaning in COLOUR_SCALES.items():
+            self.addItem(self.LABELS[scale], scale)
+            self.setItemData(self.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)
+        self.currentIndexChanged.connect(
+            lambda index: self.state.set_colour_scale(self.itemData(index)))
+        state.sig_colour_scale_changed.connect(self._sync)
+        self._sync(state.colour_scale)
+
+    def _sync(self, scale: str) -> None:
+        with QSignalBlocker(self):
+            self.setCurrentIndex(self.findData(scale))
+        self.setToolTip("colour scale — " + COLOUR_SCALES[scale])
+
+
 class AttentionPanel(QWidget):
     """Method selector, filter bar, layer spin box and head combo on top; tabs below: "Heads"
     (HeadGrid and HeadDetail side by side in a splitter) and "Model" (ModelView, refreshed
@@ -122,6 +145,7 @@ class AttentionPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.method_selector = MethodSelector(state)
+        self.scale_selector = ScaleSelector(state)
         self.filter_bar = AttentionFilterBar(state)
         self.layer_spin = QSpinBox()
         self.layer_spin.setRange(0, 0)
@@ -134,6 +158,7 @@ class AttentionPanel(QWidget):
 
         top = QHBoxLayout()
         top.addWidget(self.method_selector)
+        top.addWidget(self.scale_selector)
         top.addWidget(self.filter_bar, 1)
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layer_spin)

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
-    new_heatmap_items, set_heatmap, set_overlay, view_maps, visible_mask,
+    new_heatmap_items, paint_heatmap, scale_maps, set_overlay, signed_of, view_maps,
+    visible_mask,
 )
 
 READOUT_HINT = "hover a cell: from -> to: weight; click a row to select its query token"
@@ -61,6 +62,8 @@ class HeadDetail(LazyView):
         self.tokens: list[str] = []
         self._shown = None
         self._mask_key = None
+        self._painted = None
+        self.scaled = None  # attention_common.Scaled: the image under the colour scale
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.request_refresh()
@@ -77,7 +80,7 @@ class HeadDetail(LazyView):
             self.bottom_axis.set_tokens([])
             self.plot.setTitle("")
             self.readout.setText(READOUT_HINT)
-            self._shown = self._mask_key = None
+            self._shown = self._mask_key = self._painted = self.scaled = None
             return
         source = view_maps(self.state)
         if source is None:  # the chosen method's maps are on their way: keep the picture
@@ -91,6 +94,7 @@ class HeadDetail(LazyView):
         key = (id(analysis), source.key, layer, head)
         if key != self._shown:
             if self._shown is None or self._shown[0] != id(analysis):
+                self.readout.setText(READOUT_HINT)  # the old value was of another analysis
                 self.tokens = list(analysis.tokens)
                 self.left_axis.set_tokens(self.tokens)
                 self.bottom_axis.set_tokens(self.tokens)
@@ -107,8 +111,6 @@ class HeadDetail(LazyView):
                 title = f"Layer {layer} · {which}"
                 if source.method != "raw":
                     title += f" · {name}"
-            set_heatmap(self.image, self.data, source.levels)
-            self.colorbar.setLevels(source.levels)
             self.plot.setTitle(title)
             self._shown = key
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
@@ -116,6 +118,13 @@ class HeadDetail(LazyView):
             self.visible = visible_mask(analysis, *mask_key[1:])
             set_overlay(self.overlay, grey_overlay(~self.visible))
             self._mask_key = mask_key
+        paint_key = (key, mask_key, self.paint_key(source))
+        if paint_key != self._painted:
+            self.scaled = scale_maps(self.data, self.visible, self.state.colour_scale,
+                                     source.levels, signed_of(source))
+            paint_heatmap(self.image, self.colorbar, self.scaled,
+                          self.colour_map(signed_of(source)))
+            self._painted = paint_key
         q = self.state.query_token
         self.query_box.setRect(QRectF(0, q, tokens, 1))
         self.query_box.setVisible(0 <= q < tokens)
