@@ -28,7 +28,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "export_lab": ActionSpec("Export &lab result (.npz / .json)…", "export_lab",
                              tip="The chosen method's maps and the salience shown, with the "
                                  "model, method, target and settings"),
-    "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
+    "quit": ActionSpec("&Quit", "quit_app", "Ctrl+Q",
+                       tip="Close every window (the monitor asks about running jobs) and exit"),
     "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
     # Lives on the sentence editors, so it works while either has focus.
     "mask_word": ActionSpec("Mask selected word", "mask_selected_word", "Ctrl+M",

@@ -18,6 +18,7 @@ from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
                                        LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
+from explorer.quit import quit_application
 from explorer.state import ExplorerState
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
@@ -147,6 +148,9 @@ class MainWindow(QMainWindow):
             self.monitor.sig_open_checkpoint.connect(self._open_from_monitor)
         self.monitor.show()
         self.monitor.raise_()
+
+    def quit_app(self) -> None:
+        quit_application()
 
     def _open_from_monitor(self, path: str) -> None:
         self.load_model(path)
