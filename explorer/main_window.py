@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
     def load_model(self, path: str) -> None:
         """Load ``path``; it arrives with the analysis of the current texts, painted once."""
         self.state.set_busy(True)
+        self.model_bar.show_loading(path)
         self.statusBar().showMessage(f"loading {path} …")
         self._debounce.stop()  # the load analyses the texts itself
         self.worker.submit(LoadModel(path, self._next_analysis()))
@@ -201,6 +202,7 @@ class MainWindow(QMainWindow):
     def _on_model_failed(self, path: str, message: str) -> None:
         self.state.set_busy(False)
         kept = f" — keeping {Path(self._model_path).name}" if self._model_path else ""
+        self.statusBar().showMessage(f"could not open {path}", 5000)  # no more "loading …"
         self._show_error(f"Could not open {path}: {message}{kept}")
 
     def _recent(self) -> list[str]:
