@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QScrollArea,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from engine.paths import default_model_dir
 from engine.results import Analysis
@@ -19,6 +19,7 @@ from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, In
                                        LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
 from explorer.quit import quit_application
+from explorer.window_fit import fit_to_screen, keep_on_screen
 from explorer.state import ExplorerState
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
@@ -30,6 +31,7 @@ from explorer.widgets.task_panel import TaskPanel
 from explorer.widgets.token_strip import TokenStrip
 
 DEBOUNCE_MS = 150  # analysis reruns this long after the last keystroke
+FIRST_SIZE = QSize(1400, 860)  # the first window's size where the screen has room
 MAX_RECENT = 8
 
 
@@ -107,7 +109,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.model_bar)
         layout.addWidget(self.error_banner)
         layout.addWidget(self.splitter, 1)
-        self.setCentralWidget(central)
+        # Below the panels' minimum (1004 x 622: a small screen, a large QT_SCALE_FACTOR) the
+        # window scrolls instead of clipping or growing past the screen.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(central)
+        self.setCentralWidget(scroll)
         self.status_timing = QLabel()
         self.statusBar().addPermanentWidget(self.status_timing)
 
@@ -418,8 +426,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            keep_on_screen(self)
         else:
-            self.resize(1400, 860)
+            fit_to_screen(self, FIRST_SIZE)
         splitter = self.settings.value("splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)

@@ -117,7 +117,7 @@ def test_per_row_max_puts_every_kept_row_maximum_at_the_top(panel):
     rows = np.flatnonzero(kept.any(axis=1))
     np.testing.assert_allclose(np.where(kept, image, -1)[rows].max(axis=1), 1.0, rtol=1e-6)
     assert tuple(detail.colorbar.levels()) == (0.0, 1.0)
-    assert detail.colorbar.axis.label.toPlainText().strip().startswith("weight ÷ row max")
+    assert detail.plot.titleLabel.text.endswith("÷ row max")
 
 
 def test_one_choice_changes_every_view_and_the_selector(panel, qtbot):
@@ -129,8 +129,9 @@ def test_one_choice_changes_every_view_and_the_selector(panel, qtbot):
     thumbs = model.thumbs  # [L, N, s, s] max-pooled
     assert tuple(model.image.levels) == pytest.approx((float(thumbs.min()), float(thumbs.max())))
     panel.tabs.setCurrentIndex(0)
-    for view in (panel.head_detail, panel.head_grid):
-        assert view.colorbar.axis.label.toPlainText().strip() == "weight"
+    assert panel.head_detail.plot.titleLabel.text.endswith("auto")
+    assert panel.head_grid.title.text.endswith("auto")
+    assert model.plot.titleLabel.text.endswith("auto")
     state.set_colour_scale("fixed")
     assert panel.scale_selector.currentData() == "fixed"
     assert tuple(panel.head_detail.image.levels) == (0.0, 1.0)

@@ -88,7 +88,7 @@ def test_head_grid_shows_every_head_of_the_selected_layer(qtbot, state, analysis
     assert grid.colorbar is not None and tuple(grid.colorbar.levels()) == LEVELS
     for layer in range(layers):
         state.set_selection(layer=layer)
-        assert grid.title.text == f"Layer {layer} — heads"
+        assert grid.title.text == f"Layer {layer} — heads · 0..1"
         for h, image in enumerate(grid.images):
             np.testing.assert_array_equal(image.image, analysis.attentions[layer, h])
             assert tuple(image.levels) == LEVELS

@@ -156,25 +156,30 @@ class AttentionPanel(QWidget):
         self.head_detail = HeadDetail(state)
         self.model_view = ModelView(state)
 
+        # Two rows, so the pane fits the ~560 px a 1024 px window leaves it.
         top = QHBoxLayout()
         top.addWidget(self.method_selector)
+        top.addWidget(QLabel("Scale"))
         top.addWidget(self.scale_selector)
-        top.addWidget(self.filter_bar, 1)
+        top.addStretch(1)
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layer_spin)
         top.addWidget(QLabel("Head"))
         top.addWidget(self.head_combo)
+        filters = QHBoxLayout()
+        filters.addWidget(self.filter_bar, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.head_grid)
         self.splitter.addWidget(self.head_detail)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(0, 1)  # the detail gets two thirds: its map carries
+        self.splitter.setStretchFactor(1, 2)  # token axes and must stay legible at 1024 px
         self.tabs = QTabWidget()
         self.tabs.addTab(self.splitter, "Heads")
         self.tabs.addTab(self.model_view, "Model")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addLayout(filters)
         layout.addWidget(self.tabs, 1)
 
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))

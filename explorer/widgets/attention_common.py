@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from explorer.attention_filter import visible_cells
 from explorer.view_settings import COLORMAP_NAME
@@ -27,7 +27,7 @@ LOG_FLOOR = 1e-4                # the log scale's lowest level: weights below ar
 GREY_RGBA = (128, 128, 128, 235)  # filtered-out cells (painted over the heatmap)
 HIGHLIGHT_COLOR = "#ff3b3b"     # query-row box, selected head / thumbnail outline
 THUMB_MAX = 32                  # ModelView thumbnails are max-pooled to at most this many pixels
-MAX_LABEL_CHARS = 14            # longer tokens are elided on the axes
+MAX_LABEL_CHARS = 12            # longer tokens are elided on the axes
 
 _colormaps: dict[str, pg.ColorMap] = {}
 
@@ -46,7 +46,7 @@ class Scaled:
     image: np.ndarray
     levels: tuple[float, float]  # the image's colour levels, in the image's units
     log: bool = False            # colours follow log10 of the value between the levels
-    label: str = "weight"
+    caption: str = "0..1"        # the scale, for the view's title (the bar has no room)
 
 
 def scale_maps(maps: np.ndarray, visible: np.ndarray | None, scale: str,
@@ -66,16 +66,16 @@ def scale_maps(maps: np.ndarray, visible: np.ndarray | None, scale: str,
         row_max = np.where(keep, magnitude, -np.inf).max(axis=-1, keepdims=True)  # [..., T, 1]
         row_max = np.where(np.isfinite(row_max) & (row_max > 0), row_max, 1.0)
         return Scaled((maps / row_max).astype(np.float32), (-1.0, 1.0) if signed else (0.0, 1.0),
-                      label="weight ÷ row max")
+                      caption="÷ row max")
     shown = maps[keep]
     lo, hi = float(shown.min()), float(shown.max())
     if signed:
         edge = max(abs(lo), abs(hi)) or 1.0
-        return Scaled(maps, (-edge, edge))
+        return Scaled(maps, (-edge, edge), caption="± max")
     if scale == "auto":
-        return Scaled(maps, (lo, hi if hi > lo else lo + 1e-6))
+        return Scaled(maps, (lo, hi if hi > lo else lo + 1e-6), caption="auto")
     lo = max(lo, LOG_FLOOR)
-    return Scaled(maps, (lo, max(hi, lo * 1.001)), log=True, label="weight (log)")
+    return Scaled(maps, (lo, max(hi, lo * 1.001)), log=True, caption="log")
 
 
 LOG_LUT_SIZE = 65536  # entries of a log lookup table: 1e-4 of the range still has its own colour
@@ -125,8 +125,7 @@ def set_colorbar(colorbar: pg.ColorBarItem, scaled: Scaled) -> None:
     else:
         colorbar.setLevels(scaled.levels)
         colorbar.axis.setTicks(None)
-    colorbar.axis.enableAutoSIPrefix(False)  # "weight", not "weight (x0.001)"
-    colorbar.axis.setLabel(scaled.label)
+    colorbar.axis.enableAutoSIPrefix(False)  # plain weights, not "(x0.001)"
 
 
 def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
@@ -361,6 +360,53 @@ class TokenAxis(pg.AxisItem):
             p.drawText(QRectF(-rect.width(), -rect.height() / 2, rect.width(), rect.height()),
                        int(flags), text)
             p.restore()
+
+
+class TitleLabel(pg.LabelItem):
+    """A title that never widens its plot area: pyqtgraph's LabelItem makes its text width the
+    layout's minimum, which at 1024 px pushed the colour bars out of sight. This one asks for no
+    width and elides what does not fit ("Layer 3 · head 7 · l…"); ``text`` stays the whole."""
+
+    def __init__(self, text: str = " ", parent=None, **args):
+        self._full = text
+        self._width = -1  # the width the shown text was elided for
+        super().__init__(text, parent, **args)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+
+    def setText(self, text: str, **args) -> None:
+        self._full = text
+        self._show(**args)
+
+    def resizeEvent(self, event) -> None:
+        if int(self.width()) != self._width:  # LabelItem.setText calls this too: no loop
+            self._show()
+        super().resizeEvent(event)
+
+    def _show(self, **args) -> None:
+        font = QFont()
+        font.setPointSizeF(float(str(args.get("size", self.opts.get("size", "11pt")))
+                                 .removesuffix("pt")))
+        width = self._width = int(self.width())
+        shown = (QFontMetrics(font).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+                 if width > 20 else self._full)
+        super().setText(shown, **args)
+        self.text = self._full
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        height = self._sizeHint[Qt.SizeHint.MinimumSize][1]
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
+
+
+def shrinkable_title(plot: pg.PlotItem) -> None:
+    """Give ``plot`` a TitleLabel in place of its own (same place, size and setTitle)."""
+    plot.layout.removeItem(plot.titleLabel)
+    plot.titleLabel.setParentItem(None)
+    plot.titleLabel = TitleLabel("", parent=plot, size="11pt")
+    plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)  # over the axes too: room for the text
 
 
 class LazyView(QWidget):

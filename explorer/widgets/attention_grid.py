@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, any_pool, colormap, grey_overlay, max_pool,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap, grey_overlay, max_pool,
     new_heatmap_items, paint_heatmap, pool_factor, scale_maps, set_colorbar, set_overlay,
-    signed_of, view_maps, visible_mask,
+    shrinkable_title, signed_of, view_maps, visible_mask,
 )
 
 
@@ -47,7 +47,7 @@ def grid_columns(heads: int, width: float, height: float) -> int:
 def _plot_area(owner: QWidget) -> pg.GraphicsLayoutWidget:
     """A pyqtgraph layout filling ``owner`` edge to edge."""
     view = pg.GraphicsLayoutWidget()
-    view.setMinimumSize(240, 240)
+    view.setMinimumSize(160, 160)
     layout = QVBoxLayout(owner)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(view)
@@ -73,6 +73,7 @@ class HeadGrid(LazyView):
         self._mask_key = None
         self._visible: np.ndarray | None = None  # [T, T] bool, cells the filter shows
         self._painted = None  # what the images were last painted from
+        self._title = ""
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.request_refresh()
 
@@ -82,7 +83,8 @@ class HeadGrid(LazyView):
         self.query_boxes, self.head_boxes = [], []
         cols = self._columns(tiles)
         rows = math.ceil(tiles / cols)
-        self.title = self.view.addLabel("", row=0, col=0, colspan=cols, size="11pt")
+        self.title = TitleLabel("", size="11pt")
+        self.view.addItem(self.title, row=0, col=0, colspan=cols)
         for h in range(tiles):
             plot = self.view.addPlot(row=1 + h // cols, col=h % cols,
                                      title=f"H{h}" if per_head else f"L{h}")
@@ -140,10 +142,10 @@ class HeadGrid(LazyView):
         if key != self._shown:
             name = METHOD_NAMES[source.method]
             if source.per_head:
-                self.title.setText(f"Layer {layer} — heads" +
-                                   ("" if source.method == "raw" else f" · {name}"))
+                self._title = (f"Layer {layer} — heads" +
+                               ("" if source.method == "raw" else f" · {name}"))
             else:
-                self.title.setText(f"{name} — after each layer (cumulative)")
+                self._title = f"{name} — after each layer (cumulative)"
             for plot in self.plots:
                 plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
             self._shown = key
@@ -164,6 +166,7 @@ class HeadGrid(LazyView):
                 paint_heatmap(image, None, replace(scaled, image=scaled.image[t]), cmap)
             self.colorbar.setColorMap(cmap)
             set_colorbar(self.colorbar, scaled)
+            self.title.setText(f"{self._title} · {scaled.caption}")
             self._painted = paint_key
         q = self.state.query_token
         selected = self.state.head if source.per_head else layer
@@ -204,6 +207,7 @@ class ModelView(LazyView):
         self.plot.setLabel("left", "layer")
         self.plot.setLabel("bottom", "head")
         self.plot.showAxis("top", False)
+        shrinkable_title(self.plot)
         _fixed_view(self.plot.getViewBox())
         self.image, self.overlay = new_heatmap_items(self.plot)
         self.selection_box = _rect_item(width=2)
@@ -280,6 +284,7 @@ class ModelView(LazyView):
             paint_heatmap(self.image, self.colorbar, replace(scaled, image=mosaic),
                           self.colour_map(signed_of(source)))
             self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
+            self.plot.setTitle(scaled.caption)
             self._painted = paint_key
         inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)
         layer = min(max(self.state.layer, 0), source.maps.shape[0] - 1)

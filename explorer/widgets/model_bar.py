@@ -57,11 +57,14 @@ class ModelBar(QWidget):
     def _on_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
         if not busy:
-            self._on_model(self.state.model)  # a failed load: back to what is loaded
+            self._describe(self.state.model)  # a failed load: back to what is loaded
 
-    def _on_model(self, model: ModelSummary | None) -> None:
+    def _describe(self, model: ModelSummary | None) -> None:
         self.label.setText(describe(model) if model is not None
                            else "No model loaded — File ▸ Open model folder…")
+
+    def _on_model(self, model: ModelSummary | None) -> None:
+        self._describe(model)
         if model is not None:
             self.label.setToolTip(model.path + ("\n" + "\n".join(model.warnings)
                                                 if model.warnings else ""))
