@@ -18,9 +18,12 @@ from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
                                        LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
+from explorer.last_folder import remember, start_path
 from explorer.quit import quit_application
 from explorer.window_fit import fit_to_screen, keep_on_screen
 from explorer.state import ExplorerState
+from explorer.view_png import PNG_SCALES
+from explorer.view_record import view_record
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
@@ -183,8 +186,10 @@ class MainWindow(QMainWindow):
         self.worker.submit(LoadModel(path, self._next_analysis()))
 
     def choose_model(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)")
+        path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)",
+                                                start_path(self.settings))
         if path:
+            remember(self.settings, path)
             self.load_model(path)
 
     def open_bundled_model(self) -> None:
@@ -328,32 +333,48 @@ class MainWindow(QMainWindow):
     # ----- export -----
 
     def export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export view",
-                                              f"{self.state.view_method}.png", "PNG (*.png)")
+        """The view as PNG; the file type chosen sets the scale (2x first)."""
+        filters = {f"PNG at {k}x (*.png)": k for k in sorted(PNG_SCALES, key=lambda k: k != 2)}
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export view", start_path(self.settings, f"{self.state.view_method}.png"),
+            ";;".join(filters))
         if path:
-            self.attention.export_png(path)
+            remember(self.settings, path)
+            try:
+                self.attention.export_png(path, filters.get(chosen, 2))
+            except OSError as exc:
+                self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def export_analysis(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export analysis", "analysis.npz",
+        path, _ = QFileDialog.getSaveFileName(self, "Export analysis",
+                                              start_path(self.settings, "analysis.npz"),
                                               "NumPy (*.npz);;JSON (*.json)")
         if path:
+            remember(self.settings, path)
             try:
                 self.attention.export_analysis(path)
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def export_salience_png(self) -> None:
         if self.state.salience is None:
             self.statusBar().showMessage("No salience to export: click Explain first", 5000)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export salience chips",
-                                              f"salience-{self.state.salience.method}.png",
-                                              "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export salience chips",
+            start_path(self.settings, f"salience-{self.state.salience.method}.png"), "PNG (*.png)")
         if path:
+            remember(self.settings, path)
             try:
                 self.save_salience_png(path)
             except OSError as exc:
                 self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def save_salience_png(self, path) -> Path:
         """The token strip (chips in the salience colours and the legend) as PNG."""
@@ -364,13 +385,17 @@ class MainWindow(QMainWindow):
 
     def export_lab(self) -> None:
         method = self.state.view_method
-        path, _ = QFileDialog.getSaveFileName(self, "Export lab result", f"{method}.npz",
+        path, _ = QFileDialog.getSaveFileName(self, "Export lab result",
+                                              start_path(self.settings, f"{method}.npz"),
                                               "NumPy (*.npz);;JSON (*.json)")
         if path:
+            remember(self.settings, path)
             try:
                 self.save_lab(path)
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def save_lab(self, path) -> Path:
         """Write the chosen method's maps and the salience shown, with what made them."""
@@ -378,8 +403,7 @@ class MainWindow(QMainWindow):
         if analysis is None:
             raise ValueError("there is no analysis to export yet")
         salience = self.state.salience
-        settings = {"view_method": self.state.view_method,
-                    "device": model.device if model else None}
+        settings = {"device": model.device if model else None, **view_record(self.state)}
         if salience is not None:
             settings.update(salience_method=salience.method, target=salience.target,
                             **salience.settings)

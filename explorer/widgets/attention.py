@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from engine.analysis_io import save_analysis
 from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_METHODS
+from explorer.view_png import render_png
+from explorer.view_record import caption, view_record
 from explorer.view_settings import COLOUR_SCALES
 from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
 from explorer.widgets.attention_detail import HeadDetail
@@ -237,13 +239,11 @@ class AttentionPanel(QWidget):
     def current_view(self) -> QWidget:
         return self.tabs.currentWidget()
 
-    def export_png(self, path) -> Path:
-        """Save a picture of the current tab (grid + detail, or the model view) as PNG, in the
-        chosen method."""
-        path = Path(path)
-        if not self.current_view().grab().save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
-        return path
+    def export_png(self, path, scale: int = 2) -> Path:
+        """The current tab (grid + detail, or the model view) as PNG at ``scale`` times its
+        size, with a caption (model, layer/head, filter, method, scale) and no hover text."""
+        return render_png(self.current_view(), path, caption(self.state), scale,
+                          hidden=(self.head_detail.readout,))
 
     def export_analysis(self, path) -> Path:
         """Write the current analysis to .npz or .json (engine.analysis_io.save_analysis)."""
@@ -253,4 +253,5 @@ class AttentionPanel(QWidget):
         return save_analysis(self.state.analysis, path,
                              model_path=model.path if model else None,
                              model_name=model.name if model else None,
-                             settings={"device": model.device} if model else None)
+                             settings={"device": model.device if model else None,
+                                       **view_record(self.state)})
