@@ -186,6 +186,8 @@ class AttentionPanel(QWidget):
 
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
         self.head_combo.currentIndexChanged.connect(self._head_picked)
+        self.model_view.sig_open_selected.connect(
+            lambda: self.tabs.setCurrentWidget(self.splitter))
         _connect_all(self, state)
         state.sig_view_method_changed.connect(lambda _method: self._sync_ranges())
         self._sync_ranges()

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QEvent, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
@@ -197,6 +197,7 @@ class ModelView(LazyView):
     """
 
     MIN_GAP = 2  # pixels between thumbnails (transparent: NaN in the mosaic), at least
+    sig_open_selected = Signal()  # a double-click: show the selected head in the detail view
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
@@ -225,6 +226,7 @@ class ModelView(LazyView):
         self._visible: np.ndarray | None = None  # [s, s] bool, pooled cells the filter shows
         self._painted = None
         self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.view.viewport().installEventFilter(self)
         self.request_refresh()
 
     def thumbnail(self, layer: int, head: int) -> np.ndarray:
@@ -328,3 +330,15 @@ class ModelView(LazyView):
             self.state.set_selection(layer=cell[0], head=cell[1])
         else:
             self.state.set_selection(layer=cell[1])
+
+    def eventFilter(self, watched, event) -> bool:
+        """A double-click on a thumbnail (on the viewport: pyqtgraph's click events report the
+        first click of a pair) selects it and asks for the detail view."""
+        if event.type() == QEvent.Type.MouseButtonDblClick and watched is self.view.viewport():
+            cell = self.cell_at(self.view.mapToScene(event.position().toPoint()))
+            if cell is not None:
+                self.state.set_selection(**({"layer": cell[0], "head": cell[1]} if self.per_head
+                                            else {"layer": cell[1]}))
+                self.sig_open_selected.emit()
+                return True
+        return super().eventFilter(watched, event)
