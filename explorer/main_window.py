@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QLabel, QMainWindow, QScroll
 
 from engine.paths import default_model_dir
 from engine.results import Analysis
-from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
+from explorer.actions import ACTIONS, COLORMAPS, MENUS, RECENT, RECENT_INPUTS, SEPARATOR
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
@@ -24,6 +24,7 @@ from explorer.window_fit import fit_to_screen, keep_on_screen
 from explorer.state import ExplorerState
 from explorer.view_png import PNG_SCALES
 from explorer.view_record import view_record
+from explorer.window_actions import WindowActions
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.model_bar import ModelBar
 from explorer.widgets.pair_input import PairInput
@@ -38,7 +39,7 @@ FIRST_SIZE = QSize(1400, 860)  # the first window's size where the screen has ro
 MAX_RECENT = 8
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowActions, QMainWindow):
     sig_analysis_applied = Signal(int)  # sequence number of the analysis now on screen
 
     def __init__(self, state: ExplorerState | None = None, device: str | None = None,
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self.worker.sig_salience_progress.connect(self._on_salience_progress)
         self.worker.sig_salience_cancelled.connect(self._on_salience_cancelled)
         self._restore_settings()
+        self._restore_view()
 
     # ----- layout and menus -----
 
@@ -132,6 +134,10 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 elif name == RECENT:
                     self.recent_menu = menu.addMenu("Open &recent")
+                elif name == RECENT_INPUTS:
+                    self._build_history(menu)
+                elif name == COLORMAPS:
+                    self._build_colormaps(menu)
                 elif name != "open_bundled" or default_model_dir() is not None:
                     menu.addAction(self._action(name))
         self._refresh_recent()
@@ -144,8 +150,8 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(spec.shortcut))
         if spec.tip:
             action.setToolTip(spec.tip)
-        action.triggered.connect(lambda _checked=False, handler=spec.handler:
-                                 getattr(self, handler)())
+        action.triggered.connect(lambda _checked=False, handler=spec.handler, args=spec.args:
+                                 getattr(self, handler)(*args))
         self.actions[name] = action
         return action
 
@@ -465,5 +471,6 @@ class MainWindow(QMainWindow):
         self.settings.setValue("text_a", self.state.text_a)
         self.settings.setValue("text_b", self.state.text_b)
         self._debounce.stop()
+        self._settle.stop()
         self.worker.stop()
         super().closeEvent(event)
