@@ -21,6 +21,7 @@ from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_
 from explorer.view_png import render_png
 from explorer.view_record import caption, view_record
 from explorer.view_settings import COLOUR_SCALES
+from explorer.widgets.attended_tokens import AttendedTokens
 from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
 from explorer.widgets.attention_detail import HeadDetail
 from explorer.widgets.attention_grid import HeadGrid, ModelView
@@ -157,6 +158,7 @@ class AttentionPanel(QWidget):
         self.head_grid = HeadGrid(state)
         self.head_detail = HeadDetail(state)
         self.model_view = ModelView(state)
+        self.attended = AttendedTokens(state)
 
         # Two rows, so the pane fits the ~560 px a 1024 px window leaves it.
         top = QHBoxLayout()
@@ -178,6 +180,9 @@ class AttentionPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.splitter, "Heads")
         self.tabs.addTab(self.model_view, "Model")
+        self.tabs.addTab(self.attended, "Attended tokens")
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.attended),
+                                "The tokens the selected query token attends to most")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
