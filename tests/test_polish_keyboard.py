@@ -98,3 +98,20 @@ def test_every_navigation_action_is_in_a_menu_with_its_shortcut(window):
         action = window.actions[name]
         assert action.shortcut() == QKeySequence(ACTIONS[name].shortcut)
         assert action.shortcut().toString()  # shown beside the menu entry
+
+
+def test_tab_order_follows_the_panels_as_drawn(qtbot, window):
+    """A → B, then (past the left column) the attention controls row by row."""
+    editor_a, editor_b = window.pair_input.editor_a, window.pair_input.editor_b
+    editor_a.setFocus()
+    qtbot.keyClick(editor_a, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is editor_b
+    panel = window.attention
+    panel.method_selector.setFocus()
+    order = []
+    for _ in range(4):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        order.append(QApplication.focusWidget())
+    assert order[0] is panel.scale_selector
+    assert order[1] in (panel.layer_spin, panel.layer_spin.findChild(type(order[1])))
+    assert order[2] is panel.head_combo and order[3] is panel.filter_bar.buttons["all"]

@@ -189,6 +189,11 @@ class AttentionPanel(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.tabs, 1)
 
+        # Tab follows the rows as drawn: method, scale, layer, head, then the filters, the tabs.
+        chain = [self.method_selector, self.scale_selector, self.layer_spin, self.head_combo,
+                 *self.filter_bar.buttons.values(), self.filter_bar.hide_special, self.tabs]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
         self.head_combo.currentIndexChanged.connect(self._head_picked)
         self.model_view.sig_open_selected.connect(
