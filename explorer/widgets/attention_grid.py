@@ -286,7 +286,8 @@ class ModelView(LazyView):
             paint_heatmap(self.image, self.colorbar, replace(scaled, image=mosaic),
                           self.colour_map(signed_of(source)))
             self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
-            self.plot.setTitle(scaled.caption)
+            self.plot.setTitle(("every layer and head" if self.per_head else "every layer")
+                               + f" · {scaled.caption}")
             self._painted = paint_key
         inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)
         layer = min(max(self.state.layer, 0), source.maps.shape[0] - 1)
