@@ -8,7 +8,6 @@ import numpy as np
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableWidget, QTableWidgetItem, \
     QVBoxLayout
 
-from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import METHOD_NAMES, LazyView, view_maps, visible_mask
 
 TOP_N = 15

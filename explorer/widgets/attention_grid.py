@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap, grey_overlay, max_pool,
-    new_heatmap_items, paint_heatmap, pool_factor, scale_maps, set_colorbar, set_overlay,
-    shrinkable_title, signed_of, view_maps, visible_mask,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
+    grey_overlay, max_pool, new_heatmap_items, paint_heatmap, pool_factor, scale_maps,
+    set_colorbar, set_overlay, shrinkable_title, signed_of, view_maps, visible_mask,
 )
 
 
