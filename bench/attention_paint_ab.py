@@ -8,6 +8,7 @@ heads) at 32, 128 and 512 tokens. One process's CPU time moves far less with oth
 shared machine than the wall clock does.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/attention_paint_ab.py BEFORE AFTER [--rounds 3]
+        [--window]
 """
 
 from __future__ import annotations
@@ -63,10 +64,50 @@ print(json.dumps(out))
 """
 
 
-def run(checkout: str) -> dict[str, float]:
+# --window: the whole main window on a random BERT-Base (bench/gui_latency.py's model and
+# texts), GUI-thread CPU time (time.thread_time) from the request to every view repainted: the
+# worker thread's torch time, which load inflates most, is not counted.
+WINDOW_CHILD = r"""
+import json, statistics, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[1] + "/bench")
+import gui_latency as g
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from explorer.main_window import MainWindow
+out = {}
+with tempfile.TemporaryDirectory() as tmp:
+    model = g.make_model(Path(tmp), "base")
+    window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
+                                                          QSettings.IniFormat))
+    window.resize(1400, 860)
+    window.show()
+    window.start(str(model))
+    g.wait_for(window.sig_analysis_applied)
+    for words, label in ((12, "~32"), (50, "~128")):
+        times = []
+        for i, (a, b) in enumerate(g.texts(11, words)):
+            window.state.set_texts(a, b)
+            window._debounce.stop()
+            start = time.thread_time()
+            window._request_analysis()
+            g.wait_for(window.sig_analysis_applied)
+            window.repaint()
+            app.processEvents()
+            if i:
+                times.append((time.thread_time() - start) * 1000)
+        out[f"window, base, {label} tokens"] = statistics.median(times)
+    window.close()
+print(json.dumps(out))
+"""
+
+
+def run(checkout: str, code: str = CHILD) -> dict[str, float]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": checkout}
-    done = subprocess.run([sys.executable, "-c", CHILD, checkout], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", code, checkout], capture_output=True,
                           text=True, env=env, cwd=checkout, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -76,11 +117,14 @@ def main() -> None:
     parser.add_argument("before")
     parser.add_argument("after")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--window", action="store_true",
+                        help="the whole window's GUI-thread CPU time per edit (BERT-Base)")
     args = parser.parse_args()
+    code = WINDOW_CHILD if args.window else CHILD
     results: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     for _ in range(args.rounds):
         for side in ("before", "after"):
-            for key, ms in run(getattr(args, side)).items():
+            for key, ms in run(getattr(args, side), code).items():
                 results[side].setdefault(key, []).append(ms)
     print(f"# bench/attention_paint_ab.py  {args.rounds} alternating rounds, "
           f"load {os.getloadavg()[0]:.1f}, CPU ms per analysis applied (median of rounds)")
