@@ -437,9 +437,14 @@ class LazyView(QWidget):
         """What, besides the maps and the filter, changes the pixels: scale and colour map."""
         return self.state.colour_scale, self.state.view_style.colormap, signed_of(source)
 
-    def _on_style_changed(self, style) -> None:
+    def style_plots(self) -> None:
+        """The View menu's theme and font on this view's plot areas. Set explicitly: the
+        training monitor changes pyqtgraph's global default background when it opens."""
         for widget in self.findChildren(pg.GraphicsLayoutWidget):
-            apply_style(widget, style)
+            apply_style(widget, self.state.view_style)
+
+    def _on_style_changed(self, _style) -> None:
+        self.style_plots()
         self.request_refresh()
 
     # subclasses override these three; ``refresh`` redraws everything from state

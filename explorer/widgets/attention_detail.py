@@ -70,6 +70,7 @@ class HeadDetail(LazyView):
         self.scaled = None  # attention_common.Scaled: the image under the colour scale
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.style_plots()
         self.request_refresh()
 
     def refresh(self) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, apply_style, colormap,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
     grey_overlay, max_pool, new_heatmap_items, paint_heatmap, pool_factor, scale_maps,
     set_colorbar, set_overlay, shrinkable_title, signed_of, view_maps, visible_mask,
 )
@@ -107,7 +107,7 @@ class HeadGrid(LazyView):
         self.view.addItem(self.colorbar, row=1, col=cols, rowspan=rows)
         self._shape = (layers, tiles, per_head, cols)
         self._shown = self._mask_key = self._painted = None
-        apply_style(self.view, self.state.view_style)  # new tiles in the View menu's theme
+        self.style_plots()  # new tiles in the View menu's theme
 
     def _columns(self, heads: int) -> int:
         # The colour bar and the title take a strip of the area.
@@ -228,6 +228,7 @@ class ModelView(LazyView):
         self._painted = None
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.view.viewport().installEventFilter(self)
+        self.style_plots()
         self.request_refresh()
 
     def thumbnail(self, layer: int, head: int) -> np.ndarray:
