@@ -177,6 +177,8 @@ class Predictor:
                        pooled: torch.Tensor | None) -> tuple[float | None, str | None]:
         if not enc.has_pair:
             return None, "no sentence B: next-sentence prediction needs a pair"
+        if 0 not in enc.sequence_ids:  # A was empty, blank or only characters the tokenizer drops
+            return None, "sentence A is empty: next-sentence prediction (NSP) needs text in both"
         if "nsp" not in self.capabilities or pooled is None:
             return None, "this model has no NSP head"
         probs = torch.softmax(self.heads.seq_relationship(pooled).float(), dim=-1)  # [1, 2]

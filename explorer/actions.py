@@ -16,6 +16,7 @@ class ActionSpec:
     shortcut: str | None = None  # portable text ("Ctrl+O"); Qt shows Cmd for Ctrl on macOS
     tip: str | None = None
     widget: str | None = None    # a window attribute that owns the action instead of a menu
+    args: tuple = ()             # passed to the handler (e.g. a candidate's rank)
 
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -34,7 +35,8 @@ ACTIONS: dict[str, ActionSpec] = {
                                     "divergence, both models' predictions"),
     "close_compare": ActionSpec("Close the second model", "close_compare",
                                 tip="Back to the single view"),
-    "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
+    "quit": ActionSpec("&Quit", "quit_app", "Ctrl+Q",
+                       tip="Close every window (the monitor asks about running jobs) and exit"),
     "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
     # Lives on the sentence editors, so it works while either has focus.
     "mask_word": ActionSpec("Mask selected word", "mask_selected_word", "Ctrl+M",
@@ -46,20 +48,53 @@ ACTIONS: dict[str, ActionSpec] = {
                                   tip="The loaded model's MODEL_CARD.md (or README.md), rendered"),
     "keyboard_shortcuts": ActionSpec("&Keyboard shortcuts", "show_shortcuts", "Ctrl+/"),
     "about": ActionSpec("&About BERT Explorer", "show_about"),
-    "ablate_mode": ActionSpec("&Ablate heads on click", "toggle_ablate_mode", "Ctrl+Shift+A",
+    "ablate_mode": ActionSpec("&Ablate heads on click", "toggle_ablate_mode", "Ctrl+Shift+X",
                               tip="While on, a click on a head in the Model tab or the Head lab "
                                   "switches it off or back on"),
     "reset_ablation": ActionSpec("&Reset ablation", "reset_ablation",
                                  tip="Every head back on: the original predictions"),
+    # Sessions and the input history (explorer.session, explorer.history)
+    "save_session": ActionSpec("&Save session…", "save_session", "Ctrl+S",
+                               tip="Texts, model, layer, head, query token, filters, scale and "
+                                   "ablated heads in a .bxsession file"),
+    "open_session": ActionSpec("Open sess&ion…", "open_session", "Ctrl+Shift+O"),
+    "pin_input": ActionSpec("&Pin this input", "pin_input", "Ctrl+D",
+                            tip="Keep the sentence pair at the top of Recent inputs"),
+    # View (explorer.view_settings)
+    "toggle_theme": ActionSpec("&Light / dark theme", "toggle_theme", "Ctrl+Shift+L",
+                               tip="The window and the plots together"),
+    "font_larger": ActionSpec("Plot font &larger", "font_larger", "Ctrl+="),
+    "font_smaller": ActionSpec("Plot font &smaller", "font_smaller", "Ctrl+-"),
+    # Navigate (explorer.navigation): every step wraps around
+    "previous_layer": ActionSpec("Previous layer", "previous_layer", "Alt+Up"),
+    "next_layer": ActionSpec("Next layer", "next_layer", "Alt+Down"),
+    "previous_head": ActionSpec("Previous head", "previous_head", "Alt+Left"),
+    "next_head": ActionSpec("Next head", "next_head", "Alt+Right"),
+    "previous_query": ActionSpec("Previous query token", "previous_query_token",
+                                 "Alt+Shift+Left"),
+    "next_query": ActionSpec("Next query token", "next_query_token", "Alt+Shift+Right"),
+    "next_filter": ActionSpec("Next filter (All, A→A, A→B, B→A, B→B)", "next_filter",
+                              "Ctrl+Shift+F"),
+    "focus_a": ActionSpec("Edit sentence A", "focus_a", "Ctrl+Shift+A"),
+    "focus_b": ActionSpec("Edit sentence B", "focus_b", "Ctrl+Shift+B"),
+    **{f"candidate_{k}": ActionSpec(f"Fill [MASK] with candidate {k}", "pick_candidate",
+                                    f"Ctrl+{k}", args=(k,)) for k in range(1, 10)},
 }
 
 SEPARATOR = "-"
 RECENT = "recent"  # the "Open recent" submenu, filled from the settings
+RECENT_INPUTS = "recent_inputs"  # the "Recent inputs" submenu (explorer.history)
+COLORMAPS = "colormaps"  # the "Colour map" submenu, one checkable entry per map
 
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "compare_model", "close_compare",
-              SEPARATOR, "export_png", "export_salience_png",
+              SEPARATOR, "open_session", "save_session", RECENT_INPUTS, "pin_input", SEPARATOR,
+              "export_png", "export_salience_png",
               "export_analysis", "export_lab", SEPARATOR, "quit"),
+    "&View": ("toggle_theme", "font_larger", "font_smaller", COLORMAPS),
+    "&Navigate": ("previous_layer", "next_layer", "previous_head", "next_head", "previous_query",
+                  "next_query", "next_filter", SEPARATOR, "focus_a", "focus_b", SEPARATOR,
+                  *(f"candidate_{k}" for k in range(1, 10))),
     "&Training": ("open_monitor",),
     "H&eads": ("ablate_mode", "reset_ablation"),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from engine.paths import default_model_dir
 from explorer.identity import APP_ID, APP_NAME, app_icon, app_version
 from explorer.jobs import JobManager
+from explorer.window_fit import parse_window_size
 
 SCREENSHOT_TIMEOUT_MS = 180_000
 
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="cpu, cuda, cuda:N (default: cuda if present)")
     parser.add_argument("--screenshot", metavar="FILE.png",
                         help="render the window after the first analysis, save it and exit")
+    parser.add_argument("--window-size", metavar="WxH", type=parse_window_size,
+                        help="open the window at this size, e.g. 1600x1000 (with --screenshot: "
+                             "the picture's size); default: 1400x860 or what the screen fits")
     parser.add_argument("--monitor", action="store_true",
                         help="open the training monitor (with --screenshot: render it and exit)")
     parser.add_argument("--runs-root", metavar="DIR",
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.monitor:
         return run_monitor(app, args, settings, manager)
     window = MainWindow(device=args.device, settings=settings, jobs=manager)
+    if args.window_size is not None:
+        window.resize(args.window_size)
     if args.text_a is not None or args.text_b is not None:
         window.state.set_texts(args.text_a or "", args.text_b or "")
     if args.screenshot:

@@ -6,22 +6,28 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QSplitter,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow,
+                               QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from engine.paths import default_model_dir
 from engine.results import Analysis
-from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
+from explorer.actions import ACTIONS, COLORMAPS, MENUS, RECENT, RECENT_INPUTS, SEPARATOR
 from explorer.compare_controller import CompareController
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
                                        LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
+from explorer.last_folder import remember, start_path
+from explorer.quit import quit_application
+from explorer.window_fit import fit_to_screen, keep_on_screen
 from explorer.scrub_controller import ScrubController
 from explorer.state import ExplorerState
+from explorer.view_png import PNG_SCALES
+from explorer.view_record import view_record
+from explorer.window_actions import WindowActions
 from explorer.widgets.attention import AttentionPanel
 from explorer.widgets.compare_panel import ComparePanel
 from explorer.widgets.model_bar import ModelBar
@@ -34,10 +40,11 @@ from explorer.widgets.task_panel import TaskPanel
 from explorer.widgets.token_strip import TokenStrip
 
 DEBOUNCE_MS = 150  # analysis reruns this long after the last keystroke
+FIRST_SIZE = QSize(1400, 860)  # the first window's size where the screen has room
 MAX_RECENT = 8
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowActions, QMainWindow):
     sig_analysis_applied = Signal(int)  # sequence number of the analysis now on screen
 
     def __init__(self, state: ExplorerState | None = None, device: str | None = None,
@@ -101,6 +108,7 @@ class MainWindow(QMainWindow):
         self.worker.sig_head_lab_ready.connect(self.attention.head_lab.show_result)
         self.worker.sig_head_lab_failed.connect(self.attention.head_lab.show_failure)
         self._restore_settings()
+        self._restore_view()
 
     # ----- layout and menus -----
 
@@ -125,7 +133,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.model_bar)
         layout.addWidget(self.error_banner)
         layout.addWidget(self.splitter, 1)
-        self.setCentralWidget(central)
+        # Below the panels' minimum (1004 x 622: a small screen, a large QT_SCALE_FACTOR) the
+        # window scrolls instead of clipping or growing past the screen.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(central)
+        self.setCentralWidget(scroll)
         self.status_timing = QLabel()
         self.statusBar().addPermanentWidget(self.status_timing)
         self.scrub_dock = QDockWidget("Scrub checkpoints", self)
@@ -146,6 +160,10 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 elif name == RECENT:
                     self.recent_menu = menu.addMenu("Open &recent")
+                elif name == RECENT_INPUTS:
+                    self._build_history(menu)
+                elif name == COLORMAPS:
+                    self._build_colormaps(menu)
                 elif name != "open_bundled" or default_model_dir() is not None:
                     menu.addAction(self._action(name))
         self._refresh_recent()
@@ -158,8 +176,8 @@ class MainWindow(QMainWindow):
             action.setShortcut(QKeySequence(spec.shortcut))
         if spec.tip:
             action.setToolTip(spec.tip)
-        action.triggered.connect(lambda _checked=False, handler=spec.handler:
-                                 getattr(self, handler)())
+        action.triggered.connect(lambda _checked=False, handler=spec.handler, args=spec.args:
+                                 getattr(self, handler)(*args))
         self.actions[name] = action
         return action
 
@@ -174,6 +192,9 @@ class MainWindow(QMainWindow):
             self.monitor.sig_scrub_run.connect(self.scrub_run)
         self.monitor.show()
         self.monitor.raise_()
+
+    def quit_app(self) -> None:
+        quit_application()
 
     def _open_from_monitor(self, path: str) -> None:
         self.load_model(path)
@@ -192,13 +213,16 @@ class MainWindow(QMainWindow):
     def load_model(self, path: str) -> None:
         """Load ``path``; it arrives with the analysis of the current texts, painted once."""
         self.state.set_busy(True)
+        self.model_bar.show_loading(path)
         self.statusBar().showMessage(f"loading {path} …")
         self._debounce.stop()  # the load analyses the texts itself
         self.worker.submit(LoadModel(path, self._next_analysis()))
 
     def choose_model(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)")
+        path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)",
+                                                start_path(self.settings))
         if path:
+            remember(self.settings, path)
             self.load_model(path)
 
     def open_bundled_model(self) -> None:
@@ -224,6 +248,7 @@ class MainWindow(QMainWindow):
     def _on_model_failed(self, path: str, message: str) -> None:
         self.state.set_busy(False)
         kept = f" — keeping {Path(self._model_path).name}" if self._model_path else ""
+        self.statusBar().showMessage(f"could not open {path}", 5000)  # no more "loading …"
         self._show_error(f"Could not open {path}: {message}{kept}")
 
     def _recent(self) -> list[str]:
@@ -384,32 +409,48 @@ class MainWindow(QMainWindow):
     # ----- export -----
 
     def export_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export view",
-                                              f"{self.state.view_method}.png", "PNG (*.png)")
+        """The view as PNG; the file type chosen sets the scale (2x first)."""
+        filters = {f"PNG at {k}x (*.png)": k for k in sorted(PNG_SCALES, key=lambda k: k != 2)}
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export view", start_path(self.settings, f"{self.state.view_method}.png"),
+            ";;".join(filters))
         if path:
-            self.attention.export_png(path)
+            remember(self.settings, path)
+            try:
+                self.attention.export_png(path, filters.get(chosen, 2))
+            except OSError as exc:
+                self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def export_analysis(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export analysis", "analysis.npz",
+        path, _ = QFileDialog.getSaveFileName(self, "Export analysis",
+                                              start_path(self.settings, "analysis.npz"),
                                               "NumPy (*.npz);;JSON (*.json)")
         if path:
+            remember(self.settings, path)
             try:
                 self.attention.export_analysis(path)
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def export_salience_png(self) -> None:
         if self.state.salience is None:
             self.statusBar().showMessage("No salience to export: click Explain first", 5000)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export salience chips",
-                                              f"salience-{self.state.salience.method}.png",
-                                              "PNG (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export salience chips",
+            start_path(self.settings, f"salience-{self.state.salience.method}.png"), "PNG (*.png)")
         if path:
+            remember(self.settings, path)
             try:
                 self.save_salience_png(path)
             except OSError as exc:
                 self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def save_salience_png(self, path) -> Path:
         """The token strip (chips in the salience colours and the legend) as PNG."""
@@ -420,13 +461,17 @@ class MainWindow(QMainWindow):
 
     def export_lab(self) -> None:
         method = self.state.view_method
-        path, _ = QFileDialog.getSaveFileName(self, "Export lab result", f"{method}.npz",
+        path, _ = QFileDialog.getSaveFileName(self, "Export lab result",
+                                              start_path(self.settings, f"{method}.npz"),
                                               "NumPy (*.npz);;JSON (*.json)")
         if path:
+            remember(self.settings, path)
             try:
                 self.save_lab(path)
             except (OSError, ValueError) as exc:
                 self._show_error(f"Could not export: {exc}")
+                return
+            self.statusBar().showMessage(f"saved to {path}", 8000)
 
     def save_lab(self, path) -> Path:
         """Write the chosen method's maps and the salience shown, with what made them."""
@@ -434,8 +479,7 @@ class MainWindow(QMainWindow):
         if analysis is None:
             raise ValueError("there is no analysis to export yet")
         salience = self.state.salience
-        settings = {"view_method": self.state.view_method,
-                    "device": model.device if model else None}
+        settings = {"device": model.device if model else None, **view_record(self.state)}
         if salience is not None:
             settings.update(salience_method=salience.method, target=salience.target,
                             **salience.settings)
@@ -482,8 +526,9 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            keep_on_screen(self)
         else:
-            self.resize(1400, 860)
+            fit_to_screen(self, FIRST_SIZE)
         splitter = self.settings.value("splitter")
         if splitter is not None:
             self.splitter.restoreState(splitter)
@@ -496,6 +541,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("text_a", self.state.text_a)
         self.settings.setValue("text_b", self.state.text_b)
         self._debounce.stop()
+        self._settle.stop()
         self.worker.stop()
         self.compare.stop()
         self.scrub.stop()

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFont
+from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QLabel, QLineEdit, QMainWindow,
                                QMessageBox, QPlainTextEdit, QSplitter, QTabWidget, QToolBar,
                                QVBoxLayout, QWidget)
@@ -24,11 +24,13 @@ from engine import runs_root as shared_root
 from engine.runlog import RunFolder, RunFolderError
 from engine.runs import DELETABLE_STATES, RunCatalog, creating_job, delete_run, read_records, \
     write_metrics_csv
+from explorer.actions import ACTIONS
 from explorer.finetune_form import FinetuneForm
 from explorer.job_form import JobForm
 from explorer.jobs import EXTRA_RUNS_KEY, JobManager, JobView
 from explorer.metrics_store import RunMetrics
 from explorer.new_job_dialog import NewJobDialog
+from explorer.quit import quit_application
 from explorer.run_labels import RunLabels, run_filter
 from explorer.widgets.entropy_map import EntropyMap
 from explorer.widgets.job_table import JobTable, best_text
@@ -95,6 +97,7 @@ class MonitorWindow(QMainWindow):
         self.splitter.setSizes([520, 880])
         self.setCentralWidget(self.splitter)
         self._build_toolbar()
+        self._build_menu()
         self.statusBar().showMessage(f"runs root: {manager.runs_root}")
 
         self.table.sig_selection.connect(lambda _paths: self.poll())
@@ -110,6 +113,17 @@ class MonitorWindow(QMainWindow):
         else:
             self.resize(1400, 820)
         self.poll()
+
+    asks_before_closing = True  # explorer.quit: live jobs make closeEvent ask first
+
+    def _build_menu(self) -> None:
+        """File ▸ Quit (as in the explorer window: every window closes, the app ends)."""
+        spec = ACTIONS["quit"]
+        self.quit_action = QAction(spec.text, self)
+        self.quit_action.setShortcut(QKeySequence(spec.shortcut))
+        self.quit_action.setToolTip(spec.tip)
+        self.quit_action.triggered.connect(quit_application)
+        self.menuBar().addMenu("&File").addAction(self.quit_action)
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Jobs")
@@ -137,7 +151,7 @@ class MonitorWindow(QMainWindow):
                                    "Checkpoint, then stop; Resume continues from there")
         self.resume_action = action("Resume", self.resume_selected,
                                     "Continue from the last checkpoint")
-        self.cancel_action = action("Cancel", self.cancel_selected,
+        self.cancel_action = action("Cancel", self.ask_and_cancel_selected,
                                     "Stop for good (stop request, then terminate, then kill)")
         bar.addSeparator()
         self.open_action = action("Open in explorer", self.open_selected,
@@ -336,6 +350,16 @@ class MonitorWindow(QMainWindow):
                 except (OSError, RunFolderError) as exc:
                     QMessageBox.warning(self, "Could not resume", str(exc))
         self.poll()
+
+    def ask_and_cancel_selected(self) -> None:
+        """The Cancel button: a running job is stopped for good only once the user says so."""
+        running = [j for j in self.selected_jobs() if j.can_cancel]
+        if not running:
+            return
+        names = "\n".join(f"• {self.labels.name(j.run.path)} ({j.state})" for j in running)
+        if self.confirm("Cancel jobs", "Stop these jobs for good? A cancelled job cannot be "
+                                       f"resumed (Pause keeps a checkpoint to resume).\n\n{names}"):
+            self.cancel_selected()
 
     def cancel_selected(self) -> None:
         for job in self.selected_jobs():

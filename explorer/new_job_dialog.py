@@ -9,11 +9,13 @@ import dataclasses
 import json
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox,
-                               QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPlainTextEdit, QPushButton, QRadioButton,
-                               QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
+                               QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton,
+                               QRadioButton, QScrollArea, QSizePolicy, QStackedWidget, QStyle,
+                               QVBoxLayout, QWidget)
 
 from engine.config import PRESET_SIZES
 from engine.options import SpecError
@@ -23,6 +25,7 @@ from explorer.job_form import JobForm, validate
 from explorer.widgets.finetune_panel import NO_COLUMN, NO_GLUE, FinetunePanel, row, spin
 
 PATH_SEPARATOR = ";"  # several corpus paths in one line
+FINETUNE_PAGE_HEIGHT = 420  # the dialog's other rows take ~230 px: it fits a 700 px screen
 DEFAULT_NAMES = {"pretrain": "pretrain", "finetune": "finetune"}
 LAST_JOB_KEY = "new_job/last"  # JSON: {"kind", "form": the last started job's form fields}
 FORMS = {"pretrain": JobForm, "finetune": FinetuneForm}
@@ -156,7 +159,19 @@ class NewJobDialog(QDialog):
         self.finetune = FinetunePanel()
         self.pages = QStackedWidget()
         self.pages.addWidget(pretrain_page)
-        self.pages.addWidget(self.finetune)
+        # The fine-tuning form is ~870 px tall: it scrolls rather than push the dialog off a
+        # 700 px screen.
+        self.finetune_scroll = QScrollArea()
+        self.finetune_scroll.setWidgetResizable(True)
+        self.finetune_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.finetune_scroll.setWidget(self.finetune)
+        self.finetune_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = self.finetune_scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.finetune_scroll.setMinimumWidth(max(self.finetune.sizeHint().width(),
+                                                 self.finetune.minimumWidth()) + bar + 4)
+        self.finetune_scroll.setMinimumHeight(FINETUNE_PAGE_HEIGHT)
+        self.finetune_scroll.setMaximumHeight(FINETUNE_PAGE_HEIGHT)
+        self.pages.addWidget(self.finetune_scroll)
 
         layout = QVBoxLayout(self)
         name_row = QFormLayout()
@@ -272,6 +287,11 @@ class NewJobDialog(QDialog):
             command, complete = f"(no command yet: {exc})", False
         self.command.setPlainText(command)
         self.copy.setEnabled(complete)
+        if self.problems.isVisible() and self.kind == "pretrain":
+            # The list from the last Start follows the fields: a filled corpus drops its line.
+            problems = validate(self.current_form(), self.runs_root)
+            self.problems.setText("\n".join(f"• {p}" for p in problems))
+            self.problems.setVisible(bool(problems))
         # A fine-tuning job starts once its data passed the check (problems show in the panel).
         self.start_button.setEnabled(self.kind == "pretrain" or self.finetune.ready)
 

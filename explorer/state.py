@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from engine.results import MAP_METHODS, Analysis, AttributionMaps, ModelSummary, Salience
+from explorer.view_settings import COLOUR_SCALE_NAMES, DEFAULT_COLOUR_SCALE, ViewStyle
 
 ATTENTION_FILTERS = ("all", "AA", "AB", "BA", "BB")  # query segment -> key segment
 MEAN_HEAD = -1  # ``head`` value meaning "mean of the layer's heads"
@@ -64,6 +65,8 @@ class ExplorerState(QObject):
     # pairs, and whether a click in the model view or the head lab toggles one.
     sig_ablated_heads_changed = Signal(object)    # tuple[(layer, head), ...]
     sig_ablate_mode_changed = Signal(bool)
+    sig_colour_scale_changed = Signal(str)        # a key of view_settings.COLOUR_SCALES
+    sig_view_style_changed = Signal(object)       # explorer.view_settings.ViewStyle
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -89,6 +92,8 @@ class ExplorerState(QObject):
         # explorer.ablation.Ablated of the analysis shown when it was made with heads ablated
         # (it carries the unablated model's probabilities); None for a plain analysis.
         self.ablation = None
+        self.colour_scale = DEFAULT_COLOUR_SCALE
+        self.view_style = ViewStyle()
 
     def set_texts(self, text_a: str, text_b: str) -> None:
         if (text_a, text_b) != (self.text_a, self.text_b):
@@ -188,6 +193,7 @@ class ExplorerState(QObject):
         if source != self.compare_source:
             self.compare_source = source
             self.sig_compare_source_changed.emit(source)
+
     def set_ablated_heads(self, heads) -> None:
         heads = tuple(sorted({(int(l), int(h)) for l, h in heads}))
         if heads != self.ablated_heads:
@@ -201,6 +207,18 @@ class ExplorerState(QObject):
         if on != self.ablate_mode:
             self.ablate_mode = on
             self.sig_ablate_mode_changed.emit(on)
+
+    def set_colour_scale(self, scale: str) -> None:
+        if scale not in COLOUR_SCALE_NAMES:
+            raise ValueError(f"unknown colour scale {scale!r}")
+        if scale != self.colour_scale:
+            self.colour_scale = scale
+            self.sig_colour_scale_changed.emit(scale)
+
+    def set_view_style(self, style: ViewStyle) -> None:
+        if style != self.view_style:
+            self.view_style = style
+            self.sig_view_style_changed.emit(style)
 
     def set_busy(self, busy: bool) -> None:
         if busy != self.busy:

@@ -256,8 +256,9 @@ def test_exported_pngs_show_the_chosen_method_and_the_salience_chips(qtbot, wind
 
     analysed(qtbot, window, *PAIR)
     with_maps(qtbot, window, "rollout")
-    view = QImage(str(window.attention.export_png(tmp_path / "rollout.png")))
-    assert view.size() == window.attention.current_view().size()
+    view = QImage(str(window.attention.export_png(tmp_path / "rollout.png", scale=1)))
+    shown = window.attention.current_view().size()  # at 1x, plus the caption line below
+    assert view.width() == shown.width() and view.height() > shown.height()
     salience = explain_top_candidate(qtbot, window)
     chips = QImage(str(window.save_salience_png(tmp_path / "chips.png")))
     canvas = window.token_strip.canvas

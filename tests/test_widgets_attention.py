@@ -79,6 +79,7 @@ def test_widgets_import_without_torch():
 
 
 def test_head_grid_shows_every_head_of_the_selected_layer(qtbot, state, analysis):
+    state.set_colour_scale("fixed")  # levels 0..1 (the default log scale: tests/test_polish_scale.py)
     grid = HeadGrid(state)
     qtbot.addWidget(grid)
     layers, heads = analysis.attentions.shape[:2]
@@ -87,7 +88,7 @@ def test_head_grid_shows_every_head_of_the_selected_layer(qtbot, state, analysis
     assert grid.colorbar is not None and tuple(grid.colorbar.levels()) == LEVELS
     for layer in range(layers):
         state.set_selection(layer=layer)
-        assert grid.title.text == f"Layer {layer} — heads"
+        assert grid.title.text == f"Layer {layer} — heads · 0..1"
         for h, image in enumerate(grid.images):
             np.testing.assert_array_equal(image.image, analysis.attentions[layer, h])
             assert tuple(image.levels) == LEVELS

@@ -19,6 +19,10 @@ from PySide6.QtWidgets import (
 
 from engine.analysis_io import save_analysis
 from explorer.state import ATTENTION_FILTERS, HEADLESS_METHODS, MEAN_HEAD, VIEW_METHODS
+from explorer.view_png import render_png
+from explorer.view_record import caption, view_record
+from explorer.view_settings import COLOUR_SCALES
+from explorer.widgets.attended_tokens import AttendedTokens
 from explorer.widgets.attention_common import (DIVERGING_COLORMAP_NAME, METHOD_NAMES,
                                                attentions_of, colormap, view_maps)
 from explorer.widgets.attention_detail import HeadDetail
@@ -118,6 +122,28 @@ class MethodSelector(QComboBox):
         self.setToolTip(VIEW_METHODS[method])
 
 
+class ScaleSelector(QComboBox):
+    """The colour scale every attention view uses (``state.colour_scale``); tooltips say how."""
+
+    LABELS = {"log": "log", "auto": "auto", "row": "per-row max", "fixed": "fixed 0..1"}
+
+    def __init__(self, state, parent=None):
+        super().__init__(parent)
+        self.state = state
+        for scale, meaning in COLOUR_SCALES.items():
+            self.addItem(self.LABELS[scale], scale)
+            self.setItemData(self.count() - 1, meaning, Qt.ItemDataRole.ToolTipRole)
+        self.currentIndexChanged.connect(
+            lambda index: self.state.set_colour_scale(self.itemData(index)))
+        state.sig_colour_scale_changed.connect(self._sync)
+        self._sync(state.colour_scale)
+
+    def _sync(self, scale: str) -> None:
+        with QSignalBlocker(self):
+            self.setCurrentIndex(self.findData(scale))
+        self.setToolTip("colour scale — " + COLOUR_SCALES[scale])
+
+
 class AttentionPanel(QWidget):
     """Method selector, filter bar, layer spin box and head combo on top; tabs below: "Heads"
     (HeadGrid and HeadDetail side by side in a splitter) and "Model" (ModelView, refreshed
@@ -127,6 +153,7 @@ class AttentionPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.method_selector = MethodSelector(state)
+        self.scale_selector = ScaleSelector(state)
         self.filter_bar = AttentionFilterBar(state)
         self.layer_spin = QSpinBox()
         self.layer_spin.setRange(0, 0)
@@ -140,35 +167,53 @@ class AttentionPanel(QWidget):
         self.divergence = CompareDivergence(state)
         self.head_lab = HeadLabTab(state)
         self.ablation_bar = AblationBar(state)
+        self.attended = AttendedTokens(state)
 
+        # Two rows, so the pane fits the ~560 px a 1024 px window leaves it.
         top = QHBoxLayout()
         top.addWidget(self.method_selector)
-        top.addWidget(self.compare_bar)
-        top.addWidget(self.filter_bar, 1)
+        top.addWidget(QLabel("Scale"))
+        top.addWidget(self.scale_selector)
+        top.addStretch(1)
         top.addWidget(QLabel("Layer"))
         top.addWidget(self.layer_spin)
         top.addWidget(QLabel("Head"))
         top.addWidget(self.head_combo)
+        filters = QHBoxLayout()
+        filters.addWidget(self.compare_bar)
+        filters.addWidget(self.filter_bar, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.head_grid)
         self.splitter.addWidget(self.head_detail)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(0, 1)  # the detail gets two thirds: its map carries
+        self.splitter.setStretchFactor(1, 2)  # token axes and must stay legible at 1024 px
         self.tabs = QTabWidget()
         self.tabs.addTab(self.splitter, "Heads")
         self.tabs.addTab(self.model_view, "Model")
         self.tabs.addTab(self.divergence, "Divergence")
-        self.tabs.setTabToolTip(2, "Per head, how differently a second model attends "
-                                   "(File ▸ Compare with model…)")
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.divergence),
+                                "Per head, how differently a second model attends "
+                                "(File ▸ Compare with model…)")
         self.tabs.addTab(self.head_lab, "Head lab")
+        self.tabs.addTab(self.attended, "Attended tokens")
+        self.tabs.setTabToolTip(self.tabs.indexOf(self.attended),
+                                "The tokens the selected query token attends to most")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addLayout(filters)
         layout.addWidget(self.ablation_bar)
         layout.addWidget(self.tabs, 1)
 
+        # Tab follows the rows as drawn: method, scale, layer, head, then the filters, the tabs.
+        chain = [self.method_selector, self.scale_selector, self.layer_spin, self.head_combo,
+                 *self.filter_bar.buttons.values(), self.filter_bar.hide_special, self.tabs]
+        for first, second in zip(chain, chain[1:]):
+            QWidget.setTabOrder(first, second)
         self.layer_spin.valueChanged.connect(lambda v: self.state.set_selection(layer=v))
         self.head_combo.currentIndexChanged.connect(self._head_picked)
+        self.model_view.sig_open_selected.connect(
+            lambda: self.tabs.setCurrentWidget(self.splitter))
         _connect_all(self, state)
         state.sig_view_method_changed.connect(lambda _method: self._sync_ranges())
         self._sync_ranges()
@@ -265,13 +310,11 @@ class AttentionPanel(QWidget):
     def current_view(self) -> QWidget:
         return self.tabs.currentWidget()
 
-    def export_png(self, path) -> Path:
-        """Save a picture of the current tab (grid + detail, or the model view) as PNG, in the
-        chosen method."""
-        path = Path(path)
-        if not self.current_view().grab().save(str(path), "PNG"):
-            raise OSError(f"could not write {path}")
-        return path
+    def export_png(self, path, scale: int = 2) -> Path:
+        """The current tab (grid + detail, or the model view) as PNG at ``scale`` times its
+        size, with a caption (model, layer/head, filter, method, scale) and no hover text."""
+        return render_png(self.current_view(), path, caption(self.state), scale,
+                          hidden=(self.head_detail.readout,))
 
     def export_analysis(self, path) -> Path:
         """Write the current analysis to .npz or .json (engine.analysis_io.save_analysis)."""
@@ -282,5 +325,6 @@ class AttentionPanel(QWidget):
         return save_analysis(self.state.analysis, path,
                              model_path=model.path if model else None,
                              model_name=model.name if model else None,
-                             settings={"device": model.device} if model else None,
+                             settings={"device": model.device if model else None,
+                                       **view_record(self.state)},
                              masked_heads=ablation.heads if ablation is not None else ())

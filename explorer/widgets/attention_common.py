@@ -15,31 +15,138 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetrics
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from explorer.attention_filter import visible_cells
+from explorer.view_settings import COLORMAP_NAME
 
-COLORMAP_NAME = "viridis"       # the ONE colour map of every attention view
-DIVERGING_COLORMAP_NAME = "CET-CBD1"  # signed maps (B - A): blue below 0, gold above
-LEVELS = (0.0, 1.0)             # fixed levels: attention weights are probabilities
+DIVERGING_COLORMAP_NAME = "CET-CBD1"  # colour-blind-safe diverging map for signed maps
+COLORMAP_CHOICES = (COLORMAP_NAME, "cividis", "magma", "inferno", "plasma", "CET-L17")
+LEVELS = (0.0, 1.0)             # the "fixed" scale: attention weights are probabilities
+LOG_FLOOR = 1e-4                # the log scale's lowest level: weights below are one colour
 GREY_RGBA = (128, 128, 128, 235)  # filtered-out cells (painted over the heatmap)
 HIGHLIGHT_COLOR = "#ff3b3b"     # query-row box, selected head / thumbnail outline
 THUMB_MAX = 32                  # ModelView thumbnails are max-pooled to at most this many pixels
-MAX_LABEL_CHARS = 14            # longer tokens are elided on the axes
+MAX_LABEL_CHARS = 12            # longer tokens are elided on the axes
 
-_colormap = None
-
-
-def colormap() -> pg.ColorMap:
-    global _colormap
-    if _colormap is None:
-        _colormap = pg.colormap.get(COLORMAP_NAME)
-    return _colormap
+_colormaps: dict[str, pg.ColorMap] = {}
 
 
-def tick_font() -> QFont:
+def colormap(name: str = COLORMAP_NAME) -> pg.ColorMap:
+    if name not in _colormaps:
+        _colormaps[name] = pg.colormap.get(name)
+    return _colormaps[name]
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """What a heatmap draws under a colour scale. ``image`` stays the weights (so pixels and
+    hover text agree) except under "row", where it is each weight over its row's maximum."""
+
+    image: np.ndarray
+    levels: tuple[float, float]  # the image's colour levels, in the image's units
+    log: bool = False            # colours follow log10 of the value between the levels
+    caption: str = "0..1"        # the scale, for the view's title (the bar has no room)
+
+
+def scale_maps(maps: np.ndarray, visible: np.ndarray | None, scale: str,
+               fixed_levels: tuple[float, float] = LEVELS, signed: bool = False) -> Scaled:
+    """Maps [..., T, T] under colour ``scale`` (a key of view_settings.COLOUR_SCALES);
+    ``visible`` [T, T] bool (broadcast over the leading axes) picks the cells that set the
+    range; None (or no cell visible): all cells.
+
+    A signed map (positive and negative contributions) stays symmetric about 0: "log" then
+    ranges like "auto", "row" divides by the row's largest magnitude."""
+    if scale == "fixed":
+        return Scaled(maps, fixed_levels)
+    keep = (np.broadcast_to(visible, maps.shape) if visible is not None and visible.any()
+            else np.ones(maps.shape, dtype=bool))
+    if scale == "row":
+        magnitude = np.abs(maps) if signed else maps
+        row_max = np.where(keep, magnitude, -np.inf).max(axis=-1, keepdims=True)  # [..., T, 1]
+        row_max = np.where(np.isfinite(row_max) & (row_max > 0), row_max, 1.0)
+        return Scaled((maps / row_max).astype(np.float32), (-1.0, 1.0) if signed else (0.0, 1.0),
+                      caption="÷ row max")
+    shown = maps[keep]
+    lo, hi = float(shown.min()), float(shown.max())
+    if signed:
+        edge = max(abs(lo), abs(hi)) or 1.0
+        return Scaled(maps, (-edge, edge), caption="± max")
+    if scale == "auto":
+        return Scaled(maps, (lo, hi if hi > lo else lo + 1e-6), caption="auto")
+    lo = max(lo, LOG_FLOOR)
+    return Scaled(maps, (lo, max(hi, lo * 1.001)), log=True, caption="log")
+
+
+LOG_LUT_SIZE = 65536  # entries of a log lookup table: 1e-4 of the range still has its own colour
+
+
+_last_lut: tuple[tuple, np.ndarray] | None = None  # a grid paints many tiles with one table
+
+
+def log_lookup_table(cmap: pg.ColorMap, levels: tuple[float, float]) -> np.ndarray:
+    """uint8 [LOG_LUT_SIZE, 4]: entry i (the value lo + i/(n-1) * (hi - lo)) gets the colour at
+    its log10 position between log10(lo) and log10(hi)."""
+    global _last_lut
+    key = (id(cmap), levels)
+    if _last_lut is None or _last_lut[0] != key:
+        lo, hi = levels
+        values = np.linspace(lo, hi, LOG_LUT_SIZE)
+        t = (np.log10(values) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        _last_lut = key, cmap.map(np.clip(t, 0.0, 1.0), mode=pg.ColorMap.BYTE)
+    return _last_lut[1]
+
+
+def signed_of(source) -> bool:
+    """Whether a ViewMaps holds signed values (its ``signed`` flag, where the maps have one)."""
+    return bool(getattr(source, "signed", False))
+
+
+def paint_heatmap(image: pg.ImageItem, colorbar: pg.ColorBarItem | None, scaled: Scaled,
+                  cmap: pg.ColorMap) -> None:
+    if scaled.log:
+        image.setLookupTable(log_lookup_table(cmap, scaled.levels))
+    else:
+        image.setColorMap(cmap)
+    set_heatmap(image, scaled.image, scaled.levels)
+    if colorbar is not None:
+        colorbar.setColorMap(cmap)
+        set_colorbar(colorbar, scaled)
+
+
+def set_colorbar(colorbar: pg.ColorBarItem, scaled: Scaled) -> None:
+    """The bar's range and labels follow the scale: under "log" it spans log10 of the levels,
+    labelled in weights at each power of ten."""
+    if scaled.log:
+        lo, hi = (math.log10(v) for v in scaled.levels)
+        colorbar.setLevels((lo, hi))
+        colorbar.axis.setTicks([[(float(e), f"{10.0 ** e:g}")
+                                 for e in range(math.ceil(lo), math.floor(hi) + 1)]])
+    else:
+        colorbar.setLevels(scaled.levels)
+        colorbar.axis.setTicks(None)
+    colorbar.axis.enableAutoSIPrefix(False)  # plain weights, not "(x0.001)"
+
+
+def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
+    """Theme and font size of one plot area: background, axis lines, tick and title text."""
+    widget.setBackground(style.background)
+    font = tick_font(style.font_size)
+    for item in widget.scene().items():
+        if isinstance(item, pg.AxisItem):
+            item.setPen(style.foreground)
+            item.setTextPen(style.foreground)
+            if isinstance(item, TokenAxis):
+                item.set_font(font)
+            else:
+                item.setStyle(tickFont=font)
+        elif isinstance(item, pg.LabelItem):
+            item.setText(item.text, color=style.foreground)
+
+
+def tick_font(size: int = 8) -> QFont:
     font = QFont()
-    font.setPointSize(8)
+    font.setPointSize(size)
     return font
 
 
@@ -186,6 +293,12 @@ class TokenAxis(pg.AxisItem):
                       autoExpandTextSpace=False)
         self.enableAutoSIPrefix(False)
 
+    def set_font(self, font: QFont) -> None:
+        self._font = font
+        self._metrics = QFontMetrics(font)
+        self.setStyle(tickFont=font)
+        self.set_tokens(self._tokens)
+
     def set_tokens(self, tokens: list[str]) -> None:
         self._tokens = [elide(t) for t in tokens]
         widest = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10)
@@ -260,6 +373,53 @@ class TokenAxis(pg.AxisItem):
             p.restore()
 
 
+class TitleLabel(pg.LabelItem):
+    """A title that never widens its plot area: pyqtgraph's LabelItem makes its text width the
+    layout's minimum, which at 1024 px pushed the colour bars out of sight. This one asks for no
+    width and elides what does not fit ("Layer 3 · head 7 · l…"); ``text`` stays the whole."""
+
+    def __init__(self, text: str = " ", parent=None, **args):
+        self._full = text
+        self._width = -1  # the width the shown text was elided for
+        super().__init__(text, parent, **args)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+
+    def setText(self, text: str, **args) -> None:
+        self._full = text
+        self._show(**args)
+
+    def resizeEvent(self, event) -> None:
+        if int(self.width()) != self._width:  # LabelItem.setText calls this too: no loop
+            self._show()
+        super().resizeEvent(event)
+
+    def _show(self, **args) -> None:
+        font = QFont()
+        font.setPointSizeF(float(str(args.get("size", self.opts.get("size", "11pt")))
+                                 .removesuffix("pt")))
+        width = self._width = int(self.width())
+        shown = (QFontMetrics(font).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+                 if width > 20 else self._full)
+        super().setText(shown, **args)
+        self.text = self._full
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        height = self._sizeHint[Qt.SizeHint.MinimumSize][1]
+        self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
+        self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
+        self.updateGeometry()
+
+
+def shrinkable_title(plot: pg.PlotItem) -> None:
+    """Give ``plot`` a TitleLabel in place of its own (same place, size and setTitle)."""
+    plot.layout.removeItem(plot.titleLabel)
+    plot.titleLabel.setParentItem(None)
+    plot.titleLabel = TitleLabel("", parent=plot, size="11pt")
+    plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)  # over the axes too: room for the text
+
+
 class LazyView(QWidget):
     """Base of the attention views: refresh now when seen, else mark dirty and refresh on show.
 
@@ -277,6 +437,26 @@ class LazyView(QWidget):
         state.sig_model_changed.connect(self._on_model_changed)
         state.sig_view_method_changed.connect(lambda _method: self.request_refresh())
         state.sig_lab_maps_changed.connect(lambda _maps: self.request_refresh())
+        state.sig_colour_scale_changed.connect(lambda _scale: self.request_refresh())
+        state.sig_view_style_changed.connect(self._on_style_changed)
+
+    def colour_map(self, signed: bool = False) -> pg.ColorMap:
+        """The View menu's colour map, or the diverging one for a signed map."""
+        return colormap(DIVERGING_COLORMAP_NAME if signed else self.state.view_style.colormap)
+
+    def paint_key(self, source) -> tuple:
+        """What, besides the maps and the filter, changes the pixels: scale and colour map."""
+        return self.state.colour_scale, self.state.view_style.colormap, signed_of(source)
+
+    def style_plots(self) -> None:
+        """The View menu's theme and font on this view's plot areas. Set explicitly: the
+        training monitor changes pyqtgraph's global default background when it opens."""
+        for widget in self.findChildren(pg.GraphicsLayoutWidget):
+            apply_style(widget, self.state.view_style)
+
+    def _on_style_changed(self, _style) -> None:
+        self.style_plots()
+        self.request_refresh()
 
     # subclasses override these three; ``refresh`` redraws everything from state
     def refresh(self) -> None:

@@ -8,12 +8,13 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayout
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
-    new_heatmap_items, set_heatmap, set_overlay, view_maps, visible_mask,
+    new_heatmap_items, paint_heatmap, scale_maps, set_overlay, shrinkable_title, signed_of,
+    view_maps, visible_mask,
 )
 
 READOUT_HINT = "hover a cell: from -> to: weight; click a row to select its query token"
@@ -28,9 +29,11 @@ class HeadDetail(LazyView):
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setMinimumSize(320, 320)
+        self.view.setMinimumSize(260, 260)
         self.readout = QLabel(READOUT_HINT)
         self.readout.setObjectName("attentionReadout")
+        self.readout.setWordWrap(True)  # never wider than the map: no clipped hover text
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view, 1)
@@ -39,6 +42,7 @@ class HeadDetail(LazyView):
         self.bottom_axis = TokenAxis("bottom", rotate=True)
         self.plot = self.view.addPlot(row=0, col=0, axisItems={"left": self.left_axis,
                                                                 "bottom": self.bottom_axis})
+        shrinkable_title(self.plot)
         self.plot.setLabel("left", "from (query)")
         self.plot.setLabel("bottom", "to (key)")
         self.plot.hideButtons()
@@ -61,8 +65,12 @@ class HeadDetail(LazyView):
         self.tokens: list[str] = []
         self._shown = None
         self._mask_key = None
+        self._painted = None
+        self._title = ""
+        self.scaled = None  # attention_common.Scaled: the image under the colour scale
         self.view.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.style_plots()
         self.request_refresh()
 
     def refresh(self) -> None:
@@ -77,7 +85,7 @@ class HeadDetail(LazyView):
             self.bottom_axis.set_tokens([])
             self.plot.setTitle("")
             self.readout.setText(READOUT_HINT)
-            self._shown = self._mask_key = None
+            self._shown = self._mask_key = self._painted = self.scaled = None
             return
         source = view_maps(self.state)
         if source is None:  # the chosen method's maps are on their way: keep the picture
@@ -91,6 +99,7 @@ class HeadDetail(LazyView):
         key = (id(analysis), source.key, layer, head)
         if key != self._shown:
             if self._shown is None or self._shown[0] != id(analysis):
+                self.readout.setText(READOUT_HINT)  # the old value was of another analysis
                 self.tokens = list(analysis.tokens)
                 self.left_axis.set_tokens(self.tokens)
                 self.bottom_axis.set_tokens(self.tokens)
@@ -107,15 +116,21 @@ class HeadDetail(LazyView):
                 title = f"Layer {layer} · {which}"
                 if source.method != "raw":
                     title += f" · {name}"
-            set_heatmap(self.image, self.data, source.levels)
-            self.colorbar.setLevels(source.levels)
-            self.plot.setTitle(title)
+            self._title = title
             self._shown = key
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
         if mask_key != self._mask_key:
             self.visible = visible_mask(analysis, *mask_key[1:])
             set_overlay(self.overlay, grey_overlay(~self.visible))
             self._mask_key = mask_key
+        paint_key = (key, mask_key, self.paint_key(source))
+        if paint_key != self._painted:
+            self.scaled = scale_maps(self.data, self.visible, self.state.colour_scale,
+                                     source.levels, signed_of(source))
+            paint_heatmap(self.image, self.colorbar, self.scaled,
+                          self.colour_map(signed_of(source)))
+            self.plot.setTitle(f"{self._title} · {self.scaled.caption}")
+            self._painted = paint_key
         q = self.state.query_token
         self.query_box.setRect(QRectF(0, q, tokens, 1))
         self.query_box.setVisible(0 <= q < tokens)

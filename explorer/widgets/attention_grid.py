@@ -6,17 +6,19 @@ view one row of layers; a click then selects the layer."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QEvent, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.ablation_marks import AblationMarks
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, any_pool, colormap, grey_overlay, max_pool,
-    new_heatmap_items, pool_factor, set_heatmap, set_overlay, view_maps, visible_mask,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
+    grey_overlay, max_pool, new_heatmap_items, paint_heatmap, pool_factor, scale_maps,
+    set_colorbar, set_overlay, shrinkable_title, signed_of, view_maps, visible_mask,
 )
 
 
@@ -46,7 +48,7 @@ def grid_columns(heads: int, width: float, height: float) -> int:
 def _plot_area(owner: QWidget) -> pg.GraphicsLayoutWidget:
     """A pyqtgraph layout filling ``owner`` edge to edge."""
     view = pg.GraphicsLayoutWidget()
-    view.setMinimumSize(240, 240)
+    view.setMinimumSize(160, 160)
     layout = QVBoxLayout(owner)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(view)
@@ -68,8 +70,11 @@ class HeadGrid(LazyView):
         self.head_boxes: list[QGraphicsRectItem] = []
         self.colorbar = None
         self._shape = None   # (layers, tiles, per_head, columns) the items were built for
-        self._shown = None   # (maps key, layer, T) whose images are set
+        self._shown = None   # (maps key, layer, T) whose titles and ranges are set
         self._mask_key = None
+        self._visible: np.ndarray | None = None  # [T, T] bool, cells the filter shows
+        self._painted = None  # what the images were last painted from
+        self._title = ""
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.request_refresh()
 
@@ -79,7 +84,8 @@ class HeadGrid(LazyView):
         self.query_boxes, self.head_boxes = [], []
         cols = self._columns(tiles)
         rows = math.ceil(tiles / cols)
-        self.title = self.view.addLabel("", row=0, col=0, colspan=cols, size="11pt")
+        self.title = TitleLabel("", size="11pt")
+        self.view.addItem(self.title, row=0, col=0, colspan=cols)
         for h in range(tiles):
             plot = self.view.addPlot(row=1 + h // cols, col=h % cols,
                                      title=f"H{h}" if per_head else f"L{h}")
@@ -101,7 +107,8 @@ class HeadGrid(LazyView):
                                         width=14, colorMapMenu=False)
         self.view.addItem(self.colorbar, row=1, col=cols, rowspan=rows)
         self._shape = (layers, tiles, per_head, cols)
-        self._shown = self._mask_key = None
+        self._shown = self._mask_key = self._painted = None
+        self.style_plots()  # new tiles in the View menu's theme
 
     def _columns(self, heads: int) -> int:
         # The colour bar and the title take a strip of the area.
@@ -137,22 +144,32 @@ class HeadGrid(LazyView):
         if key != self._shown:
             name = METHOD_NAMES[source.method]
             if source.per_head:
-                self.title.setText(f"Layer {layer} — heads" +
-                                   ("" if source.method == "raw" else f" · {name}"))
+                self._title = (f"Layer {layer} — heads" +
+                               ("" if source.method == "raw" else f" · {name}"))
             else:
-                self.title.setText(f"{name} — after each layer (cumulative)")
-            for t, image in enumerate(self.images):
-                set_heatmap(image, maps[layer, t] if source.per_head else maps[t], source.levels)
-            self.colorbar.setLevels(source.levels)
+                self._title = f"{name} — after each layer (cumulative)"
             for plot in self.plots:
                 plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
             self._shown = key
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
         if mask_key != self._mask_key:
-            rgba = grey_overlay(~visible_mask(analysis, *mask_key[1:]))
+            self._visible = visible_mask(analysis, *mask_key[1:])
+            rgba = grey_overlay(~self._visible)
             for overlay in self.overlays:
                 set_overlay(overlay, rgba)  # one shared array: the mask is the same for all heads
             self._mask_key = mask_key
+        paint_key = (key, mask_key, self.paint_key(source))
+        if paint_key != self._painted:
+            # One range for the whole grid, so the tiles compare: [tiles, T, T]
+            scaled = scale_maps(maps[layer] if source.per_head else maps, self._visible,
+                                self.state.colour_scale, source.levels, signed_of(source))
+            cmap = self.colour_map(signed_of(source))
+            for t, image in enumerate(self.images):
+                paint_heatmap(image, None, replace(scaled, image=scaled.image[t]), cmap)
+            self.colorbar.setColorMap(cmap)
+            set_colorbar(self.colorbar, scaled)
+            self.title.setText(f"{self._title} · {scaled.caption}")
+            self._painted = paint_key
         q = self.state.query_token
         selected = self.state.head if source.per_head else layer
         for t, (qbox, hbox) in enumerate(zip(self.query_boxes, self.head_boxes)):
@@ -182,6 +199,7 @@ class ModelView(LazyView):
     """
 
     MIN_GAP = 2  # pixels between thumbnails (transparent: NaN in the mosaic), at least
+    sig_open_selected = Signal()  # a double-click: show the selected head in the detail view
 
     def __init__(self, state, parent=None):
         super().__init__(state, parent)
@@ -192,6 +210,7 @@ class ModelView(LazyView):
         self.plot.setLabel("left", "layer")
         self.plot.setLabel("bottom", "head")
         self.plot.showAxis("top", False)
+        shrinkable_title(self.plot)
         _fixed_view(self.plot.getViewBox())
         self.image, self.overlay = new_heatmap_items(self.plot)
         self.selection_box = _rect_item(width=2)
@@ -208,7 +227,11 @@ class ModelView(LazyView):
         self.gap = self.MIN_GAP
         self._thumb_key = None
         self._mask_key = None
+        self._visible: np.ndarray | None = None  # [s, s] bool, pooled cells the filter shows
+        self._painted = None
         self.view.scene().sigMouseClicked.connect(self._on_click)
+        self.view.viewport().installEventFilter(self)
+        self.style_plots()
         self.request_refresh()
 
     def thumbnail(self, layer: int, head: int) -> np.ndarray:
@@ -231,6 +254,7 @@ class ModelView(LazyView):
             set_overlay(self.overlay, None)
             self.selection_box.setVisible(False)
             self.thumbs, self.grid_shape, self._thumb_key, self._mask_key = None, (0, 0), None, None
+            self._painted = None
             return
         source = view_maps(self.state)
         if source is None:  # the chosen method's maps are on their way: keep the picture
@@ -244,17 +268,14 @@ class ModelView(LazyView):
             self.thumbs = max_pool(grid, self.pool)
             self.gap = max(self.MIN_GAP, self.thumbs.shape[-1] // 8)
             self.grid_shape = (layers, heads)
-            set_heatmap(self.image, self._mosaic(self.thumbs, np.float32(np.nan)), source.levels)
-            self.colorbar.setLevels(source.levels)
-            self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
             self.plot.getViewBox().setRange(xRange=(0, heads), yRange=(0, layers), padding=0.01)
             self._set_ticks(layers, heads)
             self._thumb_key = source.key
-            self._mask_key = None
+            self._mask_key = self._painted = None
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
         if mask_key != self._mask_key:
-            hidden = ~any_pool(visible_mask(analysis, *mask_key[1:]), self.pool)
-            tile = grey_overlay(hidden)
+            self._visible = any_pool(visible_mask(analysis, *mask_key[1:]), self.pool)
+            tile = grey_overlay(~self._visible)
             if tile is None:
                 set_overlay(self.overlay, None)
             else:
@@ -262,6 +283,17 @@ class ModelView(LazyView):
                 set_overlay(self.overlay, self._mosaic(tiles, np.uint8(0)))
                 self.overlay.setRect(QRectF(0, 0, heads, layers))
             self._mask_key = mask_key
+        paint_key = (source.key, mask_key, self.paint_key(source))
+        if paint_key != self._painted:
+            scaled = scale_maps(self.thumbs, self._visible, self.state.colour_scale,
+                                source.levels, signed_of(source))
+            mosaic = self._mosaic(scaled.image, np.float32(np.nan))
+            paint_heatmap(self.image, self.colorbar, replace(scaled, image=mosaic),
+                          self.colour_map(signed_of(source)))
+            self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
+            self.plot.setTitle(("every layer and head" if self.per_head else "every layer")
+                               + f" · {scaled.caption}")
+            self._painted = paint_key
         inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)
         layer = min(max(self.state.layer, 0), source.maps.shape[0] - 1)
         if not self.per_head:
@@ -308,3 +340,15 @@ class ModelView(LazyView):
             self.state.set_selection(layer=cell[0], head=cell[1])
         else:
             self.state.set_selection(layer=cell[1])
+
+    def eventFilter(self, watched, event) -> bool:
+        """A double-click on a thumbnail (on the viewport: pyqtgraph's click events report the
+        first click of a pair) selects it and asks for the detail view."""
+        if event.type() == QEvent.Type.MouseButtonDblClick and watched is self.view.viewport():
+            cell = self.cell_at(self.view.mapToScene(event.position().toPoint()))
+            if cell is not None:
+                self.state.set_selection(**({"layer": cell[0], "head": cell[1]} if self.per_head
+                                            else {"layer": cell[1]}))
+                self.sig_open_selected.emit()
+                return True
+        return super().eventFilter(watched, event)

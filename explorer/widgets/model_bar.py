@@ -3,6 +3,9 @@ model ("classify: 4 labels"), and a busy indicator."""
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
+
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from engine.results import Analysis, ModelSummary
@@ -42,12 +45,26 @@ class ModelBar(QWidget):
         layout.addWidget(self.task_label)
         layout.addWidget(self.busy)
         state.sig_model_changed.connect(self._on_model)
-        state.sig_busy_changed.connect(self.busy.setVisible)
+        state.sig_busy_changed.connect(self._on_busy)
         state.sig_analysis_changed.connect(self._on_analysis)
 
-    def _on_model(self, model: ModelSummary | None) -> None:
+    def show_loading(self, path: str) -> None:
+        """While a model loads: its folder, and the one it replaces if any."""
+        kept = f" (showing {self.state.model.name} until then)" if self.state.model else ""
+        self.label.setText(f"Loading <b>{html.escape(Path(path).name or path)}</b> …{kept}")
+        self.label.setToolTip(path)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        if not busy:
+            self._describe(self.state.model)  # a failed load: back to what is loaded
+
+    def _describe(self, model: ModelSummary | None) -> None:
         self.label.setText(describe(model) if model is not None
                            else "No model loaded — File ▸ Open model folder…")
+
+    def _on_model(self, model: ModelSummary | None) -> None:
+        self._describe(model)
         if model is not None:
             self.label.setToolTip(model.path + ("\n" + "\n".join(model.warnings)
                                                 if model.warnings else ""))
