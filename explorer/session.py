@@ -82,5 +82,4 @@ def apply_session(state, data: dict) -> None:
     head, query = data.get("head"), data.get("query_token")
     state.set_selection(layer=data.get("layer", 0), head=MEAN_HEAD if head is None else head,
                         query_token=-1 if query is None else query)
-    if hasattr(state, "set_ablated_heads"):
-        state.set_ablated_heads({tuple(p) for p in data.get("ablated_heads", [])})
+    state.set_ablated_heads({tuple(p) for p in data.get("ablated_heads", [])})

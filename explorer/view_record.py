@@ -10,8 +10,8 @@ FILTER_NAMES = {"all": "all cells", "AA": "A→A", "AB": "A→B", "BA": "B→A",
 
 
 def ablated_heads(state) -> list[list[int]]:
-    """The lab's ablated heads as [layer, head] pairs, where the state has them."""
-    return sorted([int(l), int(h)] for l, h in (getattr(state, "ablated_heads", None) or ()))
+    """The lab's ablated heads as [layer, head] pairs."""
+    return sorted([int(l), int(h)] for l, h in state.ablated_heads)
 
 
 def view_record(state) -> dict:

@@ -79,4 +79,8 @@ def test_gui_export_names_the_loaded_model(predictor, analysis, tmp_path, qtbot)
     meta = json.loads(panel.export_analysis(tmp_path / "a.json").read_text())["meta"]
     assert meta["model_path"] == os.path.abspath(summary.path)
     assert meta["model_name"] == summary.name
-    assert meta["settings"] == {"device": summary.device}
+    settings = meta["settings"]
+    assert settings["device"] == summary.device
+    # What the user was looking at travels with the data (explorer.view_record).
+    assert (settings["layer"], settings["attention_filter"], settings["colour_scale"]) == (
+        state.layer, state.attention_filter, state.colour_scale)

@@ -97,11 +97,6 @@ def log_lookup_table(cmap: pg.ColorMap, levels: tuple[float, float]) -> np.ndarr
     return _last_lut[1]
 
 
-def signed_of(source) -> bool:
-    """Whether a ViewMaps holds signed values (its ``signed`` flag, where the maps have one)."""
-    return bool(getattr(source, "signed", False))
-
-
 def paint_heatmap(image: pg.ImageItem, colorbar: pg.ColorBarItem | None, scaled: Scaled,
                   cmap: pg.ColorMap) -> None:
     if scaled.log:
@@ -446,7 +441,7 @@ class LazyView(QWidget):
 
     def paint_key(self, source) -> tuple:
         """What, besides the maps and the filter, changes the pixels: scale and colour map."""
-        return self.state.colour_scale, self.state.view_style.colormap, signed_of(source)
+        return self.state.colour_scale, self.state.view_style.colormap, source.signed
 
     def style_plots(self) -> None:
         """The View menu's theme and font on this view's plot areas. Set explicitly: the

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayou
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
-    new_heatmap_items, paint_heatmap, scale_maps, set_overlay, shrinkable_title, signed_of,
+    new_heatmap_items, paint_heatmap, scale_maps, set_overlay, shrinkable_title,
     view_maps, visible_mask,
 )
 
@@ -126,9 +126,9 @@ class HeadDetail(LazyView):
         paint_key = (key, mask_key, self.paint_key(source))
         if paint_key != self._painted:
             self.scaled = scale_maps(self.data, self.visible, self.state.colour_scale,
-                                     source.levels, signed_of(source))
+                                     source.levels, source.signed)
             paint_heatmap(self.image, self.colorbar, self.scaled,
-                          self.colour_map(signed_of(source)))
+                          self.colour_map(source.signed))
             self.plot.setTitle(f"{self._title} · {self.scaled.caption}")
             self._painted = paint_key
         q = self.state.query_token

@@ -18,7 +18,7 @@ from explorer.widgets.ablation_marks import AblationMarks
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
     grey_overlay, max_pool, new_heatmap_items, paint_heatmap, pool_factor, scale_maps,
-    set_colorbar, set_overlay, shrinkable_title, signed_of, view_maps, visible_mask,
+    set_colorbar, set_overlay, shrinkable_title, view_maps, visible_mask,
 )
 
 
@@ -162,8 +162,8 @@ class HeadGrid(LazyView):
         if paint_key != self._painted:
             # One range for the whole grid, so the tiles compare: [tiles, T, T]
             scaled = scale_maps(maps[layer] if source.per_head else maps, self._visible,
-                                self.state.colour_scale, source.levels, signed_of(source))
-            cmap = self.colour_map(signed_of(source))
+                                self.state.colour_scale, source.levels, source.signed)
+            cmap = self.colour_map(source.signed)
             for t, image in enumerate(self.images):
                 paint_heatmap(image, None, replace(scaled, image=scaled.image[t]), cmap)
             self.colorbar.setColorMap(cmap)
@@ -286,10 +286,10 @@ class ModelView(LazyView):
         paint_key = (source.key, mask_key, self.paint_key(source))
         if paint_key != self._painted:
             scaled = scale_maps(self.thumbs, self._visible, self.state.colour_scale,
-                                source.levels, signed_of(source))
+                                source.levels, source.signed)
             mosaic = self._mosaic(scaled.image, np.float32(np.nan))
             paint_heatmap(self.image, self.colorbar, replace(scaled, image=mosaic),
-                          self.colour_map(signed_of(source)))
+                          self.colour_map(source.signed))
             self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
             self.plot.setTitle(("every layer and head" if self.per_head else "every layer")
                                + f" · {scaled.caption}")
