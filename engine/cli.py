@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli_compare import add_compare_command
+from engine.cli_dataset import add_dataset_command
 from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
 from engine.cli_heads import add_heads_commands, add_mask_heads_option, masked_heads
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_command(sub, _emit)
     add_heads_commands(sub, _predictor, _emit)
     add_index_commands(sub, _predictor, _emit)
+    add_dataset_command(sub, _predictor, _emit)
     return parser
 
 

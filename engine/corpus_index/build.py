@@ -243,11 +243,12 @@ def _index(run: RunFolder, spec: IndexSpec, predictor, layers: tuple[int, ...]) 
 def _run(job: _Job) -> IndexEnd:
     run, spec, tok = job.run, job.spec, job.predictor.tokenizer
     files = expand_paths(spec.corpus)
+    seq_len = min(spec.seq_len, job.predictor.config.max_position_embeddings)
     done = finished_shards(run.path)
     shards, tokens = len(done), sum(m["tokens"] for m in done)
     skip = done[-1]["end_sentence"] if done else 0
     job.status(message="counting the corpus's tokens")
-    planned = planned_tokens(files, tok, spec.seq_len, spec.max_tokens)
+    planned = planned_tokens(files, tok, seq_len, spec.max_tokens)
     run.log(f"indexing layers {','.join(map(str, job.layers))} of {job.predictor.name}"
             f"{' with contexts' if spec.contexts else ''}: about {planned} tokens"
             + (f"; resuming after {len(done)} shards ({tokens} tokens)" if done else ""))
@@ -257,7 +258,7 @@ def _run(job: _Job) -> IndexEnd:
     pending_tokens = 0
     limit_reached = False
     with MetricsWriter(run.metrics_path) as metrics:
-        for sentence in encoded_sentences(files, tok, spec.seq_len, skip):
+        for sentence in encoded_sentences(files, tok, seq_len, skip):
             if spec.max_tokens is not None and tokens + pending_tokens + sentence.pieces > spec.max_tokens:
                 limit_reached = True
                 break
@@ -334,7 +335,8 @@ def _finish(job: _Job, tokens: int) -> None:
         "model": run.read_config()["model"], "layers": list(job.layers),
         "contexts": job.spec.contexts, "hidden": cfg.hidden_size,
         "heads": cfg.num_attention_heads, "tokens": tokens,
-        "sentences": shards[-1]["end_sentence"], "seq_len": job.spec.seq_len,
+        "sentences": shards[-1]["end_sentence"],
+        "seq_len": min(job.spec.seq_len, cfg.max_position_embeddings),
         "shards": [m["name"] for m in shards], "vector_dtype": "float16",
         "compressed": compressed})
     job.status(state="finished", step=tokens, max_steps=tokens, message=None)
