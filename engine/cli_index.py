@@ -21,7 +21,9 @@ SEARCH_HELP = ("the corpus tokens whose vector at --layer is nearest (cosine) to
 def add_index_commands(sub, predictor: Callable, emit: Callable) -> None:
     p = sub.add_parser("index", help=INDEX_HELP, description=INDEX_HELP)
     IndexSpec.add_arguments(p)
-    p.add_argument("--out", metavar="IDX", help="the new index folder (a run folder)")
+    p.add_argument("--out", "--run-dir", dest="out", metavar="IDX",
+                   help="the new index folder (a run folder; --run-dir is the same, as the "
+                        "monitor's jobs name it)")
     p.add_argument("--resume", metavar="IDX", help="continue a stopped index job after its last "
                                                    "finished shard")
     p.set_defaults(func=cmd_index)

@@ -251,3 +251,20 @@ def test_a_killed_index_job_resumes_to_the_same_index_as_a_straight_build(tmp_pa
     assert json.loads((killed / "status.json").read_text())["state"] == "finished"
     assert "resuming after" in (killed / "log.txt").read_text()
     _same_index(killed, straight)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--corpus", "MISSING", "--layers", "0"], "no such file or folder"),
+    (["--corpus", "EMPTY", "--layers", "0"], "no text to index"),
+    (["--corpus", "CORPUS", "--layers", "2"], "the model has layers 0..1, not 2"),
+    (["--corpus", "CORPUS", "--layers", "first"], "--layers must be layer numbers"),
+])
+def test_bad_index_input_is_refused_and_leaves_no_folder(tmp_path, capsys, hf_pretraining_dir,
+                                                         argv, message):
+    (tmp_path / "empty.txt").write_text("\n\n", encoding="utf-8")
+    paths = {"MISSING": str(tmp_path / "missing.txt"), "EMPTY": str(tmp_path / "empty.txt"),
+             "CORPUS": str(corpus_file(tmp_path, 5))}
+    out = tmp_path / "idx"
+    rc = cli.main(["index", *[paths.get(a, a) for a in argv], "--model", str(hf_pretraining_dir),
+                   "--out", str(out), "--device", "cpu"])
+    assert rc == 2 and message in capsys.readouterr().err and not out.exists()

@@ -63,7 +63,8 @@ def start_index(spec: IndexSpec, out: str) -> IndexEnd:
     input leaves nothing."""
     predictor = _load(spec)
     layers = layer_list(spec.layers, predictor.config.num_hidden_layers)
-    expand_paths(spec.corpus)  # missing files fail here
+    if next(_lines(expand_paths(spec.corpus)), None) is None:  # missing files fail here too
+        raise CorpusIndexError(f"{', '.join(spec.corpus)}: no text to index")
     run = RunFolder.create(out, {"kind": KIND, "task": dataclasses.asdict(spec),
                                  "model": _fingerprint(predictor), "command": sys.argv,
                                  "created": time.time()})
@@ -313,7 +314,7 @@ def _finish(job: _Job, tokens: int) -> None:
     run = job.run
     shards = finished_shards(run.path)
     if not shards:
-        raise CorpusIndexError(f"{job.spec.corpus}: no tokens to index")
+        raise CorpusIndexError(f"{', '.join(job.spec.corpus)}: no tokens to index")
     job.status(message="building the compressed indexes")
     folders = [Shard(run.path / SHARDS_NAME / m["name"]) for m in shards]
     (run.path / COMPRESSED_NAME).mkdir(exist_ok=True)
