@@ -41,7 +41,7 @@ def built(tmp_path_factory, hf_pretraining_dir) -> Path:
     folder = tmp_path_factory.mktemp("index")
     spec = IndexSpec(corpus=[str(corpus_file(folder, 600))], layers="0,-1",
                      model=str(hf_pretraining_dir), contexts=True, shard_tokens=3000,
-                     device="cpu")
+                     compress_from=1000, device="cpu")
     end = start_index(spec, str(folder / "idx"))
     assert end.state == "finished"
     return end.path
@@ -204,7 +204,7 @@ def test_an_unfinished_folder_or_a_wrong_one_is_not_searched(tmp_path, built):
 def _index_command(model: Path, corpus: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "engine.cli", "index", "--model", str(model), "--corpus",
             str(corpus), "--layers", "0,2", "--contexts", "--shard-tokens", "1200",
-            "--batch-tokens", "512", "--device", "cpu", *extra]
+            "--batch-tokens", "512", "--compress-from", "1000", "--device", "cpu", *extra]
 
 
 def _same_index(a: Path, b: Path) -> None:

@@ -35,7 +35,6 @@ from engine.train.run import process_fields
 KIND = "index"
 HEARTBEAT_SECONDS = 5.0
 ENCODE_CHUNK = 512        # sentences tokenized per call (the Rust tokenizer's thread pool)
-COMPRESS_FROM = 1_000     # a layer with fewer vectors gets no compressed index
 
 
 @dataclass
@@ -321,7 +320,7 @@ def _finish(job: _Job, tokens: int) -> None:
     compressed = {}
     for stem in job.stems:
         vectors = faiss_index.ShardedVectors([f.vectors(stem) for f in folders])
-        if len(vectors) < COMPRESS_FROM:
+        if len(vectors) < job.spec.compress_from:
             continue
         path = run.path / COMPRESSED_NAME / f"{stem}.faiss"
         info = faiss_index.build_compressed(vectors, path)

@@ -64,7 +64,7 @@ def exact_index(vectors: ShardedVectors):
 def compressed_params(n: int, dim: int) -> dict:
     """IVF lists about sqrt(n) (at least 39 training vectors each, FAISS's floor), PQ with one
     8-bit code per 8 dimensions."""
-    nlist = max(1, min(int(math.sqrt(n)), n // 39, 4096))
+    nlist = max(1, min(int(math.sqrt(n)), n // 39, 1024))
     m = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m >= 1 and dim % m == 0)
     return {"nlist": nlist, "m": m, "nbits": 8 if n >= 256 else max(1, int(math.log2(n)))}
 

@@ -51,6 +51,11 @@ class IndexSpec(Spec):
                                     "from (default 50000)")
     batch_tokens: int = option("--batch-tokens", 8192, metavar="N", group=INDEX, at_least=8,
                                help="padded tokens per forward pass (default 8192)")
+    compress_from: int = option("--compress-from", 100_000, metavar="N", group=INDEX,
+                                at_least=256,
+                                help="build a compressed (IVF-PQ) index for each layer with at "
+                                     "least N vectors (default 100000; smaller ones are searched "
+                                     "exactly, which is as fast there)")
     device: str | None = option("--device", None, group=INDEX,
                                 help="cpu, cuda, cuda:1 ... (default: cuda if present)")
 
