@@ -170,7 +170,7 @@ def bench_latency(work: Path, tokens: int) -> dict:
                                         vectors, seed=3)
     return {"vectors": len(vectors), "build_wall_s": build_s, "exact_index_fill_s": exact_load_s,
             "top": 50, **times, **recall, "threads": os.cpu_count(), "load": load(),
-            "compressed": index.manifest["compressed"]["hidden-0"]}
+            "compressed_index": index.manifest["compressed"]["hidden-0"]}
 
 
 # ----- dataset run against transformers one by one -----

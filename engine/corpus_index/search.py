@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ class CorpusIndex:
         self._vectors: dict[str, faiss_index.ShardedVectors] = {}
         self._exact: dict[str, object] = {}
         self._compressed: dict[str, object] = {}
+        self._checked: weakref.WeakSet = weakref.WeakSet()  # predictors found to be its model
 
     @property
     def tokens(self) -> int:
@@ -47,7 +49,10 @@ class CorpusIndex:
         return self.manifest["model"]["path"]
 
     def check_model(self, predictor) -> None:
-        """CorpusIndexError with the reason when ``predictor`` is not the index's model."""
+        """CorpusIndexError with the reason when ``predictor`` is not the index's model (a
+        predictor that passed is not hashed again)."""
+        if predictor in self._checked:
+            return
         cfg, tok = predictor.config, predictor.tokenizer
         given = model_fingerprint(predictor.checkpoint.path, predictor.name, tok.get_vocab(),
                                   tok.lowercase, cfg.num_hidden_layers, cfg.num_attention_heads,
@@ -55,6 +60,7 @@ class CorpusIndex:
         problem = fingerprint_problem(self.path, self.manifest["model"], given)
         if problem:
             raise CorpusIndexError(problem)
+        self._checked.add(predictor)
 
     def stem(self, layer: int, by: str) -> str:
         if by not in BY:
