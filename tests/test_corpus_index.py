@@ -268,3 +268,15 @@ def test_bad_index_input_is_refused_and_leaves_no_folder(tmp_path, capsys, hf_pr
     rc = cli.main(["index", *[paths.get(a, a) for a in argv], "--model", str(hf_pretraining_dir),
                    "--out", str(out), "--device", "cpu"])
     assert rc == 2 and message in capsys.readouterr().err and not out.exists()
+
+
+def test_the_runs_table_shows_an_index_job_with_its_settings_and_progress(built, index):
+    from engine.runlog import RunFolder
+    from engine.runs import summarize
+
+    summary = summarize(RunFolder(built))
+    assert (summary.kind, summary.state, summary.step, summary.max_steps) == (
+        "index", "finished", index.tokens, index.tokens)
+    assert summary.settings_error is None
+    assert summary.settings["layers"] == "0,-1" and summary.settings["contexts"] is True
+    assert summary.final["index"]["tokens"] > 0
