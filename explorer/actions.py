@@ -28,6 +28,12 @@ ACTIONS: dict[str, ActionSpec] = {
     "export_lab": ActionSpec("Export &lab result (.npz / .json)…", "export_lab",
                              tip="The chosen method's maps and the salience shown, with the "
                                  "model, method, target and settings"),
+    "open_corpus_index": ActionSpec("Open &corpus index…", "open_corpus_index",
+                                    tip="A folder made by `bert-engine index`; remembered"),
+    "find_similar": ActionSpec("&Find similar in corpus", "find_similar_in_corpus",
+                               "Ctrl+Shift+F",
+                               tip="The corpus tokens nearest to the selected token at the "
+                                   "selected layer (also on a token chip's context menu)"),
     "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
     "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
     # Lives on the sentence editors, so it works while either has focus.
@@ -47,7 +53,8 @@ RECENT = "recent"  # the "Open recent" submenu, filled from the settings
 
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_salience_png",
-              "export_analysis", "export_lab", SEPARATOR, "quit"),
+              "export_analysis", "export_lab", SEPARATOR, "open_corpus_index", "find_similar",
+              SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),
 }

@@ -57,6 +57,17 @@ class ExplainSalience:
     settings: SalienceSettings
 
 
+@dataclass(frozen=True)
+class FindInCorpus:
+    seq: int        # this search's own number: the newest one wins
+    index: str      # a corpus index folder
+    text_a: str
+    text_b: str
+    token: int
+    layer: int
+    top_k: int = 30
+
+
 class _Cancelled(Exception):
     """Raised from the progress callback to stop a run whose result nobody wants any more."""
 
@@ -80,6 +91,8 @@ class InferenceWorker(QThread):
     sig_salience_failed = Signal(int, str)
     sig_salience_progress = Signal(int, int, int)  # run number, points done, of
     sig_salience_cancelled = Signal(int)      # run number: a newer request took over
+    sig_corpus_ready = Signal(int, object)    # search number, engine.results_corpus.CorpusSearch
+    sig_corpus_failed = Signal(int, str)
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -92,6 +105,8 @@ class InferenceWorker(QThread):
         self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
         self._handlers = {LoadModel: self._load, Analyze: self._analyze,
                           ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience}
+        self._handlers[FindInCorpus] = self._find_in_corpus
+        self._corpus_indexes: dict[str, object] = {}  # path -> an opened CorpusIndex
 
     # ----- called from the GUI thread -----
 
@@ -203,6 +218,24 @@ class InferenceWorker(QThread):
             self.sig_salience_failed.emit(request.run, _message(exc))
             return
         self.sig_salience_ready.emit(request.run, salience)
+
+    def _find_in_corpus(self, request: FindInCorpus) -> None:
+        if self._predictor is None:
+            self.sig_corpus_failed.emit(request.seq, "no model loaded: open a model folder")
+            return
+        try:
+            from engine.corpus_index.search import CorpusIndex, search_text
+
+            index = self._corpus_indexes.get(request.index)
+            if index is None:
+                index = self._corpus_indexes[request.index] = CorpusIndex(request.index)
+            result = search_text(self._predictor, index, request.text_a,
+                                 request.text_b or None, request.token, request.layer,
+                                 top_k=request.top_k)
+        except Exception as exc:
+            self.sig_corpus_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_corpus_ready.emit(request.seq, result)
 
 
 # A pending request of these kinds makes a running salience moot.

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QVBo
 from engine.paths import default_model_dir
 from engine.results import Analysis
 from explorer.actions import ACTIONS, MENUS, RECENT, SEPARATOR
+from explorer.corpus_search import CorpusSearchController
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
@@ -64,6 +65,7 @@ class MainWindow(QMainWindow):
         self.error_banner.setVisible(False)
         self._build_layout()
         self._build_menus()
+        self.corpus = CorpusSearchController(self)
 
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._request_analysis)
@@ -136,6 +138,12 @@ class MainWindow(QMainWindow):
                                  getattr(self, handler)())
         self.actions[name] = action
         return action
+
+    def open_corpus_index(self) -> None:
+        self.corpus.choose_index()
+
+    def find_similar_in_corpus(self) -> None:
+        self.corpus.find_similar()
 
     def open_monitor(self) -> None:
         """The training monitor; its "Open in explorer" loads checkpoints into this window."""
