@@ -26,6 +26,7 @@ class CorpusSearchController(QObject):
         self.dock = QDockWidget("Corpus", window)
         self.dock.setObjectName("corpus_dock")
         self.dock.setWidget(self.panel)
+        self.dock.setMinimumWidth(460)
         window.addDockWidget(Qt.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self._seq = 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from engine.results_corpus import CorpusSearch
@@ -47,6 +47,7 @@ class CorpusPanel(QWidget):
         self.summary.setTextFormat(Qt.RichText)
         self.matches = QListWidget()
         self.matches.setWordWrap(True)
+        self.matches.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # sentences wrap
         self.matches.itemClicked.connect(self._clicked)
         self.result: CorpusSearch | None = None
         layout = QVBoxLayout(self)
@@ -67,6 +68,7 @@ class CorpusPanel(QWidget):
             f"({result.mode}, {result.elapsed_ms:.0f} ms). Click one to load its sentence.")
         self.summary.setText(summary_html(result))
         self.matches.clear()
+        width = max(200, self.matches.viewport().width() - 6)
         for i, m in enumerate(result.matches):
             item = QListWidgetItem()
             item.setData(Qt.UserRole, i)
@@ -78,7 +80,7 @@ class CorpusPanel(QWidget):
             label.setContentsMargins(4, 2, 4, 2)
             self.matches.addItem(item)
             self.matches.setItemWidget(item, label)
-            item.setSizeHint(label.sizeHint())
+            item.setSizeHint(QSize(width, label.heightForWidth(width)))
 
     def open_match(self, row: int) -> None:
         if self.result is not None and 0 <= row < len(self.result.matches):
