@@ -56,19 +56,11 @@ def examples_csv(run) -> str:
 
 
 def cmd_dataset(args: argparse.Namespace, predictor: Callable, emit: Callable) -> int:
-    from engine.dataset_run import TASK_PROBLEMS, column_values, read_dataset, run_dataset
+    from engine.dataset_run import column_values, read_for_model, run_dataset
 
     p = predictor(args)
-    problem = TASK_PROBLEMS.get(p.task_kind or "", "single")
-    label = args.label or ("label" if p.task_kind in TASK_PROBLEMS else None)
-    try:
-        examples = read_dataset(args.file, args.text_a, args.text_b, label,
-                                has_header=not args.no_header, problem=problem)
-    except ValueError:
-        if args.label or label is None:
-            raise
-        examples = read_dataset(args.file, args.text_a, args.text_b, None,  # an unlabelled file
-                                has_header=not args.no_header, problem=problem)
+    examples = read_for_model(args.file, p.task_kind, args.text_a, args.text_b, args.label,
+                              has_header=not args.no_header)
     columns = {c: column_values(args.file, c, examples, not args.no_header) for c in args.slice_by}
 
     def progress(done: int, total: int) -> None:

@@ -52,6 +52,21 @@ def read_dataset(path: str | Path, text_a: str = "text", text_b: str | None = No
     return examples
 
 
+def read_for_model(path: str | Path, task_kind: str | None, text_a: str = "text",
+                   text_b: str | None = None, label: str | None = None,
+                   has_header: bool = True) -> list[tables.TextExample]:
+    """The examples of ``path`` for a model of ``task_kind``: a fine-tuned model reads the
+    ``label`` column (default "label") when the file has it, and runs unlabelled otherwise."""
+    problem = TASK_PROBLEMS.get(task_kind or "", "single")
+    wanted = label or ("label" if task_kind in TASK_PROBLEMS else None)
+    try:
+        return read_dataset(path, text_a, text_b, wanted, has_header, problem)
+    except ValueError:
+        if label or wanted is None:
+            raise
+        return read_dataset(path, text_a, text_b, None, has_header, problem)
+
+
 def column_values(path: str | Path, column: str, examples: list[tables.TextExample],
                   has_header: bool = True) -> list[str]:
     """Each example's value in another ``column`` of its file (a JSONL key, or a CSV/TSV

@@ -34,6 +34,9 @@ ACTIONS: dict[str, ActionSpec] = {
                                "Ctrl+Shift+F",
                                tip="The corpus tokens nearest to the selected token at the "
                                    "selected layer (also on a token chip's context menu)"),
+    "open_dataset": ActionSpec("Run a &dataset file…", "open_dataset_window",
+                               tip="Every example of a file through the model: a table, "
+                                   "metrics, slices and an embedding projector"),
     "quit": ActionSpec("&Quit", "close", "Ctrl+Q"),
     "open_monitor": ActionSpec("Training &monitor…", "open_monitor", "Ctrl+Shift+T"),
     # Lives on the sentence editors, so it works while either has focus.
@@ -54,7 +57,7 @@ RECENT = "recent"  # the "Open recent" submenu, filled from the settings
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "export_png", "export_salience_png",
               "export_analysis", "export_lab", SEPARATOR, "open_corpus_index", "find_similar",
-              SEPARATOR, "quit"),
+              "open_dataset", SEPARATOR, "quit"),
     "&Training": ("open_monitor",),
     "&Help": ("open_readme", "open_model_card", "keyboard_shortcuts", SEPARATOR, "about"),
 }

@@ -68,6 +68,14 @@ class FindInCorpus:
     top_k: int = 30
 
 
+@dataclass(frozen=True)
+class RunDataset:
+    seq: int        # this run's own number
+    path: str       # a file of examples (engine.dataset_run)
+    text_a: str = "text"
+    text_b: str | None = None
+
+
 class _Cancelled(Exception):
     """Raised from the progress callback to stop a run whose result nobody wants any more."""
 
@@ -93,6 +101,9 @@ class InferenceWorker(QThread):
     sig_salience_cancelled = Signal(int)      # run number: a newer request took over
     sig_corpus_ready = Signal(int, object)    # search number, engine.results_corpus.CorpusSearch
     sig_corpus_failed = Signal(int, str)
+    sig_dataset_ready = Signal(int, object)   # run number, engine.results_dataset.DatasetRun
+    sig_dataset_failed = Signal(int, str)
+    sig_dataset_progress = Signal(int, int, int)  # run number, examples done, of
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -107,6 +118,8 @@ class InferenceWorker(QThread):
                           ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience}
         self._handlers[FindInCorpus] = self._find_in_corpus
         self._corpus_indexes: dict[str, object] = {}  # path -> an opened CorpusIndex
+        self._handlers[RunDataset] = self._run_dataset
+        self._dataset_cancelled = False
 
     # ----- called from the GUI thread -----
 
@@ -121,6 +134,12 @@ class InferenceWorker(QThread):
         with self._wake:
             self._pending.pop(ExplainSalience, None)
             self._salience_cancelled = True
+
+    def cancel_dataset(self) -> None:
+        """Drop a waiting dataset run and stop a running one between batches."""
+        with self._wake:
+            self._pending.pop(RunDataset, None)
+            self._dataset_cancelled = True
 
     def stop(self) -> None:
         with self._wake:
@@ -141,6 +160,8 @@ class InferenceWorker(QThread):
                 request = self._pending.pop(kind)
                 if kind is ExplainSalience:  # under the lock: a cancel now is for this run
                     self._salience_cancelled = False
+                if kind is RunDataset:
+                    self._dataset_cancelled = False
             self._handlers[kind](request)
 
     def _load(self, request: LoadModel) -> None:
@@ -236,6 +257,28 @@ class InferenceWorker(QThread):
             self.sig_corpus_failed.emit(request.seq, _message(exc))
             return
         self.sig_corpus_ready.emit(request.seq, result)
+
+    def _run_dataset(self, request: RunDataset) -> None:
+        if self._predictor is None:
+            self.sig_dataset_failed.emit(request.seq, "no model loaded: open a model folder")
+            return
+
+        def cancelled() -> bool:
+            with self._wake:
+                return self._stopping or self._dataset_cancelled or RunDataset in self._pending
+
+        try:
+            from engine.dataset_run import read_for_model, run_dataset
+
+            examples = read_for_model(request.path, self._predictor.task_kind, request.text_a,
+                                      request.text_b)
+            result = run_dataset(self._predictor, examples, request.path,
+                                 progress=lambda done, total: self.sig_dataset_progress.emit(
+                                     request.seq, done, total), cancelled=cancelled)
+        except Exception as exc:
+            self.sig_dataset_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_dataset_ready.emit(request.seq, result)
 
 
 # A pending request of these kinds makes a running salience moot.

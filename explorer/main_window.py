@@ -41,6 +41,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.jobs = jobs  # explorer.jobs.JobManager for the training monitor (made on demand)
         self.monitor = None
+        self.dataset_window = None  # the Dataset window, made on demand
         self.help_windows: dict[str, QWidget] = {}  # the Help menu's open windows, by action
         self.setWindowTitle("BERT Explorer")
         self.state = state or ExplorerState(self)
@@ -144,6 +145,15 @@ class MainWindow(QMainWindow):
 
     def find_similar_in_corpus(self) -> None:
         self.corpus.find_similar()
+
+    def open_dataset_window(self) -> None:
+        from explorer.dataset_window import DatasetWindow
+
+        if self.dataset_window is None:
+            self.dataset_window = DatasetWindow(self.worker, self)
+            self.dataset_window.sig_open_example.connect(self.state.set_texts)
+        self.dataset_window.show()
+        self.dataset_window.raise_()
 
     def open_monitor(self) -> None:
         """The training monitor; its "Open in explorer" loads checkpoints into this window."""
