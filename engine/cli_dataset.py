@@ -5,8 +5,6 @@ Parse and print; ``engine.dataset_run`` does the work."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from collections.abc import Callable
 
@@ -15,8 +13,6 @@ from engine import atomic
 HELP = ("run every example of a file (CSV/TSV/JSONL as finetune reads them, or .txt: one a line, "
         "a tab between A and B): predictions, right or wrong and loss when labelled, the file's "
         "metrics and per-slice scores")
-CSV_COLUMNS = ("index", "line", "text_a", "text_b", "tokens", "label", "prediction",
-               "probability", "correct", "loss", "fill_mask", "nsp_is_next")
 
 
 def add_dataset_command(sub, predictor: Callable, emit: Callable) -> None:
@@ -42,19 +38,6 @@ def add_dataset_command(sub, predictor: Callable, emit: Callable) -> None:
     p.set_defaults(func=lambda args: cmd_dataset(args, predictor, emit), bf16=False)
 
 
-def examples_csv(run) -> str:
-    """The run's table of examples as CSV text (the explorer's Export CSV writes the same)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for e in run.examples:
-        row = e.to_dict()
-        row["fill_mask"] = " | ".join(" ".join(f"{t}:{p:.3f}" for t, p in m)
-                                      for m in e.fill_mask)
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
-    return out.getvalue()
-
-
 def cmd_dataset(args: argparse.Namespace, predictor: Callable, emit: Callable) -> int:
     from engine.dataset_run import column_values, read_for_model, run_dataset
 
@@ -70,7 +53,7 @@ def cmd_dataset(args: argparse.Namespace, predictor: Callable, emit: Callable) -
                       columns, progress)
     print(file=sys.stderr)
     if args.csv:
-        atomic.write_text(args.csv, examples_csv(run))
+        atomic.write_text(args.csv, run.to_csv())
     lines = [f"{len(run.examples)} examples ({run.kind}) in {run.seconds:.1f} s"]
     lines += [f"{k:<12} {v:.4f}" if isinstance(v, float) else f"{k:<12} {v}"
               for k, v in run.metrics.items()]

@@ -3,9 +3,14 @@ window): one row per example, the file's metrics, per-slice scores, pooled embed
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+CSV_COLUMNS = ("index", "line", "text_a", "text_b", "tokens", "label", "prediction",
+               "probability", "correct", "loss", "fill_mask", "nsp_is_next")
 
 
 @dataclass
@@ -63,3 +68,16 @@ class DatasetRun:
                 "metrics": self.metrics, "cancelled": self.cancelled, "seconds": self.seconds,
                 "slices": [asdict(s) for s in self.slices],
                 "examples": [e.to_dict() for e in self.examples]}
+
+    def to_csv(self) -> str:
+        """The table of examples as CSV text (``dataset --csv`` and the Dataset window's
+        Export CSV); fill-mask candidates as "token:prob" lists, masks split by " | "."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for e in self.examples:
+            row = e.to_dict()
+            row["fill_mask"] = " | ".join(" ".join(f"{t}:{p:.3f}" for t, p in m)
+                                          for m in e.fill_mask)
+            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+        return out.getvalue()

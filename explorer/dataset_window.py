@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLin
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine import atomic
-from engine.cli_dataset import examples_csv
 from engine.lab.projection import PCA
 from engine.results_dataset import DatasetRun
 from explorer.inference_worker import RunDataset
@@ -234,7 +233,7 @@ class DatasetWindow(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export the table", "examples.csv",
                                               "CSV (*.csv)")
         if path:
-            atomic.write_text(path, examples_csv(self.run))
+            atomic.write_text(path, self.run.to_csv())
 
     def export_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save the projection", "projection.png",
