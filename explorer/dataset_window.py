@@ -7,6 +7,8 @@ points; double-clicking a row opens the example in the main window. No torch her
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -49,6 +51,7 @@ class DatasetWindow(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.export_button = QPushButton("Export CSV…")
         self.png_button = QPushButton("Projection as PNG…")
+        self.all_button = QPushButton("All rows")
         self.progress = QProgressBar()
         self.filter = QLineEdit(placeholderText="filter by text, label or prediction")
         self.layer = QSpinBox()
@@ -70,20 +73,28 @@ class DatasetWindow(QWidget):
                                           tip=lambda x, y, data: self._tip(data))
         self.plot.addItem(self.scatter)
         self.points = np.zeros((0, 2))
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.RichText)
 
         bar = QHBoxLayout()
         for w in (self.open_button, self.cancel_button, self.progress, self.filter,
                   QLabel("layer"), self.layer, self.pooling, QLabel("colour by"), self.colour,
-                  self.export_button, self.png_button):
+                  self.all_button, self.export_button, self.png_button):
             bar.addWidget(w)
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.metrics)
         column.addWidget(self.table, 1)
+        right = QWidget()
+        plot_column = QVBoxLayout(right)
+        plot_column.setContentsMargins(0, 0, 0, 0)
+        plot_column.addWidget(self.plot, 1)
+        plot_column.addWidget(self.legend)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(left)
-        split.addWidget(self.plot)
+        split.addWidget(right)
+        split.setSizes([650, 650])
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(split, 1)
@@ -92,6 +103,7 @@ class DatasetWindow(QWidget):
         self.cancel_button.clicked.connect(worker.cancel_dataset)
         self.export_button.clicked.connect(self.export_csv)
         self.png_button.clicked.connect(self.export_png)
+        self.all_button.clicked.connect(lambda: self.select_points([]))
         self.filter.textChanged.connect(lambda _t: self._apply_filter())
         self.layer.valueChanged.connect(lambda _v: self._project())
         self.pooling.currentTextChanged.connect(lambda _t: self._project())
@@ -196,9 +208,13 @@ class DatasetWindow(QWidget):
         self._draw()
 
     def _colours(self) -> list[str]:
+        """Each point's colour by the chosen field; the legend says which is which."""
         key = self.colour.currentText()
         values = [str(getattr(e, key)) for e in self.run.examples]
         names = sorted(set(values))
+        self.legend.setText(f"{key}: " + "&nbsp; ".join(
+            f"<span style='color:{PALETTE[i % len(PALETTE)]}'>&#9679;</span> {escape(n)}"
+            for i, n in enumerate(names)))
         return [PALETTE[names.index(v) % len(PALETTE)] for v in values]
 
     def _draw(self, highlighted: set[int] = frozenset()) -> None:
