@@ -280,3 +280,23 @@ def test_the_runs_table_shows_an_index_job_with_its_settings_and_progress(built,
     assert summary.settings_error is None
     assert summary.settings["layers"] == "0,-1" and summary.settings["contexts"] is True
     assert summary.final["index"]["tokens"] > 0
+
+
+def test_a_paused_index_job_resumes_after_its_last_shard(tmp_path, hf_pretraining_dir):
+    from engine.corpus_index.build import resume_index
+    from engine.runlog import RunFolder
+
+    spec = IndexSpec(corpus=[str(corpus_file(tmp_path, 200))], layers="1",
+                     model=str(hf_pretraining_dir), shard_tokens=1000, batch_tokens=256,
+                     device="cpu")
+    paused = tmp_path / "paused"
+    paused.mkdir()
+    RunFolder(paused).request_stop("pause")  # asked before the job starts: it stops at once
+    end = start_index(spec, str(paused))
+    assert end.state == "paused" and not (paused / MANIFEST_NAME).exists()
+    assert json.loads((paused / "status.json").read_text())["state"] == "paused"
+    resumed = resume_index(str(paused))
+    straight = start_index(spec, str(tmp_path / "straight"))
+    assert (resumed.state, resumed.tokens) == ("finished", straight.tokens)
+    a, b = CorpusIndex(paused), CorpusIndex(tmp_path / "straight")
+    np.testing.assert_allclose(stored(a, "hidden-1"), stored(b, "hidden-1"), atol=2e-3)

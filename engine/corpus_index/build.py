@@ -267,18 +267,23 @@ def _run(job: _Job) -> IndexEnd:
             if pending_tokens >= spec.shard_tokens:
                 state = _write_shard(job, shards, pending, metrics, tokens)
                 if state is not None:
-                    return IndexEnd(run.path, state, tokens)
+                    return IndexEnd(run.path, state, _tokens_done(run, tokens))
                 shards, tokens = shards + 1, tokens + pending_tokens
                 pending, pending_tokens = [], 0
         if pending:
             state = _write_shard(job, shards, pending, metrics, tokens)
             if state is not None:
-                return IndexEnd(run.path, state, tokens)
+                return IndexEnd(run.path, state, _tokens_done(run, tokens))
             tokens += pending_tokens
     if limit_reached:
         run.log(f"stopped at --max-tokens {spec.max_tokens}")
     _finish(job, tokens)
     return IndexEnd(run.path, "finished", tokens)
+
+
+def _tokens_done(run: RunFolder, before: int) -> int:
+    """The tokens in finished shards (the shard a stop came after included)."""
+    return int((run.read_status() or {}).get("step") or before)
 
 
 def _write_shard(job: _Job, number: int, sentences: list[_Sentence], metrics: MetricsWriter,
