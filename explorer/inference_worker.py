@@ -270,8 +270,13 @@ class InferenceWorker(QThread):
         try:
             from engine.dataset_run import read_for_model, run_dataset
 
-            examples = read_for_model(request.path, self._predictor.task_kind, request.text_a,
-                                      request.text_b)
+            kind = self._predictor.task_kind
+            try:
+                examples = read_for_model(request.path, kind, request.text_a, request.text_b)
+            except ValueError:  # single sentences: the file has no B column
+                if request.text_b is None:
+                    raise
+                examples = read_for_model(request.path, kind, request.text_a, None)
             result = run_dataset(self._predictor, examples, request.path,
                                  progress=lambda done, total: self.sig_dataset_progress.emit(
                                      request.seq, done, total), cancelled=cancelled)
