@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli_compare import add_compare_command
+from engine.cli_dataset import add_dataset_command
 from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
 from engine.cli_heads import add_heads_commands, add_mask_heads_option, masked_heads
+from engine.cli_index import add_index_commands
 from engine.cli_runs import add_runs_command
 from engine.cli_train import add_training_commands
 from engine.paths import model_or_default
@@ -227,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_command(sub, _predictor, _emit)
     add_compare_command(sub, _emit)
     add_heads_commands(sub, _predictor, _emit)
+    add_index_commands(sub, _predictor, _emit)
+    add_dataset_command(sub, _predictor, _emit)
     return parser
 
 

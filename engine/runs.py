@@ -46,6 +46,10 @@ def run_settings(config: dict, run_path: Path) -> dict[str, Any]:
     path inside the run's folder is written ``<run>/...`` so runs of one job compare equal.
     SpecError when the saved settings are not a job's."""
     kind = config.get("kind", "pretrain")
+    if kind == "index":  # a corpus index job (engine.corpus_index): its settings alone
+        from engine.corpus_index.spec import IndexSpec
+
+        return dataclasses.asdict(IndexSpec.from_config(config.get("task")))
     if kind not in TASK_SPECS:
         raise SpecError([f"unknown run kind {kind!r}"])
     specs = (TASK_SPECS[kind].from_config(config.get("task")),

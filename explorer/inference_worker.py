@@ -75,6 +75,25 @@ class ReadSeries:
     cache_dir: str  # the app's own (engine.lab.series caches each point there)
 
 
+@dataclass(frozen=True)
+class FindInCorpus:
+    seq: int        # this search's own number: the newest one wins
+    index: str      # a corpus index folder
+    text_a: str
+    text_b: str
+    token: int
+    layer: int
+    top_k: int = 30
+
+
+@dataclass(frozen=True)
+class RunDataset:
+    seq: int        # this run's own number
+    path: str       # a file of examples (engine.dataset_run)
+    text_a: str = "text"
+    text_b: str | None = None
+
+
 class _Cancelled(Exception):
     """Raised from the progress callback to stop a run whose result nobody wants any more."""
 
@@ -104,6 +123,11 @@ class InferenceWorker(QThread):
     sig_ablated_ready = Signal(int, object)   # sequence number, explorer.ablation.Ablated
     sig_head_lab_ready = Signal(object, object)  # request (explorer.head_lab_requests), its result
     sig_head_lab_failed = Signal(object, str)    # request, message
+    sig_corpus_ready = Signal(int, object)    # search number, engine.results_corpus.CorpusSearch
+    sig_corpus_failed = Signal(int, str)
+    sig_dataset_ready = Signal(int, object)   # run number, engine.results_dataset.DatasetRun
+    sig_dataset_failed = Signal(int, str)
+    sig_dataset_progress = Signal(int, int, int)  # run number, examples done, of
 
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
@@ -120,6 +144,10 @@ class InferenceWorker(QThread):
                           ReadSeries: self._read_series}
         self._handlers.update({kind: self._head_lab for kind in HEAD_LAB_REQUESTS})
         self._references = ReferenceCache()  # the unablated model's view of the newest input
+        self._handlers[FindInCorpus] = self._find_in_corpus
+        self._corpus_indexes: dict[str, object] = {}  # path -> an opened CorpusIndex
+        self._handlers[RunDataset] = self._run_dataset
+        self._dataset_cancelled = False
 
     # ----- called from the GUI thread -----
 
@@ -134,6 +162,12 @@ class InferenceWorker(QThread):
         with self._wake:
             self._pending.pop(ExplainSalience, None)
             self._salience_cancelled = True
+
+    def cancel_dataset(self) -> None:
+        """Drop a waiting dataset run and stop a running one between batches."""
+        with self._wake:
+            self._pending.pop(RunDataset, None)
+            self._dataset_cancelled = True
 
     def stop(self) -> None:
         with self._wake:
@@ -154,6 +188,8 @@ class InferenceWorker(QThread):
                 request = self._pending.pop(kind)
                 if kind is ExplainSalience:  # under the lock: a cancel now is for this run
                     self._salience_cancelled = False
+                if kind is RunDataset:
+                    self._dataset_cancelled = False
             self._handlers[kind](request)
 
     def _load(self, request: LoadModel) -> None:
@@ -281,6 +317,51 @@ class InferenceWorker(QThread):
             self.sig_series_failed.emit(request.run, _message(exc))
             return
         self.sig_series_ready.emit(request.run, series)
+
+    def _find_in_corpus(self, request: FindInCorpus) -> None:
+        if self._predictor is None:
+            self.sig_corpus_failed.emit(request.seq, "no model loaded: open a model folder")
+            return
+        try:
+            from engine.corpus_index.search import CorpusIndex, search_text
+
+            index = self._corpus_indexes.get(request.index)
+            if index is None:
+                index = self._corpus_indexes[request.index] = CorpusIndex(request.index)
+            result = search_text(self._predictor, index, request.text_a,
+                                 request.text_b or None, request.token, request.layer,
+                                 top_k=request.top_k)
+        except Exception as exc:
+            self.sig_corpus_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_corpus_ready.emit(request.seq, result)
+
+    def _run_dataset(self, request: RunDataset) -> None:
+        if self._predictor is None:
+            self.sig_dataset_failed.emit(request.seq, "no model loaded: open a model folder")
+            return
+
+        def cancelled() -> bool:
+            with self._wake:
+                return self._stopping or self._dataset_cancelled or RunDataset in self._pending
+
+        try:
+            from engine.dataset_run import read_for_model, run_dataset
+
+            kind = self._predictor.task_kind
+            try:
+                examples = read_for_model(request.path, kind, request.text_a, request.text_b)
+            except ValueError:  # single sentences: the file has no B column
+                if request.text_b is None:
+                    raise
+                examples = read_for_model(request.path, kind, request.text_a, None)
+            result = run_dataset(self._predictor, examples, request.path,
+                                 progress=lambda done, total: self.sig_dataset_progress.emit(
+                                     request.seq, done, total), cancelled=cancelled)
+        except Exception as exc:
+            self.sig_dataset_failed.emit(request.seq, _message(exc))
+            return
+        self.sig_dataset_ready.emit(request.seq, result)
 
 
 # A pending request of these kinds makes a running salience moot.

@@ -31,7 +31,7 @@ CANCEL_KILL_AFTER_S = 20.0  # then, still alive this long after SIGTERM: SIGKILL
 PROCESS_LOG = "process.log"  # the job's stdout and stderr, written by the launcher
 LOG_TAIL_LINES = 12
 ACTIVE_STATES = ("starting", "running")
-JOB_COMMANDS = ("pretrain", "finetune")  # bert-engine subcommands that write a run folder
+JOB_COMMANDS = ("pretrain", "finetune", "index")  # bert-engine subcommands that write a run folder
 OLD_RUNS_ROOT_KEY = "jobs/runs_root"  # where the app kept the runs root before engine.runs_root
 EXTRA_RUNS_KEY = "jobs/extra_runs"
 

@@ -15,6 +15,7 @@ from engine.paths import default_model_dir
 from engine.results import Analysis
 from explorer.actions import ACTIONS, COLORMAPS, MENUS, RECENT, RECENT_INPUTS, SEPARATOR
 from explorer.compare_controller import CompareController
+from explorer.corpus_search import CorpusSearchController
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
@@ -52,6 +53,7 @@ class MainWindow(WindowActions, QMainWindow):
         super().__init__()
         self.jobs = jobs  # explorer.jobs.JobManager for the training monitor (made on demand)
         self.monitor = None
+        self.dataset_window = None  # the Dataset window, made on demand
         self.help_windows: dict[str, QWidget] = {}  # the Help menu's open windows, by action
         self.setWindowTitle("BERT Explorer")
         self.state = state or ExplorerState(self)
@@ -82,6 +84,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.error_banner.setVisible(False)
         self._build_layout()
         self._build_menus()
+        self.corpus = CorpusSearchController(self)
 
         self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._debounce.timeout.connect(self._request_analysis)
@@ -180,6 +183,21 @@ class MainWindow(WindowActions, QMainWindow):
                                  getattr(self, handler)(*args))
         self.actions[name] = action
         return action
+
+    def open_corpus_index(self) -> None:
+        self.corpus.choose_index()
+
+    def find_similar_in_corpus(self) -> None:
+        self.corpus.find_similar()
+
+    def open_dataset_window(self) -> None:
+        from explorer.dataset_window import DatasetWindow
+
+        if self.dataset_window is None:
+            self.dataset_window = DatasetWindow(self.worker, self)
+            self.dataset_window.sig_open_example.connect(self.state.set_texts)
+        self.dataset_window.show()
+        self.dataset_window.raise_()
 
     def open_monitor(self) -> None:
         """The training monitor; its "Open in explorer" loads checkpoints into this window."""

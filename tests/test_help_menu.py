@@ -142,3 +142,12 @@ def test_the_help_menu_opens_each_window_from_the_main_window(qtbot, make_window
     QApplication.processEvents()
     for window in win.help_windows.values():
         window.close()
+
+
+def test_no_two_actions_share_a_shortcut():
+    """Qt runs neither action of an ambiguous shortcut, so a clash silently disables both."""
+    owners: dict[str, list[str]] = {}
+    for name, spec in ACTIONS.items():
+        if spec.shortcut:
+            owners.setdefault(QKeySequence(spec.shortcut).toString(), []).append(name)
+    assert {keys: names for keys, names in owners.items() if len(names) > 1} == {}
