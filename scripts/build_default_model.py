@@ -7,6 +7,8 @@
     build_default_model.py probe --model M [--out FILE.json]  common-knowledge probe, dev and test
     build_default_model.py probe-overlap [CORPUS_FILE ...]    probe sentences sharing 8 words
                                                               with the training text
+    build_default_model.py ship-check --baseline E.json --candidate E.json
+                               --probe-before P.json --probe-after P.json   issue 24's ship rule
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from default_model.common_probe import ProbeError, load_probe, markdown_summary,
 from default_model.heldout_eval import evaluate_all  # noqa: E402
 from default_model.probe_overlap import WINDOW, corpus_lines, shared_sentences  # noqa: E402
 from default_model.probes import ours_top5, transformers_top5  # noqa: E402
+from default_model.ship_rule import guarded_rows, markdown_rows, ships  # noqa: E402
 from default_model.split import SplitError, split_corpus  # noqa: E402
 from default_model.stages import STAGES_NAME, StageError, read_stages, stage_from_run, \
     write_stages  # noqa: E402
@@ -97,6 +100,19 @@ def cmd_probe_overlap(args: argparse.Namespace) -> int:
     return 1 if found else 0
 
 
+def cmd_ship_check(args: argparse.Namespace) -> int:
+    baseline, candidate, before, after = (json.loads(Path(f).read_text(encoding="utf-8")) for f in
+                                          (args.baseline, args.candidate, args.probe_before,
+                                           args.probe_after))
+    print(markdown_rows(guarded_rows(baseline, candidate)))
+    b, a = before["summary"]["test"], after["summary"]["test"]
+    print(f"\ntest probe: top-1 {100 * b['top1']:.1f}% -> {100 * a['top1']:.1f}%, "
+          f"top-5 {100 * b['top5']:.1f}% -> {100 * a['top5']:.1f}%")
+    verdict = ships(baseline, candidate, before, after)
+    print("ship rule: met" if verdict else "ship rule: NOT met")
+    return 0 if verdict else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("files", nargs="*", metavar="CORPUS_FILE",
                    help="BERT-layout text files, .xz or plain (default: resources/corpus/*.txt.xz)")
     p.set_defaults(func=cmd_probe_overlap)
+    p = sub.add_parser("ship-check", help="issue 24's ship rule: the test probe improves and no "
+                                          "guarded held-out measure drops by more than one standard "
+                                          "error (exit 1 if not met)")
+    p.add_argument("--baseline", required=True, metavar="FILE.json", help="evaluate JSON, shipped model")
+    p.add_argument("--candidate", required=True, metavar="FILE.json", help="evaluate JSON, new model")
+    p.add_argument("--probe-before", required=True, metavar="FILE.json", help="probe JSON, shipped")
+    p.add_argument("--probe-after", required=True, metavar="FILE.json", help="probe JSON, new model")
+    p.set_defaults(func=cmd_ship_check)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -196,3 +196,23 @@ def test_the_wordnet_measure_is_evaluated_separately():
     assert set(BATCHES) == {"any", "persuasion", "acts", "jargon", "wordnet"}
     assert data_folder(Path("W"), "minilm", "wordnet") == Path("W/eval-minilm/wordnet")
     assert data_folder(Path("W"), "minilm", "any") == Path("W/data-minilm")
+
+
+def test_the_ship_rule_allows_a_drop_within_one_standard_error_only():
+    from default_model.ship_rule import guarded_rows, ships, standard_error
+
+    def results(mlm, nsp, pers, acts):
+        return {"any": {"mlm_acc": mlm, "masked_tokens": 37005, "nsp_acc": nsp, "pairs": 2240},
+                "persuasion": {"nsp_acc": pers, "pairs": 1792}, "acts": {"nsp_acc": acts, "pairs": 512}}
+
+    base = results(0.357, 0.879, 0.715, 0.758)
+    se_acts = standard_error(0.758, 512)
+    assert se_acts == pytest.approx(0.0189, abs=1e-4)
+    probe = lambda t1, t5: {"summary": {"test": {"top1": t1, "top5": t5}}}  # noqa: E731
+    within = results(0.356, 0.879, 0.715, 0.758 - se_acts + 1e-6)
+    assert ships(base, within, probe(0.09, 0.34), probe(0.2, 0.5))
+    assert not ships(base, within, probe(0.09, 0.34), probe(0.09, 0.34))  # the probe must improve
+    beyond = results(0.357, 0.879, 0.715, 0.758 - se_acts - 1e-3)
+    assert [r["holds"] for r in guarded_rows(base, beyond)] == [True, True, True, False]
+    assert not ships(base, beyond, probe(0.09, 0.34), probe(0.2, 0.5))
+    assert not ships(base, {"any": base["any"]}, probe(0.09, 0.34), probe(0.2, 0.5))  # unmeasured
