@@ -42,31 +42,28 @@ class ChunkCachedEncoder:
         self._lengths = array("q")         # [chunks] how many ids each chunk has
 
     def _add(self, chunks: list[str]) -> None:
-        for chunk, ids in zip(chunks, self.tokenizer.encode_plain(chunks)):
-            self._index[chunk] = len(self._starts)
-            self._starts.append(len(self._pieces))
-            self._lengths.append(len(ids))
-            self._pieces.extend(ids)
+        """Encode chunks not in the cache yet and append them to it."""
+        ids = self.tokenizer.encode_plain(chunks)
+        lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+        first = len(self._starts)
+        self._starts.extend((np.cumsum(lengths) - lengths + len(self._pieces)).tolist())
+        self._lengths.extend(lengths.tolist())
+        self._pieces.extend(itertools.chain.from_iterable(ids))
+        self._index.update(zip(chunks, range(first, first + len(chunks))))
 
     def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """sentences -> (ids int64 [total], lengths int64 [sentences]); empty chunks (two
         spaces in a row) encode to nothing, as the whole sentence would."""
-        chunks_per_sentence = [s.split(" ") for s in sentences]
-        counts = np.fromiter(map(len, chunks_per_sentence), np.int64, len(sentences))
-        chunks = list(itertools.chain.from_iterable(chunks_per_sentence))
-        distinct = set(chunks)
-        missing = [c for c in distinct if c not in self._index]
-        if len(self._index) + len(missing) > self.max_chunks:  # full: start over with this batch
-            self._clear()
-            missing = list(distinct)
-        if len(missing) > self.max_chunks:  # this batch alone overflows: no cache for it
+        # One split of the joined batch gives every sentence's chunks in order: a sentence of
+        # c spaces has c + 1 chunks. (One C call instead of one per sentence.)
+        chunks = " ".join(sentences).split(" ")
+        counts = np.fromiter(map(str.count, sentences, itertools.repeat(" ")), np.int64,
+                             len(sentences)) + 1                          # [sentences]
+        rows = self._rows(chunks)
+        if rows is None:  # more distinct chunks in this batch than the cache holds
             ids = self.tokenizer.encode_plain(sentences)
             lengths = np.fromiter(map(len, ids), np.int64, len(ids))
             return np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum())), lengths
-        if missing:
-            self._add(missing)
-        index = self._index
-        rows = np.fromiter(map(index.__getitem__, chunks), np.int64, len(chunks))  # [chunks]
         pieces = np.frombuffer(self._pieces, np.int64)
         chunk_lengths = np.frombuffer(self._lengths, np.int64)[rows]
         chunk_starts = np.frombuffer(self._starts, np.int64)[rows]
@@ -77,3 +74,24 @@ class ChunkCachedEncoder:
         sentence_ends = np.concatenate(([0], ends))[np.cumsum(counts)]   # [sentences]
         lengths = np.diff(sentence_ends, prepend=0)
         return pieces[gather], lengths
+
+    def _rows(self, chunks: list[str]) -> np.ndarray | None:
+        """Each chunk's row in the cache [chunks], encoding the new ones; None when they do not
+        fit even in an empty cache."""
+        rows = np.fromiter(map(self._index.get, chunks, itertools.repeat(-1)), np.int64,
+                           len(chunks))
+        unknown = np.flatnonzero(rows < 0)
+        if not len(unknown):
+            return rows
+        unknown_chunks = list(map(chunks.__getitem__, unknown.tolist()))
+        new = list(dict.fromkeys(unknown_chunks))
+        if len(self._index) + len(new) > self.max_chunks:  # full: start over with this batch
+            self._clear()
+            unknown, unknown_chunks = np.arange(len(chunks)), chunks
+            new = list(dict.fromkeys(chunks))
+            if len(new) > self.max_chunks:
+                return None
+        self._add(new)
+        rows[unknown] = np.fromiter(map(self._index.__getitem__, unknown_chunks), np.int64,
+                                    len(unknown))
+        return rows

@@ -142,7 +142,8 @@ def _split_writers(folder: Path, names: Sequence[str], dtype: np.dtype) -> Itera
 class _Batcher:
     """Collects documents with their split; tokenizes a full batch of sentences at once and writes it.
 
-    Synchronous on purpose: the Rust batch encoder already uses every core, and a reader thread
+    Synchronous on purpose: the Rust batch encoder (for chunks new to the cache) already uses
+    every core, and a reader thread
     beside it (tried) oversubscribes the CPU and was slower on small machines.
     """
 
