@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import bert_base_vocab, peak_rss_bytes  # noqa: E402
+from common import (bert_base_vocab, cpu_description, fp32_matmul_gflops,  # noqa: E402
+                    peak_rss_bytes)
 from engine.infer import Predictor  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
 
@@ -151,7 +153,9 @@ def main() -> None:
         predictor = Predictor.load(folder, device=device)
         baseline = Baseline(folder, device)
         print(f"# bench/analyze.py  device={device}  threads={torch.get_num_threads()}  "
-              f"torch={torch.__version__}  reps={args.reps}")
+              f"torch={torch.__version__}  reps={args.reps}  load={os.getloadavg()[0]:.1f}")
+        print(f"# cpu: {cpu_description()}; fp32 matmul ceiling "
+              f"{fp32_matmul_gflops():.0f} GFLOP/s (1024^3, best of 5)")
         print("| seq | ours median ms | transformers median ms | ratio | ours peak MiB | "
               "transformers peak MiB | max attention diff |")
         print("|---|---|---|---|---|---|---|")
@@ -180,7 +184,7 @@ def main() -> None:
             print(f"| {seq_len} | {ours:.1f} | {base:.1f} | {ours / base:.2f}x | "
                   f"{peaks[0]} | {peaks[1]} | {diffs['attention_max_diff']:.1e} |")
             if args.bf16:
-                bf16 = Predictor.load(folder, device=device, bf16=True)
+                bf16 = Predictor.load(folder, device=device, precision="bf16")
                 times = []
                 for _ in range(args.reps):
                     sync(device)
@@ -188,7 +192,7 @@ def main() -> None:
                     bf16.analyze(text_a, text_b, top_k=TOP_K)
                     sync(device)
                     times.append((time.perf_counter() - t0) * 1000)
-                print(f"| {seq_len} (ours, bf16 weights) | {statistics.median(times):.1f} | "
+                print(f"| {seq_len} (ours, --precision bf16) | {statistics.median(times):.1f} | "
                       f"| {statistics.median(times) / base:.2f}x | | | |")
 
 
