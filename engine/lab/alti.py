@@ -43,7 +43,9 @@ class LayerParts:
     def std(self) -> torch.Tensor:
         """[T] s_i, the exact pre-LN standard deviation of token i."""
         pre_ln = self.attention_dense + self.layer_input                     # [T, H]
-        return (pre_ln.var(dim=-1, unbiased=False) + self.eps).sqrt()
+        # Not Tensor.var: on the CPU it took 7x as long as this for [128, 384] (measured).
+        variance = _centred(pre_ln).square().mean(dim=-1)                     # [T]
+        return (variance + self.eps).sqrt()
 
     @property
     def scale(self) -> torch.Tensor:
