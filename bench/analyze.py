@@ -7,13 +7,17 @@ softmax. Both run interleaved in one process with the same thread count; outputs
 equal first. Peak memory (max RSS) of each is measured in its own child process.
 
     .venv/bin/python bench/analyze.py [--device cpu|cuda] [--reps 30] [--seqs 128 512] [--bf16]
-                                  [--no-memory]
+                                  [--no-memory] [--cpu-time]
+
+``--cpu-time``: one thread, each call timed by this process's CPU time (on a machine other jobs
+load, CPU time moves far less than wall time); CPU only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -25,11 +29,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import bert_base_vocab, peak_rss_bytes  # noqa: E402
+from common import (bert_base_vocab, cpu_description, fp32_matmul_gflops,  # noqa: E402
+                    peak_rss_bytes)
 from engine.infer import Predictor  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
 
 TOP_K = 10
+CLOCK = time.perf_counter  # time.process_time under --cpu-time
 PASSAGE = (
     "The old lighthouse keeper climbed the narrow stairs every evening to light the lamp. "
     "Ships passing the rocky coast relied on its beam to find the harbour safely. "
@@ -134,6 +140,8 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=30)
     parser.add_argument("--seqs", type=int, nargs="+", default=[128, 512])
     parser.add_argument("--bf16", action="store_true", help="also time ours with bf16 weights")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread, timed by CPU time (for a loaded machine; CPU only)")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory child processes (faster reruns)")
     parser.add_argument("--child", choices=["ours", "baseline"], help=argparse.SUPPRESS)
@@ -142,6 +150,10 @@ def main() -> None:
     if args.child:
         run_child(args)
         return
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
+        torch.set_num_threads(1)
 
     vocab = bert_base_vocab()
     device = torch.device(args.device)
@@ -151,7 +163,11 @@ def main() -> None:
         predictor = Predictor.load(folder, device=device)
         baseline = Baseline(folder, device)
         print(f"# bench/analyze.py  device={device}  threads={torch.get_num_threads()}  "
-              f"torch={torch.__version__}  reps={args.reps}")
+              f"torch={torch.__version__}  reps={args.reps}  load={os.getloadavg()[0]:.1f}  "
+              f"clock={'cpu time' if args.cpu_time else 'wall'}")
+        print(f"# cpu: {cpu_description()}; fp32 matmul ceiling "
+              f"{fp32_matmul_gflops(clock=CLOCK):.0f} GFLOP/s (1024^3, best of 5, "
+              f"{'CPU time, one thread' if args.cpu_time else 'wall clock'})")
         print("| seq | ours median ms | transformers median ms | ratio | ours peak MiB | "
               "transformers peak MiB | max attention diff |")
         print("|---|---|---|---|---|---|---|")
@@ -164,13 +180,13 @@ def main() -> None:
             ours_ms, base_ms = [], []
             for _ in range(args.reps):  # interleaved, so drift hits both alike
                 sync(device)
-                t0 = time.perf_counter()
+                t0 = CLOCK()
                 predictor.analyze(text_a, text_b, top_k=TOP_K)
                 sync(device)
-                t1 = time.perf_counter()
+                t1 = CLOCK()
                 baseline.run(enc.ids, enc.token_type_ids, mask_id)
                 sync(device)
-                t2 = time.perf_counter()
+                t2 = CLOCK()
                 ours_ms.append((t1 - t0) * 1000)
                 base_ms.append((t2 - t1) * 1000)
             ours, base = statistics.median(ours_ms), statistics.median(base_ms)
@@ -180,15 +196,15 @@ def main() -> None:
             print(f"| {seq_len} | {ours:.1f} | {base:.1f} | {ours / base:.2f}x | "
                   f"{peaks[0]} | {peaks[1]} | {diffs['attention_max_diff']:.1e} |")
             if args.bf16:
-                bf16 = Predictor.load(folder, device=device, bf16=True)
+                bf16 = Predictor.load(folder, device=device, precision="bf16")
                 times = []
                 for _ in range(args.reps):
                     sync(device)
-                    t0 = time.perf_counter()
+                    t0 = CLOCK()
                     bf16.analyze(text_a, text_b, top_k=TOP_K)
                     sync(device)
-                    times.append((time.perf_counter() - t0) * 1000)
-                print(f"| {seq_len} (ours, bf16 weights) | {statistics.median(times):.1f} | "
+                    times.append((CLOCK() - t0) * 1000)
+                print(f"| {seq_len} (ours, --precision bf16) | {statistics.median(times):.1f} | "
                       f"| {statistics.median(times) / base:.2f}x | | | |")
 
 

@@ -21,3 +21,40 @@ def peak_rss_bytes() -> int:
     with open("/proc/self/status", encoding="ascii") as f:
         hwm = next(line for line in f if line.startswith("VmHWM:"))
     return int(hwm.split()[1]) * 1024
+
+
+CPU_FLAGS_SHOWN = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_description() -> str:
+    """The CPU model and its flags that matter for the matrix products, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            info = f.read().splitlines()
+    except OSError:
+        return "unknown CPU"
+    model = next((line.split(":", 1)[1].strip() for line in info
+                  if line.startswith("model name")), "unknown CPU")
+    flags = set(next((line.split(":", 1)[1].split() for line in info
+                      if line.startswith("flags")), []))
+    shown = [flag for flag in CPU_FLAGS_SHOWN if flag in flags]
+    return f"{model}, {os.cpu_count()} cores, flags {' '.join(shown) or 'none of ' + ' '.join(CPU_FLAGS_SHOWN)}"
+
+
+def fp32_matmul_gflops(size: int = 1024, reps: int = 5, clock=None) -> float:
+    """This machine's fp32 matrix-product ceiling as torch sees it: the best GFLOP/s of a
+    size x size x size product with the current thread count, timed by ``clock`` (default:
+    the wall clock)."""
+    import time
+
+    import torch
+
+    clock = clock or time.perf_counter
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(reps):
+        start = clock()
+        a @ b
+        best = min(best, clock() - start)
+    return 2 * size**3 / best / 1e9

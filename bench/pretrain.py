@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import lzma
+import os
 import statistics
 import subprocess
 import sys
@@ -35,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import bert_base_vocab  # noqa: E402
+from common import bert_base_vocab, cpu_description, fp32_matmul_gflops  # noqa: E402
 from engine.data.shards import prepare_corpus  # noqa: E402
 from engine.runlog import RunFolder  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
@@ -222,6 +223,8 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=989.0,
                         help="the device's dense bf16 peak (H100 SXM: 989)")
     args = parser.parse_args()
+    print(f"# cpu: {cpu_description()}; fp32 matmul ceiling {fp32_matmul_gflops():.0f} GFLOP/s "
+          f"(1024^3, best of 5); torch={torch.__version__}; load={os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         prepare_corpus([SLICE], WordPieceTokenizer.from_file(bert_base_vocab()), data,

@@ -15,6 +15,7 @@ from engine.cli_explain import add_explain_command
 from engine.cli_finetune import add_finetune_command
 from engine.cli_heads import add_heads_commands, add_mask_heads_option, masked_heads
 from engine.cli_index import add_index_commands
+from engine.cli_precision import add_precision_options
 from engine.cli_runs import add_runs_command
 from engine.cli_train import add_training_commands
 from engine.paths import model_or_default
@@ -32,7 +33,8 @@ class CliError(Exception):
 def _predictor(args: argparse.Namespace):
     from engine.infer import Predictor  # torch loads here, not for --help
 
-    return Predictor.load(model_or_default(args.model), device=args.device, bf16=args.bf16)
+    return Predictor.load(model_or_default(args.model), device=args.device, bf16=args.bf16,
+                          precision=args.precision)
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], lines: list[str]) -> None:
@@ -134,7 +136,7 @@ def cmd_attention(args: argparse.Namespace) -> int:
         path = save_analysis(analysis, args.out, model_path=predictor.checkpoint.path,
                              model_name=predictor.name,
                              settings={"top_k": args.top_k, "device": str(predictor.device),
-                                       "bf16": args.bf16})
+                                       "bf16": args.bf16, "precision": predictor.precision})
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from exc
     layers, heads, seq, _ = analysis.attentions.shape
@@ -203,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", metavar="DIR", help="checkpoint folder (HF layout); "
                                                       "default: the bundled model")
         p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-        p.add_argument("--bf16", action="store_true", help="bfloat16 weights: half the memory, faster on GPUs")
+        add_precision_options(p)
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
         if text_b is not None:
             p.add_argument("text_a", metavar="TEXT_A", help="sentence A; type [MASK] to mask")

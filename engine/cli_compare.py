@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from engine.cli_precision import add_precision_options
 from engine.results import LOG_2, InferenceError
 
 TOP_HEADS = 8  # heads listed in the plain-text output
@@ -31,7 +32,7 @@ def add_compare_command(sub: argparse._SubParsersAction, emit: Callable) -> None
                                                   "the measures averaged over the file")
     p.add_argument("--top-k", type=int, default=5, help="candidates per [MASK] and side")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 weights: half the memory")
+    add_precision_options(p)
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=lambda args: cmd_compare(args, emit))
 
@@ -52,7 +53,8 @@ def cmd_compare(args: argparse.Namespace, emit: Callable) -> int:
     from engine.lab.compare import compare, compare_file
     from engine.paths import model_or_default
 
-    a, b = (Predictor.load(model_or_default(path), device=args.device, bf16=args.bf16)
+    a, b = (Predictor.load(model_or_default(path), device=args.device, bf16=args.bf16,
+                              precision=args.precision)
             for path in args.model)
     if args.data is not None:
         result = compare_file(a, b, args.data, args.top_k)

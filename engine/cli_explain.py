@@ -7,6 +7,7 @@ import argparse
 from collections.abc import Callable
 
 from engine.cli_heads import add_mask_heads_option, masked_heads
+from engine.cli_precision import add_precision_options
 from engine.results import (DEFAULT_IG_STEPS, IG_BASELINES, IG_ROWS_PER_PASS, IG_RULES,
                             MAP_METHODS, SALIENCE_METHODS, InferenceError)
 
@@ -53,8 +54,7 @@ def add_explain_command(sub: argparse._SubParsersAction, load_predictor: Callabl
                    help=f"ig: path points per pass (default: {IG_ROWS_PER_PASS} token rows' "
                         "worth, 8 at 128 tokens)")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 weights for the plain pass; "
-                                                        "gradients always run in float32")
+    add_precision_options(p, "the plain pass; gradients always run in float32")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_mask_heads_option(p)  # rollout and the salience methods (norm and ALTI: not yet)
     p.set_defaults(func=lambda args: cmd_explain(args, load_predictor, emit))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from engine.cli_precision import add_precision_options
 from engine.results import HEAD_BATCH, HEAD_STATISTICS, InferenceError
 
 MASK_HEADS_HELP = ("heads to ablate, named L:H (layer and head, both counted from 0), "
@@ -21,8 +22,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", metavar="DIR", help="checkpoint folder (HF layout); default: the "
                                                   "bundled model")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 weights for the plain passes; "
-                                                        "gradients always run in float32")
+    add_precision_options(p, "the plain passes; gradients always run in float32")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     add_mask_heads_option(p)
 

@@ -19,6 +19,7 @@ from engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from engine.cpu_packing import pack_linears, packing_available
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
 from engine.lab.ablation import Head, predictor_gate
+from engine.precision import cast_linears_bf16, resolve_precision
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)
 from engine.tokenizer import Encoding
@@ -44,6 +45,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
+def precision_setting(precision: str, bf16: bool, device: torch.device) -> str:
+    """The precision a Predictor runs in, "fp32" or "bf16"; ``bf16=True`` means "bf16"."""
+    if bf16 and precision not in ("fp32", "bf16"):
+        raise InferenceError(f"bf16=True and precision={precision!r} disagree; pass one")
+    try:
+        return resolve_precision("bf16" if bf16 else precision, device)
+    except ValueError as exc:
+        raise InferenceError(str(exc)) from None
+
+
 def _to_host(tensor: torch.Tensor) -> torch.Tensor:
     """The tensor in CPU memory. From a GPU it goes through pinned memory (PyTorch caches those
     blocks): several times faster than a copy into pageable memory for 100+ MB of maps."""
@@ -58,7 +69,8 @@ def _to_host(tensor: torch.Tensor) -> torch.Tensor:
 class Predictor:
     """A loaded model and tokenizer, ready to analyse text; load once, analyse many times."""
 
-    def __init__(self, checkpoint: LoadedCheckpoint, device: torch.device, bf16: bool = False):
+    def __init__(self, checkpoint: LoadedCheckpoint, device: torch.device, bf16: bool = False,
+                 precision: str = "fp32"):
         if checkpoint.tokenizer is None:
             raise CheckpointError(checkpoint.path, "has no tokenizer.json or vocab.txt, so text "
                                                    "cannot be encoded for it")
@@ -72,16 +84,21 @@ class Predictor:
         self.encoder = getattr(self.model, "bert", self.model)
         self.heads = getattr(self.model, "cls", None)
         self.task_kind = task_kind(checkpoint.architecture, self.config)
-        if bf16:  # weights cast once: half the memory, and no per-call casts as under autocast
-            self.model.to(torch.bfloat16)
+        # "fp32" or "bf16" as resolved on this device; bf16=True is a spelling of "bf16".
+        self.precision = precision_setting(precision, bf16, device)
+        if self.precision == "bf16":  # the encoder's products in bf16, the rest float32
+            cast_linears_bf16(self.encoder.encoder)
         elif device.type == "cpu" and packing_available():
             pack_linears(self.encoder.encoder)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None,
-             bf16: bool = False) -> Predictor:
+             bf16: bool = False, precision: str = "fp32") -> Predictor:
+        """``precision``: fp32 (the default: a user reads probabilities), bf16, or auto (bf16
+        on CUDA and on a CPU with AMX or AVX-512 BF16; ``engine.precision``)."""
         device = resolve_device(device)
-        return cls(load_checkpoint(path, device=device), device, bf16)
+        precision_setting(precision, bf16, device)  # a bad setting fails before the load
+        return cls(load_checkpoint(path, device=device), device, bf16, precision)
 
     @property
     def name(self) -> str:

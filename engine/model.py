@@ -194,10 +194,14 @@ class BertLayer(nn.Module):
         self.output = BertResidualOutput(config, config.intermediate_size,
                                          ("ffn_dense", "layer_output"))
 
-    def forward(self, x, key_mask, query_rows=None, record=None):
+    def attend(self, x, key_mask, query_rows=None, record=None):
+        """The attention block alone (residual and LayerNorm included): [B, T, H] -> [B, R, H]."""
         if record is not None:
             record.save("layer_input", x)
-        attended = self.attention(x, key_mask, query_rows, record)
+        return self.attention(x, key_mask, query_rows, record)
+
+    def forward(self, x, key_mask, query_rows=None, record=None):
+        attended = self.attend(x, key_mask, query_rows, record)
         inner = self.intermediate(attended)
         if record is not None:
             record.save("intermediate", inner)
@@ -211,13 +215,20 @@ class BertEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None,
                 last_layer_rows: torch.Tensor | None = None,
-                trace: Trace | None = None) -> torch.Tensor:
-        """x [B, T, H] -> [B, T, H], or [B, R, H] at ``last_layer_rows``."""
+                trace: Trace | None = None, last_attention_only: bool = False) -> torch.Tensor:
+        """x [B, T, H] -> [B, T, H], or [B, R, H] at ``last_layer_rows``.
+
+        ``last_attention_only``: the last layer stops after its attention block (returns that
+        block's output), for callers that read nothing past it (the lab's maps).
+        """
         num_layers = len(self.layer)
         records = ([None] * num_layers if trace is None
                    else trace.start(num_layers, self.layer[0].attention.self.num_heads))
         for i, (layer, record) in enumerate(zip(self.layer, records)):
-            x = layer(x, key_mask, last_layer_rows if i == num_layers - 1 else None, record)
+            rows = last_layer_rows if i == num_layers - 1 else None
+            if i == num_layers - 1 and last_attention_only:
+                return layer.attend(x, key_mask, rows, record)
+            x = layer(x, key_mask, rows, record)
         return x
 
 

@@ -40,7 +40,9 @@ LR = Option("--lr", group=TRAINING, above=0)
 SCHEDULE = Option("--schedule", group=TRAINING, choices=SCHEDULES)
 WEIGHT_DECAY = Option("--weight-decay", group=TRAINING, at_least=0)
 GRAD_ACCUM = Option("--grad-accum", group=TRAINING, at_least=1)
-PRECISION = Option("--precision", help="auto: bf16 autocast on CUDA, fp32 on CPU",
+PRECISION = Option("--precision", help="auto: bf16 autocast on CUDA and on a CPU with AMX or "
+                   "AVX-512 BF16, else fp32; decided once at the start and recorded in the "
+                   "run's config.json",
                    group=TRAINING, choices=PRECISIONS)
 LOG_EVERY = Option("--log-every", group=TRAINING, at_least=1)
 KEEP_CHECKPOINTS = Option("--keep-checkpoints", group=TRAINING, at_least=1)

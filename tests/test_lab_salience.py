@@ -21,6 +21,7 @@ from engine.lab.salience import (explain_salience, gradient, ig_batch, integrate
                                  prepare)
 from engine.lab.weights import float32_model
 from engine.paths import default_model_dir
+from engine.precision import Bf16Linear
 from engine.results import InferenceError
 
 PAIR = ("The keeper lit the [MASK] again.", "Ships relied on it.")
@@ -251,7 +252,9 @@ def test_a_bf16_predictor_explains_in_float32(hf_pretraining_dir):
     s = explain_salience(predictor, *PAIR, steps=8)
     assert np.isfinite(s.scores).all()
     assert abs(s.delta) < 0.05 * abs(s.target_value - s.baseline_value)
-    assert next(predictor.model.parameters()).dtype == torch.bfloat16
+    # The predictor's own bf16 layers are left as they were (the gradients ran on a twin).
+    bf16_layers = [m for m in predictor.encoder.modules() if isinstance(m, Bf16Linear)]
+    assert bf16_layers and all(m.weight.dtype == torch.bfloat16 for m in bf16_layers)
 
 
 def test_salience_runs_where_the_caller_turned_gradients_off(tiny_predictor):

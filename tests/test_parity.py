@@ -9,6 +9,7 @@ import transformers
 from conftest import save_hf_model
 from engine.checkpoint import load_checkpoint, save_checkpoint
 from engine.infer import Predictor
+from engine.precision import Bf16Linear
 
 TOL = 1e-5
 
@@ -149,7 +150,9 @@ def test_predictor_analysis_matches_transformers_on_real_weights(minilm_dir, dev
 def test_bf16_predictor_stays_close_to_fp32(hf_pretraining_dir, device):
     fp32 = Predictor.load(hf_pretraining_dir, device=device)
     bf16 = Predictor.load(hf_pretraining_dir, device=device, bf16=True)
-    assert next(bf16.model.parameters()).dtype == torch.bfloat16
+    layers = [m for m in bf16.encoder.modules() if isinstance(m, Bf16Linear)]
+    assert bf16.precision == "bf16" and layers
+    assert all(m.weight.dtype == torch.bfloat16 for m in layers)
     text = ("The river [MASK] through the old town.", "Boats moved slowly along it.")
     a, b = fp32.analyze(*text), bf16.analyze(*text)
     assert b.attentions.dtype == a.attentions.dtype  # float32 for the GUI either way

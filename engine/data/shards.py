@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import staged_folder
+from engine.data.chunk_cache import ChunkCachedEncoder
 from engine.data.corpus import MAX_DOCUMENT_LINES, DataError, expand_paths, iter_file_documents
 from engine.tokenizer import WordPieceTokenizer
 
@@ -141,12 +142,13 @@ def _split_writers(folder: Path, names: Sequence[str], dtype: np.dtype) -> Itera
 class _Batcher:
     """Collects documents with their split; tokenizes a full batch of sentences at once and writes it.
 
-    Synchronous on purpose: the Rust batch encoder already uses every core, and a reader thread
+    Synchronous on purpose: the Rust batch encoder (for chunks new to the cache) already uses
+    every core, and a reader thread
     beside it (tried) oversubscribes the CPU and was slower on small machines.
     """
 
     def __init__(self, tokenizer: WordPieceTokenizer, writers: dict[str, _SplitWriter], batch_sentences: int):
-        self.tok, self.writers, self.limit = tokenizer, writers, batch_sentences
+        self.encoder, self.writers, self.limit = ChunkCachedEncoder(tokenizer), writers, batch_sentences
         self.names = list(writers)
         self.dtype = next(iter(writers.values())).dtype
         self.docs: list[list[str]] = []
@@ -170,9 +172,7 @@ class _Batcher:
         self.docs, self.splits, self.pending = [], [], 0
 
     def _write(self, docs: list[list[str]], splits: list[int]) -> None:
-        ids = self.tok.encode_plain(list(itertools.chain.from_iterable(docs)))
-        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=self.dtype, count=int(lengths.sum()))
+        flat, lengths = self.encoder.encode(list(itertools.chain.from_iterable(docs)))
         doc_sizes = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
         doc_of_sentence = np.repeat(np.arange(len(docs)), doc_sizes)
         split_of_doc = np.asarray(splits)

@@ -37,13 +37,15 @@ def layer_parts(predictor, trace: Trace) -> list[LayerParts]:
 
 def traced_pass(predictor, text_a: str, text_b: str | None,
                 record: Iterable[str]) -> tuple[list[str], Trace]:
-    """One encoder pass over the pair with every layer's ``record`` kept."""
+    """One encoder pass over the pair with every layer's ``record`` kept, up to the last
+    layer's attention block: the maps read nothing after it (its FFN is a ninth of the pass)."""
     enc = predictor.tokenizer.encode(text_a, text_b,
                                      max_length=predictor.config.max_position_embeddings)
     ids = torch.tensor([enc.ids], device=predictor.device)              # [1, T]
     types = torch.tensor([enc.token_type_ids], device=predictor.device)  # [1, T]
     trace = Trace(record=record)
-    predictor.encoder(ids, token_type_ids=types, trace=trace)
+    bert = predictor.encoder
+    bert.encoder(bert.embeddings(ids, types), None, trace=trace, last_attention_only=True)
     return enc.tokens, trace
 
 
@@ -66,7 +68,8 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
             result["rollout"] = AttributionMaps("rollout", tokens, _numpy(rollout(mixing)),
                                                 _numpy(mixing), True)
         if "norm" in methods:
-            heads, summed = zip(*(norm_maps(p.probs, p.transformed) for p in parts))
+            heads, summed = zip(*(norm_maps(p.probs, p.transformed, p.probs_by_source)
+                                   for p in parts))
             result["norm"] = AttributionMaps("norm", tokens, _numpy(heads), _numpy(summed), False)
         if "alti" in methods:
             per_layer = torch.stack([contributions(p) for p in parts])          # [L, T, T]

@@ -14,9 +14,11 @@ def head_transformed(values: torch.Tensor, out_weight: torch.Tensor) -> torch.Te
     return torch.bmm(values.contiguous(), per_head)
 
 
-def norm_maps(probs: torch.Tensor, transformed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def norm_maps(probs: torch.Tensor, transformed: torch.Tensor,
+              probs_by_source: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """probs [N, T, T], transformed [N, T, H] -> (per head ||alpha^h_ij f_h(x_j)|| [N, T, T],
-    the heads' sum ||sum_h alpha^h_ij f_h(x_j)|| [T, T]).
+    the heads' sum ||sum_h alpha^h_ij f_h(x_j)|| [T, T]). ``probs_by_source``: the same
+    probabilities as [T(j), T(i), N] when the caller has them already.
 
     Why no [N, T, T, H] tensor: alpha is a scalar, so the per-head norm is alpha ||f_h(x_j)||,
     and the sum's squared norm is alpha_ij^T G_j alpha_ij with G_j the heads' Gram matrix at j.
@@ -24,6 +26,7 @@ def norm_maps(probs: torch.Tensor, transformed: torch.Tensor) -> tuple[torch.Ten
     per_head = probs * transformed.norm(dim=-1)[:, None, :]             # [N, T, T]
     by_source = transformed.transpose(0, 1).contiguous()                # [T(j), N, H]
     gram = torch.bmm(by_source, by_source.transpose(1, 2))              # [T(j), N, N]
-    weights = probs.permute(2, 1, 0).contiguous()                       # [T(j), T(i), N]
+    weights = (probs.permute(2, 1, 0).contiguous() if probs_by_source is None
+               else probs_by_source)                                    # [T(j), T(i), N]
     squared = (torch.bmm(weights, gram) * weights).sum(dim=-1).T        # [T(i), T(j)]
     return per_head, squared.clamp_min(0).sqrt()

@@ -1,7 +1,8 @@
 """The model as the lab needs it: float32 ``nn.Linear`` weights that autograd can pass through.
 
 On the CPU ``Predictor`` packs the encoder's Linear layers for oneDNN (``engine.cpu_packing``);
-those have no backward, and bf16 models are no place for gradients compared at 1e-4. The lab
+those have no backward, and bf16 layers (``engine.precision``) are no place for gradients
+compared at 1e-4. The lab
 works on a float32 twin: the same module tree with each packed layer rebuilt as a plain Linear.
 Float32 tensors are shared with the predictor's model, not copied, so plain ``analyze()`` keeps
 its packed fast path and the twin costs only the packed weights' dense copies.
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from engine.cpu_packing import PackedLinear
+from engine.precision import Bf16Linear
 
 
 def linear_weights(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +27,7 @@ def linear_weights(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return linear.weight.detach().float(), linear.bias.detach().float()
 
 
-def _dense_linear(packed: PackedLinear) -> nn.Linear:
+def _dense_linear(packed: PackedLinear | Bf16Linear) -> nn.Linear:
     linear = nn.Linear(packed.in_features, packed.out_features)
     weight, bias = linear_weights(packed)
     linear.weight, linear.bias = nn.Parameter(weight, False), nn.Parameter(bias, False)
@@ -36,7 +38,7 @@ def float32_twin(module: nn.Module) -> nn.Module:
     """A copy of ``module``'s tree in eval mode whose parameters are float32 views of the
     original's (the same memory when already float32) and need no gradient, with packed layers
     unpacked. The original is left exactly as it was."""
-    if isinstance(module, PackedLinear):
+    if isinstance(module, (PackedLinear, Bf16Linear)):
         return _dense_linear(module)
     twin = copy.copy(module)  # shallow: the dicts below are replaced, never shared
     twin._parameters = {name: None if p is None else nn.Parameter(p.detach().float(), False)

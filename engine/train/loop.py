@@ -63,6 +63,8 @@ class Trainer:
                  ctx: DistributedContext):
         self.task, self.cfg, self.run, self.ctx = task, cfg, run, ctx
         self.device = ctx.device
+        # New runs reach here with "auto" resolved (engine.train.run); "auto" saved by a run
+        # started before that keeps the rule it started with: bf16 on CUDA only.
         bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
         self.autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16
                          else nullcontext())

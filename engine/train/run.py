@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.checkpoint import load_checkpoint
 from engine.options import Spec, SpecError
+from engine.precision import resolve_precision
 from engine.runlog import MetricsWriter, RunFolder
 from engine.specs import FinetuneJob, FinetuneSpec, PretrainJob, PretrainSpec, TrainConfig
 from engine.train import distributed
@@ -99,17 +100,20 @@ def _begin_pretraining(job: PretrainJob, run_dir: str, ctx: DistributedContext):
         check_corpus_job(job)
     else:
         PretrainingTask(spec).model_config()  # bad data or sizes fail before any folder exists
-    run = _create_run(run_dir, ctx, "pretrain", spec, job.train)
+    cfg = with_resolved_precision(job.train, ctx.device)
+    run = _create_run(run_dir, ctx, "pretrain", spec, cfg)
     stopped = prepare_in_run(job, run) if ctx.is_main and job.corpus else None
     if ctx.broadcast_object(stopped) is not None:  # every rank stops, or none
         return RunEnd(run.path, stopped, 0) if ctx.is_main else None
-    return _Begun(PretrainingTask(spec), job.train, run, resume=False)
+    return _Begun(PretrainingTask(spec), cfg, run, resume=False)
 
 
 def _begin_finetuning(job: FinetuneJob, run_dir: str, ctx: DistributedContext):
     # Data are read and checked before the run folder exists: bad input leaves nothing.
     task = FinetuningTask(job.task)
-    cfg = job.train_config(len(task.data.train), ctx.world_size, task.data.eval is not None)
+    cfg = with_resolved_precision(
+        job.train_config(len(task.data.train), ctx.world_size, task.data.eval is not None),
+        ctx.device)
     run = _create_run(run_dir, ctx, "finetune", task.spec, cfg, main_metric=task.main_metric)
     if ctx.is_main:
         run.log(f"{task.spec.task}: {len(task.data.train)} training rows, "
@@ -128,6 +132,12 @@ def _begin_resume(path: str, kind: str, max_steps: int | None, ctx: DistributedC
             run.write_status(state="failed", error=f"could not resume: {exc}")
         raise
     return _Begun(task, resumed_train_config(run, saved, ctx, max_steps), run, resume=True)
+
+
+def with_resolved_precision(cfg: TrainConfig, device) -> TrainConfig:
+    """``--precision auto`` decided once, at the start, from the device and the CPU's flags
+    (``engine.precision``); the run's config.json records the decision, so a resume keeps it."""
+    return dataclasses.replace(cfg, precision=resolve_precision(cfg.precision, device))
 
 
 def process_fields() -> dict:
