@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from engine.cli_precision import add_precision_options
 from engine import atomic
 
 HELP = ("run every example of a file (CSV/TSV/JSONL as finetune reads them, or .txt: one a line, "
@@ -35,7 +36,8 @@ def add_dataset_command(sub, predictor: Callable, emit: Callable) -> None:
     p.add_argument("--csv", metavar="FILE", help="write the table of examples as CSV")
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    p.set_defaults(func=lambda args: cmd_dataset(args, predictor, emit), bf16=False)
+    add_precision_options(p)
+    p.set_defaults(func=lambda args: cmd_dataset(args, predictor, emit))
 
 
 def cmd_dataset(args: argparse.Namespace, predictor: Callable, emit: Callable) -> int:

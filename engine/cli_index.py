@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Callable
 
+from engine.cli_precision import add_precision_options
 from engine.corpus_index.spec import IndexSpec
 
 INDEX_HELP = ("index a corpus: every non-special token's hidden state at the chosen layers "
@@ -50,7 +51,8 @@ def add_index_commands(sub, predictor: Callable, emit: Callable) -> None:
                                                   "built it); another model is refused")
     s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     s.add_argument("--json", action="store_true", help="print JSON for scripts")
-    s.set_defaults(func=lambda args: cmd_search(args, predictor, emit), bf16=False)
+    add_precision_options(s)
+    s.set_defaults(func=lambda args: cmd_search(args, predictor, emit))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
