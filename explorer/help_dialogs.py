@@ -103,8 +103,8 @@ def about_markdown(model: ModelSummary | None) -> str:
             lines += [f"**Licence**, as its card states it: {licence}" if licence
                       else "The model card does not state a licence.", "",
                       f"[Open the model card]({CARD_LINK})"]
-    lines += ["", "### Corpus", "The bundled corpus (`resources/corpus`; SOURCES.md says which "
-              "parts trained the default model), each source with its licence:", ""]
+    lines += ["", "### Corpus", "The bundled corpus (`resources/corpus`), each source with its "
+              "licence; the default model's card names the parts it was trained on:", ""]
     if CORPUS_SOURCES.is_file():
         sources = CORPUS_SOURCES.read_text(encoding="utf-8", errors="replace")
         lines += [f"- {title}: {licence}" for title, licence in corpus_licences(sources)]
