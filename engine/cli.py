@@ -136,7 +136,8 @@ def cmd_attention(args: argparse.Namespace) -> int:
         path = save_analysis(analysis, args.out, model_path=predictor.checkpoint.path,
                              model_name=predictor.name,
                              settings={"top_k": args.top_k, "device": str(predictor.device),
-                                       "bf16": args.bf16, "precision": predictor.precision})
+                                       "bf16": args.bf16, "precision": predictor.precision},
+                             masked_heads=masked_heads(args))
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from exc
     layers, heads, seq, _ = analysis.attentions.shape

@@ -84,3 +84,11 @@ def test_gui_export_names_the_loaded_model(predictor, analysis, tmp_path, qtbot)
     # What the user was looking at travels with the data (explorer.view_record).
     assert (settings["layer"], settings["attention_filter"], settings["colour_scale"]) == (
         state.layer, state.attention_filter, state.colour_scale)
+
+
+def test_cli_attention_export_names_the_masked_heads(hf_pretraining_dir, tmp_path, capsys):
+    out = tmp_path / "ablated.json"
+    rc = cli.main(["attention", "--model", str(hf_pretraining_dir), "--device", "cpu",
+                   "The [MASK] is blue.", "--mask-heads", "1:0,0:1", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert json.loads(out.read_text())["meta"]["masked_heads"] == "0:1,1:0"
