@@ -20,15 +20,14 @@ point by point, a newer request ending it between points) in a third.
 
 from __future__ import annotations
 
-import threading
-import traceback
 from dataclasses import dataclass, replace
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 
-from engine.results import USER_ERRORS, Analysis, ModelSummary
+from engine.results import Analysis, ModelSummary
 from explorer.ablation import ReferenceCache, ablated_analysis
 from explorer.head_lab_requests import HEAD_LAB_REQUESTS, compute as compute_head_lab
+from explorer.request_thread import RequestThread, user_message
 from explorer.state import SalienceSettings
 
 
@@ -106,7 +105,7 @@ class ModelLoaded:
     analysis_error: str | None     # why the first analysis failed, when it did
 
 
-class InferenceWorker(QThread):
+class InferenceWorker(RequestThread):
     sig_model_loaded = Signal(object)         # ModelLoaded
     sig_model_failed = Signal(str, str)       # path, message
     sig_analysis_ready = Signal(int, object)  # sequence number, Analysis
@@ -132,30 +131,20 @@ class InferenceWorker(QThread):
     def __init__(self, device: str | None = None, parent=None):
         super().__init__(parent)
         self._device = device
-        self._wake = threading.Condition()
-        self._pending: dict[type, object] = {}  # kind -> newest request, in submission order
-        self._stopping = False
         self._predictor = None
         self._salience_cancelled = False
         self._analysed_seq = 0  # the newest analysis started: lab work for older ones is moot
         self._series_memo = None  # engine.lab.series.ReadingMemo, once a series is read
-        self._handlers = {LoadModel: self._load, Analyze: self._analyze,
-                          ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience,
-                          ReadSeries: self._read_series}
-        self._handlers.update({kind: self._head_lab for kind in HEAD_LAB_REQUESTS})
         self._references = ReferenceCache()  # the unablated model's view of the newest input
-        self._handlers[FindInCorpus] = self._find_in_corpus
         self._corpus_indexes: dict[str, object] = {}  # path -> an opened CorpusIndex
-        self._handlers[RunDataset] = self._run_dataset
         self._dataset_cancelled = False
+        self.handlers = {LoadModel: self._load, Analyze: self._analyze,
+                         ExplainMaps: self._explain_maps, ExplainSalience: self._explain_salience,
+                         ReadSeries: self._read_series, FindInCorpus: self._find_in_corpus,
+                         RunDataset: self._run_dataset,
+                         **{kind: self._head_lab for kind in HEAD_LAB_REQUESTS}}
 
     # ----- called from the GUI thread -----
-
-    def submit(self, request: LoadModel | Analyze | ExplainMaps | ExplainSalience) -> None:
-        with self._wake:
-            self._pending.pop(type(request), None)  # re-inserted last: submission order
-            self._pending[type(request)] = request
-            self._wake.notify()
 
     def cancel_salience(self) -> None:
         """Drop a waiting salience request and stop a running one at its next batch."""
@@ -169,28 +158,17 @@ class InferenceWorker(QThread):
             self._pending.pop(RunDataset, None)
             self._dataset_cancelled = True
 
-    def stop(self) -> None:
-        with self._wake:
-            self._stopping = True
-            self._wake.notify()
-        self.wait()
-
     # ----- the thread -----
 
-    def run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._stopping and not self._pending:
-                    self._wake.wait()
-                if self._stopping:
-                    return
-                kind = LoadModel if LoadModel in self._pending else next(iter(self._pending))
-                request = self._pending.pop(kind)
-                if kind is ExplainSalience:  # under the lock: a cancel now is for this run
-                    self._salience_cancelled = False
-                if kind is RunDataset:
-                    self._dataset_cancelled = False
-            self._handlers[kind](request)
+    def _next_kind(self) -> type:
+        return LoadModel if LoadModel in self._pending else super()._next_kind()
+
+    def _starting(self, kind: type) -> None:
+        # Under the lock: a cancel from now on is for this run.
+        if kind is ExplainSalience:
+            self._salience_cancelled = False
+        if kind is RunDataset:
+            self._dataset_cancelled = False
 
     def _load(self, request: LoadModel) -> None:
         try:
@@ -198,7 +176,7 @@ class InferenceWorker(QThread):
 
             predictor = Predictor.load(request.path, device=self._device)
         except Exception as exc:  # any failure keeps the previous model
-            self.sig_model_failed.emit(request.path, _message(exc))
+            self.sig_model_failed.emit(request.path, user_message(exc))
             return
         self._predictor = predictor
         with self._wake:  # text typed meanwhile: analyse the newest once; the rest is moot
@@ -209,7 +187,7 @@ class InferenceWorker(QThread):
         try:
             analysis, error = self._run_analysis(first), None
         except Exception as exc:
-            analysis, error = None, _message(exc)
+            analysis, error = None, user_message(exc)
         self.sig_model_loaded.emit(ModelLoaded(predictor.summary(), first.seq, analysis, error))
 
     def _analyze(self, request: Analyze) -> None:
@@ -223,7 +201,7 @@ class InferenceWorker(QThread):
         try:
             result = self._run_analysis(request)
         except Exception as exc:
-            self.sig_analysis_failed.emit(request.seq, _message(exc))
+            self.sig_analysis_failed.emit(request.seq, user_message(exc))
             return
         self.sig_analysis_ready.emit(request.seq, result)
 
@@ -236,7 +214,7 @@ class InferenceWorker(QThread):
             result = ablated_analysis(self._predictor, self._references, request.text_a,
                                       request.text_b or None, request.head_mask, request.top_k)
         except Exception as exc:
-            self.sig_analysis_failed.emit(request.seq, _message(exc))
+            self.sig_analysis_failed.emit(request.seq, user_message(exc))
             return
         self.sig_ablated_ready.emit(request.seq, result)
 
@@ -246,7 +224,7 @@ class InferenceWorker(QThread):
         try:
             result = compute_head_lab(self._predictor, request)
         except Exception as exc:
-            self.sig_head_lab_failed.emit(request, _message(exc))
+            self.sig_head_lab_failed.emit(request, user_message(exc))
             return
         self.sig_head_lab_ready.emit(request, result)
 
@@ -262,7 +240,7 @@ class InferenceWorker(QThread):
                 maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
                                     [request.method])[request.method]
         except Exception as exc:
-            self.sig_maps_failed.emit(request.seq, _message(exc))
+            self.sig_maps_failed.emit(request.seq, user_message(exc))
             return
         self.sig_maps_ready.emit(request.seq, maps)
 
@@ -291,7 +269,7 @@ class InferenceWorker(QThread):
             self.sig_salience_cancelled.emit(request.run)
             return
         except Exception as exc:
-            self.sig_salience_failed.emit(request.run, _message(exc))
+            self.sig_salience_failed.emit(request.run, user_message(exc))
             return
         self.sig_salience_ready.emit(request.run, salience)
 
@@ -314,7 +292,7 @@ class InferenceWorker(QThread):
         except _Cancelled:
             return
         except Exception as exc:
-            self.sig_series_failed.emit(request.run, _message(exc))
+            self.sig_series_failed.emit(request.run, user_message(exc))
             return
         self.sig_series_ready.emit(request.run, series)
 
@@ -332,7 +310,7 @@ class InferenceWorker(QThread):
                                  request.text_b or None, request.token, request.layer,
                                  top_k=request.top_k)
         except Exception as exc:
-            self.sig_corpus_failed.emit(request.seq, _message(exc))
+            self.sig_corpus_failed.emit(request.seq, user_message(exc))
             return
         self.sig_corpus_ready.emit(request.seq, result)
 
@@ -359,7 +337,7 @@ class InferenceWorker(QThread):
                                  progress=lambda done, total: self.sig_dataset_progress.emit(
                                      request.seq, done, total), cancelled=cancelled)
         except Exception as exc:
-            self.sig_dataset_failed.emit(request.seq, _message(exc))
+            self.sig_dataset_failed.emit(request.seq, user_message(exc))
             return
         self.sig_dataset_ready.emit(request.seq, result)
 
@@ -368,8 +346,3 @@ class InferenceWorker(QThread):
 _CANCELLING = (LoadModel, Analyze, ExplainSalience)
 
 
-def _message(exc: Exception) -> str:
-    """The user-facing line: our errors carry their own message; anything else is a bug."""
-    if isinstance(exc, (*USER_ERRORS, ValueError, OSError)):
-        return str(exc)
-    return f"unexpected error: {exc!r}\n{traceback.format_exc(limit=3)}"

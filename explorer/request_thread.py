@@ -1,17 +1,24 @@
 """A long-lived thread that runs typed requests, the newest of each kind replacing a waiting one
-(typing fast queues nothing). Compare mode's pair worker is built on it;
-``explorer.inference_worker`` keeps its own loop (model loads first, lab work skipped when
-stale) for the models themselves."""
+(typing fast queues nothing). The inference worker and compare mode's pair worker are built on
+it; a subclass picks which waiting kind runs next and hears when one starts."""
 
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable
 
 from PySide6.QtCore import QThread
 
-# The user-facing line of an error: one wording for every worker.
-from explorer.inference_worker import _message as user_message  # noqa: F401
+from engine.results import USER_ERRORS
+
+
+def user_message(exc: Exception) -> str:
+    """The user-facing line of an error, one wording for every worker: our errors carry their
+    own message; anything else is a bug."""
+    if isinstance(exc, (*USER_ERRORS, ValueError, OSError)):
+        return str(exc)
+    return f"unexpected error: {exc!r}\n{traceback.format_exc(limit=3)}"
 
 
 class RequestThread(QThread):
@@ -34,6 +41,13 @@ class RequestThread(QThread):
             self._wake.notify()
         self.wait()
 
+    def _next_kind(self) -> type:
+        """The waiting kind to run next (called under the lock): the oldest, by default."""
+        return next(iter(self._pending))
+
+    def _starting(self, kind: type) -> None:
+        """Called under the lock as a request of ``kind`` is taken from the queue."""
+
     def run(self) -> None:
         while True:
             with self._wake:
@@ -41,5 +55,7 @@ class RequestThread(QThread):
                     self._wake.wait()
                 if self._stopping:
                     return
-                request = self._pending.pop(next(iter(self._pending)))
-            self.handlers[type(request)](request)
+                kind = self._next_kind()
+                request = self._pending.pop(kind)
+                self._starting(kind)
+            self.handlers[kind](request)
