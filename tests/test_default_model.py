@@ -129,7 +129,10 @@ def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
 def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
     import subprocess
 
+    import torch
+
     from default_model.stages import StageError, stage_from_run
+    from engine.precision import resolve_precision
 
     run_dir = tmp_path / "run"
     done = subprocess.run(
@@ -141,7 +144,9 @@ def test_a_stage_record_comes_from_a_real_run_folder(prepared_slice, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     stage = stage_from_run(run_dir, 3)
     assert (stage["steps"], stage["max_steps"], stage["batch_size"], stage["seq_len"]) == (3, 3, 4, 32)
-    assert (stage["seed"], stage["near_negatives"], stage["precision"]) == (5, 0.5, "auto")
+    # --precision auto is decided once at the start and the run records the decision.
+    ran_in = resolve_precision("auto", torch.device("cpu"))
+    assert (stage["seed"], stage["near_negatives"], stage["precision"]) == (5, 0.5, ran_in)
     assert stage["nsp_loss_weight"] == 2.0
     assert stage["hours"] >= 0 and "finished at step 3" in stage["history"][-1]
     assert stage["hardware"] == json.loads((run_dir / "config.json").read_text())["hardware"]

@@ -49,6 +49,9 @@ def check_gateable(method: str, heads: Iterable[Head]) -> None:
                              "methods can)")
 
 
+_ENCODER_OPTIONAL_ARGS = ("trace", "last_attention_only")  # after x, key_mask, rows
+
+
 @contextmanager
 def gated_passes(predictor, heads: Iterable[Head], gradients: bool = False) -> Iterator[None]:
     """Within the block, every encoder pass of ``predictor``'s model (and, with ``gradients``,
@@ -61,6 +64,10 @@ def gated_passes(predictor, heads: Iterable[Head], gradients: bool = False) -> I
         return
 
     def hook(_module, args, kwargs):
+        # BertEncoder.forward(x, key_mask, last_layer_rows, trace, last_attention_only): the
+        # BertModel passes the trace by position, the lab's own passes by name.
+        args, by_position = args[:3], args[3:]
+        kwargs.update(zip(_ENCODER_OPTIONAL_ARGS, by_position))
         trace = kwargs.get("trace")
         if trace is None:
             kwargs["trace"] = Trace(head_gate=gate)
@@ -68,10 +75,12 @@ def gated_passes(predictor, heads: Iterable[Head], gradients: bool = False) -> I
             trace.head_gate = gate if trace.head_gate is None else trace.head_gate * gate
         return args, kwargs
 
-    encoders = [predictor.encoder]
+    # The layer stack itself, so a pass that skips BertModel.forward (the maps' traced pass
+    # starts at the embeddings) is gated too.
+    encoders = [predictor.encoder.encoder]
     if gradients:
         twin = float32_model(predictor)
-        encoders.append(getattr(twin, "bert", twin))
+        encoders.append(getattr(twin, "bert", twin).encoder)
     handles = [e.register_forward_pre_hook(hook, with_kwargs=True) for e in encoders]
     try:
         yield
