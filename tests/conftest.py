@@ -185,6 +185,14 @@ def make_window(qtbot, settings, no_leaked_threads):
         assert not win.worker.isRunning(), "the inference thread outlived the window"
 
 
+def started(qtbot, make_window, model_dir, size: tuple[int, int] = (1400, 900)):
+    """A real main window with ``model_dir`` loaded and its first analysis on screen."""
+    win = make_window(size)
+    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
+        win.start(str(model_dir))
+    return win
+
+
 def analysed(qtbot, win, text_a: str, text_b: str = ""):
     """Set the texts as typing would and wait until the analysis of exactly these texts is
     applied to every view. (The first analysis applied after an edit can be one still in flight

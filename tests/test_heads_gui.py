@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt, QTimer
 
-from conftest import analysed
+from conftest import analysed, started
 from engine.lab.heads import analysis_statistics
 from engine.paths import default_model_dir
 
@@ -20,16 +20,9 @@ pytestmark = pytest.mark.usefixtures("qapp")
 PAIR = ("The keeper lit the [MASK] every night.", "Ships relied on its light.")
 
 
-def started(qtbot, make_window, model_dir):
-    win = make_window((1500, 900))
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(model_dir))
-    return win
-
-
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    return started(qtbot, make_window, hf_pretraining_dir)
+    return started(qtbot, make_window, hf_pretraining_dir, (1500, 900))
 
 
 def shown_candidates(win) -> dict[int, list[tuple[str, float, float | None]]]:
@@ -201,7 +194,7 @@ def test_head_lab_without_a_mask_or_a_head_says_what_to_do(qtbot, window):
 
 @pytest.mark.slow
 def test_the_window_keeps_running_while_an_ablated_analysis_computes(qtbot, make_window):
-    win = started(qtbot, make_window, default_model_dir())
+    win = started(qtbot, make_window, default_model_dir(), (1500, 900))
     analysed(qtbot, win, *PAIR)
     ticks, at_result = [], []
     timer = QTimer(win, interval=2)
@@ -226,7 +219,7 @@ def classifier_dir(tmp_path_factory, vocab_file):
 
 def test_a_classifier_without_mlm_head_explains_why_and_still_ablates(qtbot, make_window,
                                                                       classifier_dir):
-    win = started(qtbot, make_window, classifier_dir)
+    win = started(qtbot, make_window, classifier_dir, (1500, 900))
     analysis = analysed(qtbot, win, "A plain sentence.", "")
     win.attention.tabs.setCurrentWidget(win.attention.head_lab)
     lab = win.attention.head_lab

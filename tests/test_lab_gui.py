@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from conftest import analysed
+from conftest import analysed, started
 from engine.paths import default_model_dir
 from explorer.inference_worker import ExplainMaps, ExplainSalience
 from explorer.state import MEAN_HEAD
@@ -17,13 +17,6 @@ from explorer.state import MEAN_HEAD
 pytestmark = pytest.mark.usefixtures("qapp")
 
 PAIR = ("The keeper lit the [MASK] every night.", "Ships relied on its light.")
-
-
-def started(qtbot, make_window, model_dir):
-    win = make_window((1400, 900))
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(model_dir))
-    return win
 
 
 @pytest.fixture
