@@ -267,6 +267,16 @@ def any_pool(mask: np.ndarray, k: int) -> np.ndarray:
     return np.logical_or.reduceat(np.logical_or.reduceat(mask, starts, axis=1), starts, axis=0)
 
 
+def grid_cell(view_box: pg.ViewBox, scene_pos, shape: tuple[int, int] | None):
+    """The (row, column) of a row-major image of ``shape`` drawn at unit cells in ``view_box``
+    under ``scene_pos``; None off the image or while nothing is drawn (``shape`` None)."""
+    if shape is None or not view_box.sceneBoundingRect().contains(scene_pos):
+        return None
+    p = view_box.mapSceneToView(scene_pos)
+    row, col = math.floor(p.y()), math.floor(p.x())
+    return (row, col) if 0 <= row < shape[0] and 0 <= col < shape[1] else None
+
+
 def elide(token: str, limit: int = MAX_LABEL_CHARS) -> str:
     return token if len(token) <= limit else token[: limit - 1] + "…"
 

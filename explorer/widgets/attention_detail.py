@@ -3,7 +3,6 @@ for a method without heads (rollout, ALTI), the selected layer's cumulative map.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -15,6 +14,7 @@ from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
     new_heatmap_items, paint_heatmap, scale_maps, set_overlay, shrinkable_title,
     view_maps, visible_mask,
+    grid_cell,
 )
 
 READOUT_HINT = "hover a cell: from -> to: weight; click a row to select its query token"
@@ -143,13 +143,8 @@ class HeadDetail(LazyView):
         return text
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
-        vb = self.plot.getViewBox()
-        if self.data is None or not vb.sceneBoundingRect().contains(scene_pos):
-            return None
-        p = vb.mapSceneToView(scene_pos)
-        row, col = math.floor(p.y()), math.floor(p.x())
-        n = self.data.shape[0]
-        return (row, col) if 0 <= row < n and 0 <= col < n else None
+        shape = None if self.data is None else self.data.shape[:2]
+        return grid_cell(self.plot.getViewBox(), scene_pos, shape)
 
     def _on_mouse_moved(self, scene_pos) -> None:
         cell = self.cell_at(scene_pos)

@@ -19,6 +19,7 @@ from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
     grey_overlay, max_pool, new_heatmap_items, paint_heatmap, pool_factor, scale_maps,
     set_colorbar, set_overlay, shrinkable_title, view_maps, visible_mask,
+    grid_cell,
 )
 
 
@@ -321,14 +322,8 @@ class ModelView(LazyView):
             [[(h + centre, str(h)) for h in range(0, heads, every_h)]])
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
-        vb = self.plot.getViewBox()
-        if not vb.sceneBoundingRect().contains(scene_pos) or self.thumbs is None:
-            return None
-        p = vb.mapSceneToView(scene_pos)
-        layer, head = math.floor(p.y()), math.floor(p.x())
-        if 0 <= layer < self.grid_shape[0] and 0 <= head < self.grid_shape[1]:
-            return layer, head
-        return None
+        shape = None if self.thumbs is None else self.grid_shape
+        return grid_cell(self.plot.getViewBox(), scene_pos, shape)
 
     def _on_click(self, event) -> None:
         cell = self.cell_at(event.scenePos())

@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from explorer.widgets.attention_common import HIGHLIGHT_COLOR
+from explorer.widgets.attention_common import HIGHLIGHT_COLOR, grid_cell
 
 DIVERGENCE_COLORMAP = "inferno"  # one-signed and distinct from the attention maps' viridis
 HINT = "hover a head for its divergence; click it to select it"
@@ -96,13 +96,8 @@ class DivergenceMap(QWidget):
         self.box.setVisible(True)
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
-        vb = self.plot.getViewBox()
-        if self.values is None or not vb.sceneBoundingRect().contains(scene_pos):
-            return None
-        p = vb.mapSceneToView(scene_pos)
-        layer, head = math.floor(p.y()), math.floor(p.x())
-        layers, heads = self.values.shape
-        return (layer, head) if 0 <= layer < layers and 0 <= head < heads else None
+        shape = None if self.values is None else self.values.shape
+        return grid_cell(self.plot.getViewBox(), scene_pos, shape)
 
     def readout_for(self, layer: int, head: int) -> str:
         return f"layer {layer} head {head}: {self.values[layer, head]:.4f} nats"

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QGraphicsRectItem, QHBoxLayout, QLabel
 from engine.results import HEAD_STATISTICS
 from explorer.state import MEAN_HEAD
 from explorer.widgets.ablation_marks import AblationMarks
-from explorer.widgets.attention_common import HIGHLIGHT_COLOR, colormap
+from explorer.widgets.attention_common import HIGHLIGHT_COLOR, colormap, grid_cell
 
 STATISTIC_NAMES = {"cls": "to [CLS]", "sep": "to [SEP]", "punct": "to punctuation",
                    "self": "to itself", "prev": "to previous token", "next": "to next token"}
@@ -155,14 +155,8 @@ class HeadsDashboard(QWidget):
     # ----- mouse -----
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
-        vb = self.plot.getViewBox()
-        if self.values is None or not vb.sceneBoundingRect().contains(scene_pos):
-            return None
-        p = vb.mapSceneToView(scene_pos)
-        layer, head = math.floor(p.y()), math.floor(p.x())
-        if 0 <= layer < self.values.shape[0] and 0 <= head < self.values.shape[1]:
-            return layer, head
-        return None
+        shape = None if self.values is None else self.values.shape
+        return grid_cell(self.plot.getViewBox(), scene_pos, shape)
 
     def readout_text(self, layer: int, head: int) -> str:
         name = DASHBOARD_METRICS[self.current_metric()][0]
