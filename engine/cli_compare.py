@@ -86,16 +86,7 @@ def _change_lines(result) -> list[str]:
 
 
 def _task_text(task) -> str:
-    if task is None:
-        return "-"
-    if task.kind in ("classify", "multi_label"):
-        best = int(task.probs.argmax())
-        return f"{task.labels[best]} {task.probs[best]:.1%}"
-    if task.kind == "regress":
-        return f"{task.value:.4f}"
-    if task.kind == "tag":
-        return " ".join(tag for tag in task.tags if tag is not None)
-    return repr(task.answer.text) if task.answer is not None else task.note
+    return "-" if task is None else task.headline()
 
 
 def _comparison_lines(result) -> list[str]:

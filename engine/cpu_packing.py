@@ -5,6 +5,8 @@ attention maps within 1e-7 of the plain path. Inference only: packed layers have
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -28,13 +30,19 @@ class PackedLinear(nn.Module):
                                           self.bias).to_dense()
 
 
-def pack_linears(module: nn.Module) -> int:
-    """Replace every ``nn.Linear`` below ``module`` in place; returns how many were packed."""
+def replace_linears(module: nn.Module, wrap: Callable[[nn.Linear], nn.Module]) -> int:
+    """Replace every ``nn.Linear`` below ``module`` by ``wrap(linear)`` in place; returns how
+    many were replaced."""
     count = 0
     for name, child in module.named_children():
         if isinstance(child, nn.Linear):
-            setattr(module, name, PackedLinear(child))
+            setattr(module, name, wrap(child))
             count += 1
         else:
-            count += pack_linears(child)
+            count += replace_linears(child, wrap)
     return count
+
+
+def pack_linears(module: nn.Module) -> int:
+    """Replace every ``nn.Linear`` below ``module`` in place; returns how many were packed."""
+    return replace_linears(module, PackedLinear)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.cpu_packing import replace_linears
 from engine.specs import PRECISIONS
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -62,11 +63,4 @@ class Bf16Linear(nn.Module):
 
 def cast_linears_bf16(module: nn.Module) -> int:
     """Replace every ``nn.Linear`` below ``module`` in place; returns how many."""
-    count = 0
-    for name, child in module.named_children():
-        if isinstance(child, nn.Linear):
-            setattr(module, name, Bf16Linear(child))
-            count += 1
-        else:
-            count += cast_linears_bf16(child)
-    return count
+    return replace_linears(module, Bf16Linear)

@@ -78,6 +78,18 @@ class TaskPrediction:
     answer: AnswerSpan | None = None    # qa; None when B has no context token
     note: str | None = None             # why there is no answer
 
+    def headline(self, percent=lambda p: f"{p:.1%}") -> str:
+        """The prediction in a few words (the best class and its probability, the value, the
+        tags, the answer), for a table cell; ``percent`` formats a probability."""
+        if self.kind in ("classify", "multi_label"):
+            best = int(self.probs.argmax())
+            return f"{self.labels[best]} {percent(float(self.probs[best]))}"
+        if self.kind == "regress":
+            return f"{self.value:.4f}"
+        if self.kind == "tag":
+            return " ".join(tag for tag in self.tags if tag is not None)
+        return repr(self.answer.text) if self.answer is not None else (self.note or "no answer")
+
 
 @dataclass(frozen=True)
 class Analysis:

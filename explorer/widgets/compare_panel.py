@@ -69,16 +69,7 @@ def _change(delta: float | None) -> str:
 
 
 def _task_text(task) -> str:
-    if task is None:
-        return "–"
-    if task.kind in ("classify", "multi_label"):
-        best = int(task.probs.argmax())
-        return f"{task.labels[best]} {format_percent(float(task.probs[best]))}"
-    if task.kind == "regress":
-        return f"{task.value:.4f}"
-    if task.kind == "tag":
-        return " ".join(tag for tag in task.tags if tag is not None)
-    return repr(task.answer.text) if task.answer is not None else (task.note or "no answer")
+    return "–" if task is None else task.headline(format_percent)
 
 
 def comparison_html(pair) -> str:
