@@ -91,7 +91,7 @@ def _analyze(args: argparse.Namespace, text_b: str | None, predictor=None):
     analysis = predictor.analyze(args.text_a, text_b, top_k=args.top_k, head_mask=heads)
     data = analysis_summary(analysis)
     if heads:
-        from engine.lab.ablation import format_heads
+        from engine.lab.head_names import format_heads
 
         data["masked_heads"] = format_heads(heads)
     return analysis, data

@@ -18,7 +18,8 @@ import torch
 from engine.checkpoint import LoadedCheckpoint, load_checkpoint
 from engine.cpu_packing import pack_linears, packing_available
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
-from engine.lab.ablation import Head, predictor_gate
+from engine.lab.ablation import predictor_gate
+from engine.lab.head_names import Head
 from engine.precision import cast_linears_bf16, resolve_precision
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)

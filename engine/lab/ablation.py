@@ -10,10 +10,7 @@ from contextlib import contextmanager
 
 import torch
 
-# The names' old home: engine.infer, engine.cli (and code on other branches) import them here.
-from engine.lab.head_names import (  # noqa: F401
-    Head, all_heads_except, check_heads, format_heads, parse_heads,
-)
+from engine.lab.head_names import Head, check_heads
 from engine.lab.weights import float32_model
 from engine.results import InferenceError
 from engine.trace import Trace

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.data.masking import IGNORE_INDEX, mask_batch
-from engine.lab.ablation import Head, head_gate
+from engine.lab.ablation import head_gate
+from engine.lab.head_names import Head
 from engine.lab.weights import float32_model
 from engine.results import HEAD_BATCH, HeadImportance, InferenceError, PruningCurve, PruningPoint
 from engine.trace import Trace

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 import torch
 
-from engine.lab.ablation import Head, predictor_gate
+from engine.lab.ablation import predictor_gate
+from engine.lab.head_names import Head
 from engine.results import InferenceError, LensLayer, LogitLens
 from engine.trace import Trace
 

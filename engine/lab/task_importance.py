@@ -21,7 +21,8 @@ from torch import nn
 
 from engine.finetune.features import collate
 from engine.infer_tasks import label_names
-from engine.lab.ablation import Head, head_gate
+from engine.lab.ablation import head_gate
+from engine.lab.head_names import Head
 from engine.lab.heads import attention_statistics, combine
 from engine.lab.importance import PRUNE_STEP, normalise
 from engine.lab.weights import float32_model
