@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
                                QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QTextBrowser,
                                QVBoxLayout, QWidget)
 
+from engine.model_card import card_summary
 from engine.paths import CORPUS_SOURCES, checkout_readme
 from engine.results import ModelSummary
 from explorer.actions import ACTIONS, MENUS
@@ -60,6 +61,17 @@ def card_licence(card: str) -> str | None:
     return " ".join(terms) or text
 
 
+def model_card_summary(model_dir: str | Path) -> str | None:
+    """``card_summary`` of the model's own card; None without a card or without the line."""
+    card = model_card_path(model_dir)
+    if card is None:
+        return None
+    try:
+        return card_summary(card.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+
+
 def corpus_licences(sources_md: str) -> list[tuple[str, str]]:
     """(file and what it is, its licence's first sentence) per corpus file of a SOURCES.md."""
     found = []
@@ -94,6 +106,9 @@ def about_markdown(model: ModelSummary | None) -> str:
     else:
         lines += [f"**{model.name}** — {model.architecture}, {model.layers} layers, "
                   f"{model.parameters:,} parameters", "", f"`{model.path}`", ""]
+        summary = model_card_summary(model.path)
+        if summary:
+            lines += [f"*In one line:* {summary}", ""]
         card = model_card_path(model.path)
         if card is None:
             lines.append("This model has no model card (no MODEL_CARD.md or README.md in its "

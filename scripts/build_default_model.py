@@ -52,10 +52,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_card(args: argparse.Namespace) -> int:
     from engine.checkpoint import load_checkpoint
+    from engine.infer import Predictor
 
     model, work = Path(args.model), Path(args.work)
     earlier = read_stages(Path(args.earlier)) if args.earlier else []
-    stages = [*earlier, stage_from_run(Path(args.run), args.step)]
+    probe = score(Predictor.load(model, device="cpu"), load_probe())
+    stages = [*earlier, {**stage_from_run(Path(args.run), args.step), "probe": probe["summary"]}]
     results = evaluate_all(model, work, "minilm")
     ours, theirs = ours_top5(model), transformers_top5(model)
     agrees = [[c[0] for c in a] for a in ours] == [[c[0] for c in b] for b in theirs]
@@ -63,7 +65,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     write_stages(model / STAGES_NAME, stages)
     folder_bytes = sum(p.stat().st_size for p in model.iterdir() if p.is_file())
     write_card(model / "MODEL_CARD.md", model_dir=model, stages=stages, work=work, results=results,
-               probes_ours=ours, hf_agrees=agrees,
+               probes_ours=ours, hf_agrees=agrees, probe=probe,
                comparison=json.loads(Path(args.comparison).read_text(encoding="utf-8")),
                weights_bytes=(model / "model.safetensors").stat().st_size,
                folder_bytes=folder_bytes, parameters=parameters)

