@@ -81,8 +81,8 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
             result["rollout"] = AttributionMaps("rollout", tokens, _numpy(rollout(mixing)),
                                                 _numpy(mixing), True)
         if "norm" in methods:
-            heads, summed = zip(*(norm_maps(p.probs, p.transformed, p.probs_by_source)
-                                   for p in parts))
+            heads, summed = zip(*(norm_maps(p.probs, p.transformed, p.probs_by_source,
+                                             p.transformed_by_source) for p in parts))
             result["norm"] = AttributionMaps("norm", tokens, _numpy(heads), _numpy(summed), False)
         if "alti" in methods:
             per_layer = torch.stack([contributions(p) for p in parts])          # [L, T, T]
