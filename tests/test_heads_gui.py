@@ -301,4 +301,5 @@ def test_every_view_method_and_salience_explain_the_ablated_model(qtbot, window,
         np.testing.assert_allclose(win.state.lab_maps[method].maps, expected[method].maps,
                                    atol=1e-5)
         assert not win.error_banner.isVisible()
-    np.testing.assert_array_equal(win.state.lab_maps["norm"].maps[0, 1], 0)  # ablated: moves nothing
+    # Head 0:1 is ablated: it moves nothing.
+    np.testing.assert_array_equal(win.state.lab_maps["norm"].maps[0, 1], 0)
