@@ -56,7 +56,7 @@ def add_explain_command(sub: argparse._SubParsersAction, load_predictor: Callabl
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     add_precision_options(p, "the plain pass; gradients always run in float32")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
-    add_mask_heads_option(p)  # rollout and the salience methods (norm and ALTI: not yet)
+    add_mask_heads_option(p)
     p.set_defaults(func=lambda args: cmd_explain(args, load_predictor, emit))
 
 
@@ -70,10 +70,6 @@ def _check(args: argparse.Namespace) -> None:
         from engine.lab.targets import parse_target
 
         parse_target(args.target)
-    if args.mask_heads:
-        from engine.lab.ablation import check_gateable
-
-        check_gateable(args.method, masked_heads(args))
 
 
 def cmd_explain(args: argparse.Namespace, load_predictor: Callable, emit: Callable) -> int:

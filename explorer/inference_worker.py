@@ -232,13 +232,10 @@ class InferenceWorker(RequestThread):
         if self._predictor is None or request.seq < self._analysed_seq:
             return
         try:
-            from engine.lab.ablation import check_gateable, gated_passes
             from engine.lab.maps import explain_maps
 
-            check_gateable(request.method, request.head_mask)
-            with gated_passes(self._predictor, request.head_mask):
-                maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
-                                    [request.method])[request.method]
+            maps = explain_maps(self._predictor, request.text_a, request.text_b or None,
+                                [request.method], request.head_mask)[request.method]
         except Exception as exc:
             self.sig_maps_failed.emit(request.seq, user_message(exc))
             return

@@ -270,9 +270,10 @@ def test_heads_stay_off_while_the_text_changes(qtbot, window, tiny_predictor):
         assert row.old_prob == pytest.approx(float(old[row.token]), abs=1e-6)
 
 
-def test_rollout_and_salience_explain_the_ablated_model(qtbot, window):
+def test_every_view_method_and_salience_explain_the_ablated_model(qtbot, window, tiny_predictor):
     import torch
 
+    from engine.lab.maps import explain_maps
     from engine.lab.rollout import residual_attention, rollout
 
     win = window
@@ -293,7 +294,12 @@ def test_rollout_and_salience_explain_the_ablated_model(qtbot, window):
     assert win.state.salience.target_value == pytest.approx(float(np.log(mask.probs[0])),
                                                             abs=1e-5)
 
-    win.state.set_view_method("norm")  # its decomposition has no head gate: said, not faked
-    qtbot.waitUntil(win.error_banner.isVisible, timeout=60_000)
-    assert "cannot show heads ablated" in win.error_banner.text()
-    assert "norm" not in win.state.lab_maps
+    for method in ("norm", "alti"):  # their decompositions take the head gate too
+        win.state.set_view_method(method)
+        qtbot.waitUntil(lambda method=method: method in win.state.lab_maps, timeout=60_000)
+        expected = explain_maps(tiny_predictor, *PAIR, [method], head_mask=[(0, 1), (1, 2)])
+        np.testing.assert_allclose(win.state.lab_maps[method].maps, expected[method].maps,
+                                   atol=1e-5)
+        assert not win.error_banner.isVisible()
+    # Head 0:1 is ablated: it moves nothing.
+    np.testing.assert_array_equal(win.state.lab_maps["norm"].maps[0, 1], 0)

@@ -391,10 +391,3 @@ def test_gated_passes_ablate_inside_the_block_only(tiny_predictor):
                                atol=1e-6)
     assert not np.allclose(inside.attentions, plain.attentions)
     np.testing.assert_array_equal(tiny_predictor.analyze(*PAIR).attentions, plain.attentions)
-
-
-def test_explain_mask_heads_refuses_the_decompositions(hf_pretraining_dir, capsys):
-    for method in ("norm", "alti"):
-        assert cli.main(["explain", "--model", str(hf_pretraining_dir), *PAIR, "--method",
-                         method, "--mask-heads", "0:1"]) == 2
-        assert "cannot show heads ablated" in capsys.readouterr().err

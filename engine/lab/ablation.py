@@ -12,7 +12,6 @@ import torch
 
 from engine.lab.head_names import Head, check_heads
 from engine.lab.weights import float32_model
-from engine.results import InferenceError
 from engine.trace import Trace
 
 
@@ -32,18 +31,6 @@ def predictor_gate(predictor, heads: Iterable[Head] | None) -> torch.Tensor | No
         return None
     cfg = predictor.config
     return head_gate(heads, cfg.num_hidden_layers, cfg.num_attention_heads, predictor.device)
-
-
-# Map methods that decompose the attention block from its recordings without the head gate.
-GATELESS_MAP_METHODS = ("norm", "alti")
-
-
-def check_gateable(method: str, heads: Iterable[Head]) -> None:
-    """An InferenceError for a map method that cannot show an ablated model."""
-    if tuple(heads) and method in GATELESS_MAP_METHODS:
-        raise InferenceError(f"{method} decomposes the attention block without the head gate, "
-                             "so it cannot show heads ablated yet (rollout and the salience "
-                             "methods can)")
 
 
 _ENCODER_OPTIONAL_ARGS = ("trace", "last_attention_only")  # after x, key_mask, rows

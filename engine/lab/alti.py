@@ -57,6 +57,11 @@ class LayerParts:
         """[T(j), T(i), N] the probabilities source-first, as norm and ALTI both read them."""
         return self.probs.permute(2, 1, 0).contiguous()
 
+    @cached_property
+    def transformed_by_source(self) -> torch.Tensor:
+        """[T(j), N, H] f_h(x_j) source-first, as norm and ALTI both read them."""
+        return self.transformed.transpose(0, 1).contiguous()
+
 
 def _centred(v: torch.Tensor) -> torch.Tensor:
     return v - v.mean(dim=-1, keepdim=True)
@@ -90,7 +95,8 @@ def contributions(parts: LayerParts, row_chunk: int | None = None) -> torch.Tens
     Why it is fast: the LayerNorm scale gamma / s_i factors into gamma (per feature) times
     1 / s_i (per output row), so |y_i - T_i(x_j)|_1 = |s_i y_i - gamma C[...]|_1 / s_i: gamma goes
     into the per-head vectors once, s_i into y_i once, and each chunk of rows is one batched
-    matmul, one subtraction and one absolute sum over [T, R, H] (no per-element scaling pass).
+    matmul (the subtraction of s_i y_i folded in) and one absolute sum over [T, R, H] (no
+    per-element scaling pass).
     """
     seq_len, hidden = parts.layer_input.shape
     row_chunk = row_chunk or max(1, CHUNK_FLOATS // (seq_len * hidden))
@@ -99,11 +105,11 @@ def contributions(parts: LayerParts, row_chunk: int | None = None) -> torch.Tens
     # tensor of this size per step costs more in page faults than the arithmetic.
     probs = parts.probs_by_source                                         # [T(j), T(i), N]
     gamma = parts.gamma
-    gamma_f = (_centred(parts.transformed) * gamma).transpose(0, 1).contiguous()  # [T(j), N, H]
+    gamma_f = _centred(parts.transformed_by_source) * gamma               # [T(j), N, H]
     gamma_x = _centred(parts.layer_input) * gamma                         # [T, H] the residual
     std = parts.std                                                       # [T]
     resultant = parts.attention_output                                    # [T, H] y
-    scaled_resultant = resultant * std[:, None]                           # [T, H] s_i y_i
+    minus_scaled = resultant * -std[:, None]                              # [T, H] -s_i y_i
     resultant_norm = resultant.abs().sum(dim=-1)                          # [T]
     out = torch.empty(seq_len, seq_len, dtype=gamma_f.dtype, device=gamma_f.device)
     buffer = torch.empty(seq_len * row_chunk * hidden, dtype=out.dtype, device=out.device)
@@ -111,9 +117,10 @@ def contributions(parts: LayerParts, row_chunk: int | None = None) -> torch.Tens
         rows = slice(start, min(start + row_chunk, seq_len))
         count = rows.stop - start
         gaps = buffer[:seq_len * count * hidden].view(seq_len, count, hidden)
-        torch.bmm(probs[:, rows], gamma_f, out=gaps)                      # [T(j), R, H]
+        # s_i (T_i(x_j) - y_i), the -s_i y_i as the product's starting value: one pass less
+        # over [T, R, H] than a subtraction after it.
+        torch.baddbmm(minus_scaled[None, rows], probs[:, rows], gamma_f, out=gaps)  # [T(j), R, H]
         torch.diagonal(gaps[rows], dim1=0, dim2=1).add_(gamma_x[rows].T)  # j = i: + residual
-        gaps.sub_(scaled_resultant[rows])                                 # s_i (T_i(x_j) - y_i)
         distance = gaps.abs_().sum(dim=-1).T / std[rows, None]            # [R, T(j)]
         closeness = (resultant_norm[rows, None] - distance).clamp_min_(0)
         out[rows] = closeness / closeness.sum(dim=-1, keepdim=True)

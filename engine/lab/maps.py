@@ -7,7 +7,9 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from engine.lab.ablation import predictor_gate
 from engine.lab.alti import LayerParts, contributions
+from engine.lab.head_names import Head
 from engine.lab.norm import head_transformed, norm_maps
 from engine.lab.rollout import residual_attention, rollout
 from engine.lab.weights import attention_projections
@@ -19,14 +21,21 @@ _RECORDINGS = frozenset({"probs", "values", "layer_input", "attention_dense", "a
 
 
 def layer_parts(predictor, trace: Trace) -> list[LayerParts]:
-    """Each layer's recordings (batch 1) and weights, float32, after a pass with ``trace``."""
+    """Each layer's recordings (batch 1) and weights, float32, after a pass with ``trace``.
+
+    A head gate on the pass (``engine.lab.ablation``) scales each head's f_h(x_j) as it scaled
+    the head's context: an ablated head moves nothing, so the decomposition sums to the gated
+    block's own output."""
     parts = []
     for layer, record, (weight, bias) in zip(predictor.encoder.encoder.layer, trace.layers,
                                              attention_projections(predictor)):
         out = layer.attention.output
+        transformed = head_transformed(record.values[0].float(), weight)  # [N, T, H]
+        if record.gate is not None:
+            transformed = transformed * record.gate.float()[:, None, None]
         parts.append(LayerParts(
             probs=record.probs[0].float(),
-            transformed=head_transformed(record.values[0].float(), weight),
+            transformed=transformed,
             layer_input=record.layer_input[0].float(),
             attention_dense=record.attention_dense[0].float(),
             attention_output=record.attention_output[0].float(),
@@ -35,23 +44,26 @@ def layer_parts(predictor, trace: Trace) -> list[LayerParts]:
     return parts
 
 
-def traced_pass(predictor, text_a: str, text_b: str | None,
-                record: Iterable[str]) -> tuple[list[str], Trace]:
+def traced_pass(predictor, text_a: str, text_b: str | None, record: Iterable[str],
+                head_gate: torch.Tensor | None = None) -> tuple[list[str], Trace]:
     """One encoder pass over the pair with every layer's ``record`` kept, up to the last
-    layer's attention block: the maps read nothing after it (its FFN is a ninth of the pass)."""
+    layer's attention block: the maps read nothing after it (its FFN is a ninth of the pass).
+    ``head_gate`` [L, N]: heads to ablate (``engine.lab.ablation.head_gate``), or None."""
     enc = predictor.tokenizer.encode(text_a, text_b,
                                      max_length=predictor.config.max_position_embeddings)
     ids = torch.tensor([enc.ids], device=predictor.device)              # [1, T]
     types = torch.tensor([enc.token_type_ids], device=predictor.device)  # [1, T]
-    trace = Trace(record=record)
+    trace = Trace(record=record, head_gate=head_gate)
     bert = predictor.encoder
     bert.encoder(bert.embeddings(ids, types), None, trace=trace, last_attention_only=True)
     return enc.tokens, trace
 
 
 def explain_maps(predictor, text_a: str, text_b: str | None = None,
-                 methods: Iterable[str] = tuple(MAP_METHODS)) -> dict[str, AttributionMaps]:
-    """The asked-for methods' maps (keys of ``MAP_METHODS``), all from one traced pass."""
+                 methods: Iterable[str] = tuple(MAP_METHODS),
+                 head_mask: Iterable[Head] | None = None) -> dict[str, AttributionMaps]:
+    """The asked-for methods' maps (keys of ``MAP_METHODS``), all from one traced pass;
+    ``head_mask``: heads to ablate, as (layer, head) from 0, or none."""
     methods = list(methods)
     unknown = [m for m in methods if m not in MAP_METHODS]
     if unknown:
@@ -59,7 +71,8 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
     decompose = bool({"norm", "alti"} & set(methods))
     with torch.inference_mode():
         tokens, trace = traced_pass(predictor, text_a, text_b,
-                                    _RECORDINGS if decompose else {"probs"})
+                                    _RECORDINGS if decompose else {"probs"},
+                                    predictor_gate(predictor, head_mask))
         parts = layer_parts(predictor, trace) if decompose else []
         result = {}
         if "rollout" in methods:
@@ -68,8 +81,8 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
             result["rollout"] = AttributionMaps("rollout", tokens, _numpy(rollout(mixing)),
                                                 _numpy(mixing), True)
         if "norm" in methods:
-            heads, summed = zip(*(norm_maps(p.probs, p.transformed, p.probs_by_source)
-                                   for p in parts))
+            heads, summed = zip(*(norm_maps(p.probs, p.transformed, p.probs_by_source,
+                                             p.transformed_by_source) for p in parts))
             result["norm"] = AttributionMaps("norm", tokens, _numpy(heads), _numpy(summed), False)
         if "alti" in methods:
             per_layer = torch.stack([contributions(p) for p in parts])          # [L, T, T]

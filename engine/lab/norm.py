@@ -7,24 +7,27 @@ from __future__ import annotations
 import torch
 
 
-def head_transformed(values: torch.Tensor, out_weight: torch.Tensor) -> torch.Tensor:
-    """values [N, T, D] (bias included), out_weight [H, N * D] -> f_h(x_j) as [N, T, H]."""
-    heads, _, head_size = values.shape
-    per_head = out_weight.view(-1, heads, head_size).permute(1, 2, 0).contiguous()  # [N, D, H]
-    return torch.bmm(values.contiguous(), per_head)
+def head_transformed(values: torch.Tensor, per_head_weight: torch.Tensor) -> torch.Tensor:
+    """values [N, T, D] (bias included), per_head_weight [N, D, H] (each head's slice of the
+    output projection, ``engine.lab.weights.attention_projections``) -> f_h(x_j) as [N, T, H]."""
+    return torch.bmm(values.contiguous(), per_head_weight)
 
 
 def norm_maps(probs: torch.Tensor, transformed: torch.Tensor,
-              probs_by_source: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+              probs_by_source: torch.Tensor | None = None,
+              transformed_by_source: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
     """probs [N, T, T], transformed [N, T, H] -> (per head ||alpha^h_ij f_h(x_j)|| [N, T, T],
-    the heads' sum ||sum_h alpha^h_ij f_h(x_j)|| [T, T]). ``probs_by_source``: the same
-    probabilities as [T(j), T(i), N] when the caller has them already.
+    the heads' sum ||sum_h alpha^h_ij f_h(x_j)|| [T, T]). ``probs_by_source`` [T(j), T(i), N]
+    and ``transformed_by_source`` [T(j), N, H]: the same tensors source-first, contiguous, when
+    the caller has them already.
 
     Why no [N, T, T, H] tensor: alpha is a scalar, so the per-head norm is alpha ||f_h(x_j)||,
     and the sum's squared norm is alpha_ij^T G_j alpha_ij with G_j the heads' Gram matrix at j.
     """
     per_head = probs * transformed.norm(dim=-1)[:, None, :]             # [N, T, T]
-    by_source = transformed.transpose(0, 1).contiguous()                # [T(j), N, H]
+    by_source = (transformed.transpose(0, 1).contiguous() if transformed_by_source is None
+                 else transformed_by_source)                            # [T(j), N, H]
     gram = torch.bmm(by_source, by_source.transpose(1, 2))              # [T(j), N, N]
     weights = (probs.permute(2, 1, 0).contiguous() if probs_by_source is None
                else probs_by_source)                                    # [T(j), T(i), N]
