@@ -30,16 +30,19 @@ class PackedLinear(nn.Module):
                                           self.bias).to_dense()
 
 
-def replace_linears(module: nn.Module, wrap: Callable[[nn.Linear], nn.Module]) -> int:
-    """Replace every ``nn.Linear`` below ``module`` by ``wrap(linear)`` in place; returns how
+def replace_linears(module: nn.Module, wrap: Callable[[nn.Linear], nn.Module],
+                    chosen: Callable[[str], bool] = lambda name: True, prefix: str = "") -> int:
+    """Replace every ``nn.Linear`` below ``module`` whose dotted name (from ``module``, e.g.
+    ``layer.3.attention.self.query``) is ``chosen`` by ``wrap(linear)`` in place; returns how
     many were replaced."""
     count = 0
     for name, child in module.named_children():
         if isinstance(child, nn.Linear):
-            setattr(module, name, wrap(child))
-            count += 1
+            if chosen(prefix + name):
+                setattr(module, name, wrap(child))
+                count += 1
         else:
-            count += replace_linears(child, wrap)
+            count += replace_linears(child, wrap, chosen, f"{prefix}{name}.")
     return count
 
 

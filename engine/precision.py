@@ -38,13 +38,16 @@ def cpu_bf16_flags() -> frozenset[str]:
     return frozenset(BF16_CPU_FLAGS) & set(flags)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``fp32`` or ``bf16`` for ``precision`` (one of ``PRECISIONS``) on ``device``."""
+def resolve_precision(precision: str, device: torch.device,
+                      cpu_flags: frozenset[str] | None = None) -> str:
+    """``fp32`` or ``bf16`` for ``precision`` (one of ``PRECISIONS``) on ``device``;
+    ``cpu_flags``: the CPU's flags (default: this machine's ``cpu_bf16_flags()``)."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "auto":
         return precision
-    return "bf16" if device.type == "cuda" or bool(cpu_bf16_flags()) else "fp32"
+    flags = cpu_bf16_flags() if cpu_flags is None else cpu_flags
+    return "bf16" if device.type == "cuda" or bool(set(BF16_CPU_FLAGS) & flags) else "fp32"
 
 
 class Bf16Linear(nn.Module):
@@ -61,6 +64,29 @@ class Bf16Linear(nn.Module):
         return F.linear(x.to(torch.bfloat16), self.weight, self.bias).float()
 
 
-def cast_linears_bf16(module: nn.Module) -> int:
-    """Replace every ``nn.Linear`` below ``module`` in place; returns how many."""
-    return replace_linears(module, Bf16Linear)
+# Each encoder Linear by the end of its dotted name (``layer.3.attention.self.query``); the
+# first match wins, so ``attention.output.dense`` is attention_out, not ffn_out.
+LINEAR_KINDS = {"query": "attention.self.query", "key": "attention.self.key",
+                "value": "attention.self.value", "attention_out": "attention.output.dense",
+                "ffn_in": "intermediate.dense", "ffn_out": "output.dense"}
+ALL_KINDS = frozenset(LINEAR_KINDS)
+BF16_KINDS = ALL_KINDS  # the Linear layers a bf16 Predictor runs in bf16
+
+
+def linear_kind(name: str) -> str | None:
+    """Which of ``LINEAR_KINDS`` the encoder Linear ``name`` is (None for any other)."""
+    return next((kind for kind, suffix in LINEAR_KINDS.items() if name.endswith(suffix)), None)
+
+
+def layer_index(name: str) -> int | None:
+    """The layer of the encoder module ``name`` (``layer.3.…`` -> 3)."""
+    parts = name.split(".")
+    return int(parts[parts.index("layer") + 1]) if "layer" in parts else None
+
+
+def cast_linears_bf16(module: nn.Module, kinds: frozenset[str] = ALL_KINDS,
+                      layers: frozenset[int] | None = None) -> int:
+    """Replace the ``nn.Linear`` layers of ``kinds`` below ``module`` (an encoder) in place,
+    in every layer or only in ``layers``; returns how many. The rest stay ``nn.Linear``."""
+    return replace_linears(module, Bf16Linear, lambda name: linear_kind(name) in kinds and (
+        layers is None or layer_index(name) in layers))

@@ -46,6 +46,16 @@ def test_auto_resolves_to_bf16_exactly_where_the_cpu_has_bf16_instructions():
         resolve_precision("fp16", torch.device("cpu"))
 
 
+def test_auto_resolves_from_the_cpu_flags_it_is_given():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu, frozenset()) == "fp32"  # no bf16 instructions
+    assert resolve_precision("auto", cpu, frozenset({"avx2", "avx512f"})) == "fp32"
+    assert resolve_precision("auto", cpu, frozenset({"avx512_bf16"})) == "bf16"
+    assert resolve_precision("auto", cpu, frozenset({"amx_bf16"})) == "bf16"
+    assert resolve_precision("auto", torch.device("cuda"), frozenset()) == "bf16"
+    assert resolve_precision("bf16", cpu, frozenset()) == "bf16"  # asked for: honoured
+
+
 def test_bf16_flag_is_a_spelling_of_bf16_and_bad_settings_are_refused(hf_pretraining_dir):
     by_flag = Predictor.load(hf_pretraining_dir, device="cpu", bf16=True)
     by_name = Predictor.load(hf_pretraining_dir, device="cpu", precision="bf16")
