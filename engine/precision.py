@@ -5,8 +5,9 @@ that stays faithful to fp32.
 ``avx512_bf16`` in ``/proc/cpuinfo``), else fp32. Inference defaults to fp32 (a user reads
 probabilities); training's ``--precision auto`` uses the same rule for autocast.
 
-bf16 inference (``Bf16Linear``): only the matrix products of the encoder's Linear layers run in
-bfloat16, on bf16 weights stored once (half their memory); every Linear returns float32, so the
+bf16 inference (``Bf16Linear``): the matrix products of the encoder's value, attention-output and
+FFN Linear layers (``BF16_KINDS``) run in bfloat16, on bf16 weights stored once (half their
+memory); the query and key projections stay float32, and every Linear returns float32, so the
 residual stream, the attention scores and their softmax, LayerNorm and GELU stay float32. Casting
 the whole model to bf16 instead moved the top-1 fill-mask candidate on 4 of 60 probe sentences
 and the attention by up to 0.039 (issue 25).
@@ -20,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.cpu_packing import replace_linears
+from engine.cpu_packing import pack_weight, packed_linear, packing_available, replace_linears
 from engine.specs import PRECISIONS
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
@@ -51,17 +52,23 @@ def resolve_precision(precision: str, device: torch.device,
 
 
 class Bf16Linear(nn.Module):
-    """A frozen ``nn.Linear`` whose product runs in bfloat16 and whose output is float32."""
+    """A frozen ``nn.Linear`` whose product runs in bfloat16 and whose output is float32; on a
+    CPU with oneDNN its bf16 weight is prepacked (``engine.cpu_packing``)."""
 
     def __init__(self, linear: nn.Linear):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
-        self.register_buffer("weight", linear.weight.detach().to(torch.bfloat16))
+        weight = linear.weight.detach().to(torch.bfloat16)
+        self.packed = weight.device.type == "cpu" and packing_available()
+        self.register_buffer("weight", pack_weight(weight) if self.packed else weight)
         self.register_buffer("bias", bias.detach().to(torch.bfloat16))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., out] float32
-        return F.linear(x.to(torch.bfloat16), self.weight, self.bias).float()
+        x = x.to(torch.bfloat16)
+        if self.packed:
+            return packed_linear(x, self.weight, self.bias).float()
+        return F.linear(x, self.weight, self.bias).float()
 
 
 # Each encoder Linear by the end of its dotted name (``layer.3.attention.self.query``); the
@@ -70,7 +77,11 @@ LINEAR_KINDS = {"query": "attention.self.query", "key": "attention.self.key",
                 "value": "attention.self.value", "attention_out": "attention.output.dense",
                 "ffn_in": "intermediate.dense", "ffn_out": "output.dense"}
 ALL_KINDS = frozenset(LINEAR_KINDS)
-BF16_KINDS = ALL_KINDS  # the Linear layers a bf16 Predictor runs in bf16
+# The Linear layers a bf16 Predictor runs in bf16. Q and K stay fp32: the scores softmax sees
+# are their product, and in bf16 they move the attention most (bench/precision_variants.py:
+# all six in bf16 move it by up to 0.031, all but Q/K by 0.016, at 0.36x vs 0.40x of
+# transformers fp32 on bert-base where fp32 is 0.57x).
+BF16_KINDS = ALL_KINDS - {"query", "key"}
 
 
 def linear_kind(name: str) -> str | None:
