@@ -79,8 +79,8 @@ LINEAR_KINDS = {"query": "attention.self.query", "key": "attention.self.key",
 ALL_KINDS = frozenset(LINEAR_KINDS)
 # The Linear layers a bf16 Predictor runs in bf16. Q and K stay fp32: the scores softmax sees
 # are their product, and in bf16 they move the attention most (bench/precision_variants.py:
-# all six in bf16 move it by up to 0.031, all but Q/K by 0.016, at 0.36x vs 0.40x of
-# transformers fp32 on bert-base where fp32 is 0.57x).
+# all six in bf16 move it by up to 0.031, all but Q/K by 0.016, at 0.35x vs 0.38x of
+# transformers fp32 on bert-base where fp32 is 0.55x).
 BF16_KINDS = ALL_KINDS - {"query", "key"}
 
 
