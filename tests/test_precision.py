@@ -60,6 +60,7 @@ def test_bf16_flag_is_a_spelling_of_bf16_and_bad_settings_are_refused(hf_pretrai
     by_flag = Predictor.load(hf_pretraining_dir, device="cpu", bf16=True)
     by_name = Predictor.load(hf_pretraining_dir, device="cpu", precision="bf16")
     assert by_flag.precision == by_name.precision == "bf16"
+    assert by_name.summary().to_dict()["precision"] == "bf16"  # `info --json` says it
     layer = by_name.encoder.encoder.layer[0]
     kept_fp32 = (layer.attention.self.query, layer.attention.self.key)  # the scores' inputs
     in_bf16 = (layer.attention.self.value, layer.attention.output.dense,
