@@ -10,7 +10,13 @@ are compared with dropout off; timing runs with dropout on (0.1), as training do
 Prepare: ``bert-engine prepare`` throughput (MB/s of raw text) and peak memory, in a child
 process, on a corpus of >= 50 MB made by repeating the shipped corpus.
 
-    .venv/bin/python bench/pretrain.py [--steps 12] [--prepare-mb 60]
+    .venv/bin/python bench/pretrain.py [--steps 12] [--prepare-mb 60] [--precision both]
+                                   [--cpu-time] [--no-prepare]
+
+``--precision``: fp32 (ours and transformers in fp32), bf16 (ours with ``--precision bf16``,
+bf16 autocast on CPU, against transformers under ``torch.autocast("cpu", torch.bfloat16)``),
+or both, alternating step by step in one run. Each table prints the CPU model, its flags and
+the fp32 matmul ceiling.
 
 Throughput alone (e.g. BERT-Base, bf16, on a GPU), with model FLOPs utilisation
 MFU = (6 x non-embedding parameters + 12 x layers x seq x hidden) x tokens/s / peak:
@@ -29,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -47,6 +54,7 @@ from engine.train.pretraining import PretrainingTask  # noqa: E402
 
 SLICE = ROOT / "resources" / "corpus" / "slice.txt"
 LR = 1e-4
+CLOCK = time.perf_counter  # time.process_time under --cpu-time
 
 
 def stock_model(dropout: float):
@@ -60,9 +68,9 @@ def stock_model(dropout: float):
     return transformers.BertForPreTraining(config).train()
 
 
-def our_trainer(data: Path, run_dir: Path, stock) -> Trainer:
+def our_trainer(data: Path, run_dir: Path, stock, precision: str = "fp32") -> Trainer:
     spec = PretrainSpec(data=str(data), preset="mini", batch_size=32, max_seq_length=128)
-    cfg = TrainConfig(max_steps=10**6, lr=LR, schedule="constant", precision="fp32")
+    cfg = TrainConfig(max_steps=10**6, lr=LR, schedule="constant", precision=precision)
     ctx = DistributedContext(rank=0, local_rank=0, world_size=1, device=torch.device("cpu"))
     trainer = Trainer(PretrainingTask(spec), cfg, RunFolder.create(run_dir, {}), ctx)
     trainer.model.load_state_dict(stock.state_dict())  # in place: the optimizer keeps its params
@@ -76,10 +84,15 @@ def set_dropout(model: torch.nn.Module, p: float) -> None:
             module.p = p
 
 
-def stock_step(model, optimizer, batch) -> float:
-    out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                token_type_ids=batch["token_type_ids"], labels=batch["labels"],
-                next_sentence_label=batch["next_sentence_label"])
+def stock_step(model, optimizer, batch, precision: str = "fp32") -> float:
+    """One step of the stock model; bf16: its forward under CPU autocast, as transformers'
+    Trainer does with ``bf16=True``."""
+    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+                else nullcontext())
+    with autocast:
+        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    token_type_ids=batch["token_type_ids"], labels=batch["labels"],
+                    next_sentence_label=batch["next_sentence_label"])
     out.loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
@@ -102,37 +115,58 @@ def first_losses_agree(trainer: Trainer, stock, batch) -> tuple[float, float]:
     return ours, theirs
 
 
-def bench_step(data: Path, steps: int) -> None:
-    stock = stock_model(dropout=0.1)
+def bench_step(data: Path, steps: int, precisions: list[str]) -> None:
+    """Ours and the stock step at each of ``precisions``, all four (or two) alternating step
+    by step in this one process, so a change of load hits every one alike."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = our_trainer(data, Path(tmp) / "run", stock)
-        optimizer = torch.optim.AdamW(stock.parameters(), lr=LR, weight_decay=0.01)
-        batches = [next(trainer.batches) for _ in range(steps + 1)]
-        ours0, theirs0 = first_losses_agree(trainer, stock, batches[0])
-        if abs(ours0 - theirs0) > 1e-4:
+        pairs = {}  # precision -> (our trainer, stock model, stock optimizer)
+        for precision in precisions:
+            stock = stock_model(dropout=0.1)
+            trainer = our_trainer(data, Path(tmp) / f"run-{precision}", stock, precision)
+            pairs[precision] = (trainer, stock,
+                                torch.optim.AdamW(stock.parameters(), lr=LR, weight_decay=0.01))
+        first = next(iter(pairs.values()))[0]
+        batches = [next(first.batches) for _ in range(steps + 1)]
+        ours0, theirs0 = first_losses_agree(*pairs[precisions[0]][:2], batches[0])
+        if precisions[0] == "fp32" and abs(ours0 - theirs0) > 1e-4:
             raise SystemExit(f"first-step losses differ: ours {ours0:.6f}, stock {theirs0:.6f}")
-        den = trainer.task.denominators
-        ours_s, theirs_s = [], []
+        times = {(precision, who): [] for precision in precisions for who in ("ours", "stock")}
         for i, batch in enumerate(batches):
-            t0 = time.perf_counter()
-            trainer.train_step(trainer.model, [batch], den(batch), _Window())
-            t1 = time.perf_counter()
-            stock_step(stock, optimizer, batch)
-            t2 = time.perf_counter()
-            if i:  # the first step of each warms up allocators and kernels
-                ours_s.append(t1 - t0)
-                theirs_s.append(t2 - t1)
-    ours, theirs = 32 / statistics.median(ours_s), 32 / statistics.median(theirs_s)
-    print(f"# bench/pretrain.py step  BERT-Mini, batch 32, seq 128, cpu, "
-          f"threads={torch.get_num_threads()}, torch={torch.__version__}, steps={steps}")
-    print(f"first-step loss (dropout off): ours {ours0:.6f}, stock {theirs0:.6f}, "
-          f"diff {abs(ours0 - theirs0):.1e}")
-    print("| | sequences/s | median step ms |")
-    print("|---|---|---|")
-    print(f"| ours | {ours:.1f} | {statistics.median(ours_s) * 1000:.0f} |")
-    print(f"| transformers + torch AdamW | {theirs:.1f} | "
-          f"{statistics.median(theirs_s) * 1000:.0f} |")
-    print(f"| ratio | {ours / theirs:.2f}x | |")
+            for precision, (trainer, stock, optimizer) in pairs.items():
+                t0 = CLOCK()
+                trainer.train_step(trainer.model, [batch], trainer.task.denominators(batch),
+                                   _Window())
+                t1 = CLOCK()
+                stock_step(stock, optimizer, batch, precision)
+                t2 = CLOCK()
+                if i:  # the first step of each warms up allocators and kernels
+                    times[precision, "ours"].append(t1 - t0)
+                    times[precision, "stock"].append(t2 - t1)
+    print(f"\n# bench/pretrain.py step  BERT-Mini, batch 32, seq 128, cpu, "
+          f"threads={torch.get_num_threads()}, torch={torch.__version__}, steps={steps}, "
+          f"clock={'cpu time' if CLOCK is time.process_time else 'wall'}, "
+          f"load={os.getloadavg()[0]:.1f}")
+    print(f"# {machine_line()}")
+    print(f"first-step loss (dropout off, {precisions[0]}): ours {ours0:.6f}, "
+          f"stock {theirs0:.6f}, diff {abs(ours0 - theirs0):.1e}")
+    print("| precision | ours seq/s | transformers seq/s | ours median step ms | "
+          "transformers median step ms | ratio |")
+    print("|---|---|---|---|---|---|")
+    for precision in precisions:
+        ours, theirs = (statistics.median(times[precision, who]) for who in ("ours", "stock"))
+        stock_name = "fp32" if precision == "fp32" else "CPU autocast bf16"
+        print(f"| {precision} (transformers {stock_name}) | {32 / ours:.1f} | "
+              f"{32 / theirs:.1f} | {ours * 1000:.0f} | {theirs * 1000:.0f} | "
+              f"{theirs / ours:.2f}x |")
+
+
+def machine_line() -> str:
+    """The CPU, its flags and its fp32 matmul ceiling, printed with every table."""
+    return (f"cpu: {cpu_description()}; fp32 matmul ceiling "
+            f"{fp32_matmul_gflops(clock=CLOCK):.0f} GFLOP/s (1024^3, best of 5, "
+            f"{torch.get_num_threads()} threads, "
+            f"{'CPU time' if CLOCK is time.process_time else 'wall clock'}); "
+            f"torch={torch.__version__}")
 
 
 def make_big_corpus(path: Path, megabytes: int) -> int:
@@ -164,8 +198,9 @@ def bench_prepare(megabytes: int) -> None:
                               str(Path(tmp) / "data")], capture_output=True, text=True,
                              check=True, cwd=ROOT)
         result = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"# bench/pretrain.py prepare  {size / 1e6:.0f} MB of text, "
+    print(f"\n# bench/pretrain.py prepare  {size / 1e6:.0f} MB of text, "
           f"bert-base-uncased vocab, 2 cores")
+    print(f"# {machine_line()}")
     print("| MB | seconds | MB/s | peak RSS MiB |")
     print("|---|---|---|---|")
     print(f"| {size / 1e6:.0f} | {result['seconds']:.1f} | "
@@ -205,6 +240,7 @@ def bench_throughput(data: Path, device: str, preset: str, batch_size: int, step
     name = torch.cuda.get_device_name() if ctx.device.type == "cuda" else "cpu"
     print(f"# bench/pretrain.py throughput  {preset}, seq 128, batch {batch_size}, {name}, "
           f"torch={torch.__version__}, {steps} timed steps")
+    print(f"# {machine_line()}")
     print("| sequences/s | tokens/s | non-embedding params | MFU (peak "
           f"{peak_tflops:g} TFLOP/s) |")
     print("|---|---|---|---|")
@@ -222,9 +258,19 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--peak-tflops", type=float, default=989.0,
                         help="the device's dense bf16 peak (H100 SXM: 989)")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "both"], default="both",
+                        help="the step table's precisions: bf16 is ours with --precision bf16 "
+                             "against transformers under CPU autocast bf16 (default: both, "
+                             "alternating)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one thread, each step timed by CPU time (for a loaded machine)")
+    parser.add_argument("--no-prepare", action="store_true", help="skip the prepare table")
     args = parser.parse_args()
-    print(f"# cpu: {cpu_description()}; fp32 matmul ceiling {fp32_matmul_gflops():.0f} GFLOP/s "
-          f"(1024^3, best of 5); torch={torch.__version__}; load={os.getloadavg()[0]:.1f}")
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.process_time
+        torch.set_num_threads(1)
+    print(f"# load={os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         prepare_corpus([SLICE], WordPieceTokenizer.from_file(bert_base_vocab()), data,
@@ -233,8 +279,10 @@ def main() -> None:
             bench_throughput(data, args.device, args.preset, args.batch_size, args.steps,
                              args.peak_tflops)
             return
-        bench_step(data, args.steps)
-    bench_prepare(args.prepare_mb)
+        bench_step(data, args.steps,
+                   ["fp32", "bf16"] if args.precision == "both" else [args.precision])
+    if not args.no_prepare:
+        bench_prepare(args.prepare_mb)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"vocabulary   {summary.tokenizer_vocab} tokens"
         f"{' (lowercase)' if summary.lowercase else ''}, {summary.max_positions} positions",
         f"can do       {', '.join(sorted(summary.capabilities))}",
+        f"precision    {summary.precision}",
     ]
     lines += [f"cannot do    {name}" for name in summary.missing_capabilities]
     lines += [f"warning      {w}" for w in summary.warnings]

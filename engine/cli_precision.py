@@ -7,10 +7,10 @@ import argparse
 
 from engine.specs import PRECISIONS
 
-PRECISION_HELP = ("fp32 (default: the probabilities you read), bf16 (the encoder's matrix "
-                  "products in bfloat16, everything else float32: half the weight memory, faster "
-                  "on GPUs and on CPUs with AMX or AVX-512 BF16), or auto (bf16 on CUDA and on "
-                  "such CPUs, else fp32)")
+PRECISION_HELP = ("fp32 (default: the probabilities you read), bf16 (the encoder's value, "
+                  "attention-output and FFN products in bfloat16; query/key, scores, softmax and "
+                  "LayerNorm float32: less weight memory, faster on GPUs and on CPUs with AMX or "
+                  "AVX-512 BF16), or auto (bf16 on CUDA and on such CPUs, else fp32)")
 
 
 def add_precision_options(p: argparse.ArgumentParser, what: str = "") -> None:

@@ -1,6 +1,9 @@
-"""Faster CPU inference: the encoder's Linear layers run on oneDNN with weights stored once in
-its layout. Measured on bert-base at 128 tokens (2 cores): about 12% less time per analysis,
-attention maps within 1e-7 of the plain path. Inference only: packed layers have no gradients.
+"""Faster CPU inference: the encoder's Linear layers run on oneDNN with weights reordered once
+into its blocked layout (``mkldnn._reorder_linear_weight``, the prepacking PyTorch's own
+compiler uses) and called by ``mkldnn._linear_pointwise`` on plain tensors. Measured on bert-base
+at 128 tokens (1 thread, CPU time, 2026-12-02): 10% less time per analysis than oneDNN on
+plain-layout weights (``mkldnn_linear``), itself ~12% faster than ``F.linear``; attention maps
+within 1e-7 of the plain path. Inference only: packed layers have no gradients.
 """
 
 from __future__ import annotations
@@ -10,36 +13,52 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+PACK_ROWS = 128  # the input rows oneDNN chooses the weight layout for (any count runs)
+
 
 def packing_available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch._C._nn, "mkldnn_linear")
+    return (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
+
+
+def pack_weight(weight: torch.Tensor) -> torch.Tensor:
+    """[out, in] float32 or bfloat16 -> the same values in oneDNN's layout (``.to_dense()``
+    gives them back)."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), PACK_ROWS)
+
+
+def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """x [..., in] @ packed weight + bias -> [..., out], in x's dtype (the weight's)."""
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
 
 
 class PackedLinear(nn.Module):
-    """A frozen ``nn.Linear`` whose weight and bias live in oneDNN's layout."""
+    """A frozen float32 ``nn.Linear`` whose weight lives in oneDNN's layout."""
 
     def __init__(self, linear: nn.Linear):
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
         bias = linear.bias if linear.bias is not None else torch.zeros(linear.out_features)
-        self.register_buffer("weight", linear.weight.detach().float().to_mkldnn())
-        self.register_buffer("bias", bias.detach().float().to_mkldnn())
+        self.register_buffer("weight", pack_weight(linear.weight.float()))
+        self.register_buffer("bias", bias.detach().float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., out]
-        return torch._C._nn.mkldnn_linear(x.contiguous().to_mkldnn(), self.weight,
-                                          self.bias).to_dense()
+        return packed_linear(x, self.weight, self.bias)
 
 
-def replace_linears(module: nn.Module, wrap: Callable[[nn.Linear], nn.Module]) -> int:
-    """Replace every ``nn.Linear`` below ``module`` by ``wrap(linear)`` in place; returns how
+def replace_linears(module: nn.Module, wrap: Callable[[nn.Linear], nn.Module],
+                    chosen: Callable[[str], bool] = lambda name: True, prefix: str = "") -> int:
+    """Replace every ``nn.Linear`` below ``module`` whose dotted name (from ``module``, e.g.
+    ``layer.3.attention.self.query``) is ``chosen`` by ``wrap(linear)`` in place; returns how
     many were replaced."""
     count = 0
     for name, child in module.named_children():
         if isinstance(child, nn.Linear):
-            setattr(module, name, wrap(child))
-            count += 1
+            if chosen(prefix + name):
+                setattr(module, name, wrap(child))
+                count += 1
         else:
-            count += replace_linears(child, wrap)
+            count += replace_linears(child, wrap, chosen, f"{prefix}{name}.")
     return count
 
 

@@ -20,7 +20,7 @@ from engine.cpu_packing import pack_linears, packing_available
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
 from engine.lab.ablation import predictor_gate
 from engine.lab.head_names import Head
-from engine.precision import cast_linears_bf16, resolve_precision
+from engine.precision import BF16_KINDS, cast_linears_bf16, resolve_precision
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)
 from engine.tokenizer import Encoding
@@ -87,9 +87,9 @@ class Predictor:
         self.task_kind = task_kind(checkpoint.architecture, self.config)
         # "fp32" or "bf16" as resolved on this device; bf16=True is a spelling of "bf16".
         self.precision = precision_setting(precision, bf16, device)
-        if self.precision == "bf16":  # the encoder's products in bf16, the rest float32
-            cast_linears_bf16(self.encoder.encoder)
-        elif device.type == "cpu" and packing_available():
+        if self.precision == "bf16":  # BF16_KINDS' products in bf16, the rest float32
+            cast_linears_bf16(self.encoder.encoder, BF16_KINDS)
+        if device.type == "cpu" and packing_available():  # the Linear layers left in fp32
             pack_linears(self.encoder.encoder)
 
     @classmethod
@@ -125,7 +125,7 @@ class Predictor:
             vocab_size=cfg.vocab_size, tokenizer_vocab=self.tokenizer.vocab_size,
             lowercase=self.tokenizer.lowercase, parameters=self.num_parameters,
             capabilities=frozenset(ckpt.capabilities), task_kind=self.task_kind,
-            device=str(self.device), warnings=tuple(ckpt.warnings))
+            device=str(self.device), warnings=tuple(ckpt.warnings), precision=self.precision)
 
     def analyze(self, text_a: str, text_b: str | None = None,
                 top_k: int = DEFAULT_TOP_K, head_mask: Iterable[Head] | None = None) -> Analysis:

@@ -156,6 +156,7 @@ class ModelSummary:
     task_kind: str | None          # classify | multi_label | regress | tag | qa | None
     device: str
     warnings: tuple[str, ...] = ()
+    precision: str = "fp32"        # what it runs in, resolved: fp32 | bf16 (engine.precision)
 
     @property
     def missing_capabilities(self) -> list[str]:
@@ -172,6 +173,7 @@ class ModelSummary:
             "capabilities": sorted(self.capabilities),
             "missing_capabilities": self.missing_capabilities, "task": self.task_kind,
             "device": self.device, "warnings": list(self.warnings),
+            "precision": self.precision,
         }
 
 

@@ -86,6 +86,16 @@ ACTIONS: dict[str, ActionSpec] = {
                               "Ctrl+Shift+F"),
     "focus_a": ActionSpec("Edit sentence A", "focus_a", "Ctrl+Shift+A"),
     "focus_b": ActionSpec("Edit sentence B", "focus_b", "Ctrl+Shift+B"),
+    # View ▸ Precision (explorer.precision_menu): radio items, the model reloads in it
+    "precision_fp32": ActionSpec("&fp32 (exact probabilities)", "set_precision", args=("fp32",),
+                                 tip="Every product in float32: the probabilities you read"),
+    "precision_bf16": ActionSpec("&bf16 (faster, approximate)", "set_precision", args=("bf16",),
+                                 tip="The encoder's V, O and FFN products in bfloat16; scores, "
+                                     "softmax and LayerNorm in float32"),
+    "precision_auto": ActionSpec("&auto (bf16 where the CPU or GPU has it)", "set_precision",
+                                 args=("auto",),
+                                 tip="bf16 on CUDA and on CPUs with AMX or AVX-512 BF16, "
+                                     "else fp32"),
     **{f"candidate_{k}": ActionSpec(f"Fill [MASK] with candidate {k}", "pick_candidate",
                                     f"Ctrl+{k}", args=(k,)) for k in range(1, 10)},
 }
@@ -94,6 +104,8 @@ SEPARATOR = "-"
 RECENT = "recent"  # the "Open recent" submenu, filled from the settings
 RECENT_INPUTS = "recent_inputs"  # the "Recent inputs" submenu (explorer.history)
 COLORMAPS = "colormaps"  # the "Colour map" submenu, one checkable entry per map
+PRECISION = "precision"  # the "Precision" submenu: PRECISION_ACTIONS as radio items
+PRECISION_ACTIONS = ("precision_fp32", "precision_bf16", "precision_auto")
 
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("open_model", RECENT, "open_bundled", SEPARATOR, "compare_model", "close_compare",
@@ -101,7 +113,7 @@ MENUS: dict[str, tuple[str, ...]] = {
               "export_png", "export_salience_png",
               "export_analysis", "export_lab", SEPARATOR, "open_corpus_index", "find_similar",
               "open_dataset", SEPARATOR, "quit"),
-    "&View": ("toggle_theme", "font_larger", "font_smaller", COLORMAPS),
+    "&View": ("toggle_theme", "font_larger", "font_smaller", COLORMAPS, SEPARATOR, PRECISION),
     "&Navigate": ("previous_layer", "next_layer", "previous_head", "next_head", "previous_query",
                   "next_query", "next_filter", SEPARATOR, "focus_a", "focus_b", SEPARATOR,
                   *(f"candidate_{k}" for k in range(1, 10))),

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QHB
 from engine.model_card import card_summary
 from engine.paths import CORPUS_SOURCES, checkout_readme
 from engine.results import ModelSummary
-from explorer.actions import ACTIONS, MENUS
+from explorer.actions import ACTIONS, MENUS, PRECISION_ACTIONS
 from explorer.identity import APP_NAME, app_icon, app_version
 
 CARD_NAMES = ("MODEL_CARD.md", "README.md")  # ours, then the Hugging Face convention
@@ -151,7 +151,8 @@ def shortcut_rows() -> list[tuple[str, str, str, str]]:
     for name in [n for names in MENUS.values() for n in names if n in ACTIONS] + [
             n for n in ACTIONS if n not in where]:
         spec = ACTIONS[name]
-        place = where.get(name) or (spec.widget or "").replace("_", " ").capitalize()
+        place = where.get(name) or ("View ▸ Precision" if name in PRECISION_ACTIONS else
+                                    (spec.widget or "").replace("_", " ").capitalize())
         keys = (QKeySequence(spec.shortcut).toString(QKeySequence.NativeText)
                 if spec.shortcut else "")
         rows.append((place, spec.text.replace("&", "").rstrip("…"), keys, spec.tip or ""))

@@ -44,6 +44,7 @@ class Analyze:
 class LoadModel:
     path: str
     first: Analyze  # analysed with the new model and delivered with it
+    precision: str = "fp32"  # fp32 | bf16 | auto (engine.precision), resolved in the thread
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ class InferenceWorker(RequestThread):
         try:
             from engine.infer import Predictor  # torch loads here, off the GUI thread
 
-            predictor = Predictor.load(request.path, device=self._device)
+            predictor = Predictor.load(request.path, device=self._device,
+                                       precision=request.precision)
         except Exception as exc:  # any failure keeps the previous model
             self.sig_model_failed.emit(request.path, user_message(exc))
             return

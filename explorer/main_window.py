@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWi
 
 from engine.paths import default_model_dir
 from engine.results import Analysis
-from explorer.actions import ACTIONS, COLORMAPS, MENUS, RECENT, RECENT_INPUTS, SEPARATOR
+from explorer.actions import (ACTIONS, COLORMAPS, MENUS, PRECISION, RECENT, RECENT_INPUTS,
+                              SEPARATOR)
 from explorer.compare_controller import CompareController
 from explorer.corpus_search import CorpusSearchController
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
@@ -22,6 +23,7 @@ from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, In
                                        LoadModel, ModelLoaded)
 from explorer.jobs import JobManager
 from explorer.last_folder import remember, start_path
+from explorer.precision_menu import PrecisionActions
 from explorer.quit import quit_application
 from explorer.window_fit import fit_to_screen, keep_on_screen
 from explorer.scrub_controller import ScrubController
@@ -45,7 +47,7 @@ FIRST_SIZE = QSize(1400, 860)  # the first window's size where the screen has ro
 MAX_RECENT = 8
 
 
-class MainWindow(WindowActions, QMainWindow):
+class MainWindow(PrecisionActions, WindowActions, QMainWindow):
     sig_analysis_applied = Signal(int)  # sequence number of the analysis now on screen
 
     def __init__(self, state: ExplorerState | None = None, device: str | None = None,
@@ -167,6 +169,8 @@ class MainWindow(WindowActions, QMainWindow):
                     self._build_history(menu)
                 elif name == COLORMAPS:
                     self._build_colormaps(menu)
+                elif name == PRECISION:
+                    self._build_precision(menu)
                 elif name != "open_bundled" or default_model_dir() is not None:
                     menu.addAction(self._action(name))
         self._refresh_recent()
@@ -234,7 +238,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.model_bar.show_loading(path)
         self.statusBar().showMessage(f"loading {path} …")
         self._debounce.stop()  # the load analyses the texts itself
-        self.worker.submit(LoadModel(path, self._next_analysis()))
+        self.worker.submit(LoadModel(path, self._next_analysis(), self.precision))
 
     def choose_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a model folder (HF layout)",
@@ -252,6 +256,7 @@ class MainWindow(WindowActions, QMainWindow):
         self._model_path = info.path
         self.error_banner.setVisible(False)
         self.state.set_model(info, loaded.analysis)
+        self._show_precision(info.precision)
         self.statusBar().showMessage(f"loaded {info.name}", 3000)
         recent = [info.path] + [p for p in self._recent() if p != info.path]
         self.settings.setValue("recent_models", recent[:MAX_RECENT])

@@ -46,11 +46,28 @@ def test_auto_resolves_to_bf16_exactly_where_the_cpu_has_bf16_instructions():
         resolve_precision("fp16", torch.device("cpu"))
 
 
+def test_auto_resolves_from_the_cpu_flags_it_is_given():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu, frozenset()) == "fp32"  # no bf16 instructions
+    assert resolve_precision("auto", cpu, frozenset({"avx2", "avx512f"})) == "fp32"
+    assert resolve_precision("auto", cpu, frozenset({"avx512_bf16"})) == "bf16"
+    assert resolve_precision("auto", cpu, frozenset({"amx_bf16"})) == "bf16"
+    assert resolve_precision("auto", torch.device("cuda"), frozenset()) == "bf16"
+    assert resolve_precision("bf16", cpu, frozenset()) == "bf16"  # asked for: honoured
+
+
 def test_bf16_flag_is_a_spelling_of_bf16_and_bad_settings_are_refused(hf_pretraining_dir):
     by_flag = Predictor.load(hf_pretraining_dir, device="cpu", bf16=True)
     by_name = Predictor.load(hf_pretraining_dir, device="cpu", precision="bf16")
     assert by_flag.precision == by_name.precision == "bf16"
-    assert any(isinstance(m, Bf16Linear) for m in by_name.encoder.modules())
+    assert by_name.summary().to_dict()["precision"] == "bf16"  # `info --json` says it
+    layer = by_name.encoder.encoder.layer[0]
+    kept_fp32 = (layer.attention.self.query, layer.attention.self.key)  # the scores' inputs
+    in_bf16 = (layer.attention.self.value, layer.attention.output.dense,
+               layer.intermediate.dense, layer.output.dense)
+    assert all(isinstance(m, Bf16Linear) for m in in_bf16)
+    assert not any(isinstance(m, Bf16Linear) for m in kept_fp32)
+    assert all(m.weight.dtype == torch.float32 for m in kept_fp32)
     assert Predictor.load(hf_pretraining_dir, device="cpu").precision == "fp32"  # the default
     with pytest.raises(InferenceError, match="one of auto, fp32, bf16"):
         Predictor.load(hf_pretraining_dir, device="cpu", precision="half")
@@ -79,10 +96,11 @@ def test_bf16_agrees_with_fp32_on_the_probe_with_the_default_model(default_predi
     print(f"bf16 vs fp32 on {len(sentences)} probe sentences: top-1 agreement {top1:.1%}, "
           f"largest attention difference {attention:.2e}")
     assert top1 >= 0.98
-    # The issue asks for 5e-3; bf16 products anywhere in the residual path move the sharpest
-    # heads by ~0.01 per layer on this model (measured: even with only the FFN's first product
-    # in bf16), so this holds what bf16 gives (0.031 measured), not the issue's figure.
-    assert attention <= 0.05
+    # The issue asks for 5e-3; any one bf16 product in the residual path but V moves the
+    # sharpest heads by more (bench/precision_variants.py: FFN-out alone 0.009, bf16-rounded
+    # weights with fp32 products 0.013), so this holds what bf16 with Q/K in fp32 gives
+    # (0.016 measured; 0.031 with Q/K in bf16), not the issue's figure.
+    assert attention <= 0.025
 
 
 @pytest.mark.slow

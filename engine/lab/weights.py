@@ -21,10 +21,10 @@ from engine.precision import Bf16Linear
 
 
 def linear_weights(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """weight [out, in] and bias [out] of an ``nn.Linear`` or a ``PackedLinear``, dense float32."""
-    if isinstance(linear, PackedLinear):
-        return linear.weight.to_dense(), linear.bias.to_dense()
-    return linear.weight.detach().float(), linear.bias.detach().float()
+    """weight [out, in] and bias [out] of an ``nn.Linear``, a ``PackedLinear`` or a
+    ``Bf16Linear``, dense float32."""
+    weight = linear.weight.to_dense() if linear.weight.is_mkldnn else linear.weight
+    return weight.detach().float(), linear.bias.detach().float()
 
 
 def _dense_linear(packed: PackedLinear | Bf16Linear) -> nn.Linear:
