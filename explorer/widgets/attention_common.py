@@ -82,18 +82,31 @@ LOG_LUT_SIZE = 65536  # entries of a log lookup table: 1e-4 of the range still h
 
 
 _last_lut: tuple[tuple, np.ndarray] | None = None  # a grid paints many tiles with one table
+_even_tables: dict[int, tuple[pg.ColorMap, np.ndarray]] = {}  # id -> (the map, its table)
+
+
+def even_colour_table(cmap: pg.ColorMap) -> np.ndarray:
+    """uint8 [LOG_LUT_SIZE, 4]: ``cmap`` at LOG_LUT_SIZE evenly spaced positions 0..1, made
+    once per colour map (interpolating it is most of a log table's cost)."""
+    entry = _even_tables.get(id(cmap))
+    if entry is None or entry[0] is not cmap:
+        entry = _even_tables[id(cmap)] = cmap, cmap.map(np.linspace(0.0, 1.0, LOG_LUT_SIZE),
+                                                        mode=pg.ColorMap.BYTE)
+    return entry[1]
 
 
 def log_lookup_table(cmap: pg.ColorMap, levels: tuple[float, float]) -> np.ndarray:
     """uint8 [LOG_LUT_SIZE, 4]: entry i (the value lo + i/(n-1) * (hi - lo)) gets the colour at
-    its log10 position between log10(lo) and log10(hi)."""
+    its log10 position between log10(lo) and log10(hi), to the nearest of the colour map's
+    LOG_LUT_SIZE even positions. Levels change with every analysis; the map does not."""
     global _last_lut
     key = (id(cmap), levels)
     if _last_lut is None or _last_lut[0] != key:
         lo, hi = levels
         values = np.linspace(lo, hi, LOG_LUT_SIZE)
         t = (np.log10(values) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-        _last_lut = key, cmap.map(np.clip(t, 0.0, 1.0), mode=pg.ColorMap.BYTE)
+        index = np.rint(np.clip(t, 0.0, 1.0) * (LOG_LUT_SIZE - 1)).astype(np.intp)
+        _last_lut = key, even_colour_table(cmap)[index]
     return _last_lut[1]
 
 
@@ -297,6 +310,9 @@ class TokenAxis(pg.AxisItem):
         self.setStyle(tickFont=self._font, hideOverlappingLabels=False, tickLength=-3,
                       autoExpandTextSpace=False)
         self.enableAutoSIPrefix(False)
+        # Its labels are drawn into a pixmap once per change (tokens, range, size), not laid
+        # out again on every paint of the view.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_font(self, font: QFont) -> None:
         self._font = font
@@ -378,6 +394,19 @@ class TokenAxis(pg.AxisItem):
             p.restore()
 
 
+_title_metrics: dict[float, QFontMetrics] = {}
+
+
+def title_metrics(points: float) -> QFontMetrics:
+    """Metrics of the default font at ``points``, resolved once per size (titles change with
+    every analysis; the font does not)."""
+    if points not in _title_metrics:
+        font = QFont()
+        font.setPointSizeF(points)
+        _title_metrics[points] = QFontMetrics(font)
+    return _title_metrics[points]
+
+
 class TitleLabel(pg.LabelItem):
     """A title that never widens its plot area: pyqtgraph's LabelItem makes its text width the
     layout's minimum, which at 1024 px pushed the colour bars out of sight. This one asks for no
@@ -399,11 +428,9 @@ class TitleLabel(pg.LabelItem):
         super().resizeEvent(event)
 
     def _show(self, **args) -> None:
-        font = QFont()
-        font.setPointSizeF(float(str(args.get("size", self.opts.get("size", "11pt")))
-                                 .removesuffix("pt")))
+        points = float(str(args.get("size", self.opts.get("size", "11pt"))).removesuffix("pt"))
         width = self._width = int(self.width())
-        shown = (QFontMetrics(font).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+        shown = (title_metrics(points).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
                  if width > 20 else self._full)
         super().setText(shown, **args)
         self.text = self._full
