@@ -304,6 +304,8 @@ class TokenAxis(pg.AxisItem):
     def __init__(self, orientation: str, rotate: bool = False, **kwargs):
         super().__init__(orientation, **kwargs)
         self._tokens: list[str] = []
+        self._widths: dict[str, int] = {}  # label -> advance in the axis font
+        self._widest = 10                  # the widest label's advance
         self._rotate = rotate and orientation in ("bottom", "top")
         self._font = tick_font()
         self._metrics = QFontMetrics(self._font)
@@ -317,12 +319,23 @@ class TokenAxis(pg.AxisItem):
     def set_font(self, font: QFont) -> None:
         self._font = font
         self._metrics = QFontMetrics(font)
+        self._widths.clear()
         self.setStyle(tickFont=font)
         self.set_tokens(self._tokens)
 
+    def _width(self, label: str) -> int:
+        """A label's advance, measured once per label and font (the vocabulary repeats)."""
+        width = self._widths.get(label)
+        if width is None:
+            if len(self._widths) > 50_000:
+                self._widths.clear()
+            width = self._widths[label] = self._metrics.horizontalAdvance(label)
+        return width
+
     def set_tokens(self, tokens: list[str]) -> None:
         self._tokens = [elide(t) for t in tokens]
-        widest = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10)
+        self._widest = max((self._width(t) for t in self._tokens), default=10)
+        widest = self._widest
         label = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
         if self.orientation in ("left", "right"):
             self.setWidth(int(widest + 10 + label))
@@ -335,7 +348,7 @@ class TokenAxis(pg.AxisItem):
         if self.orientation in ("left", "right") or self._rotate:
             need = self._metrics.height() + 1
         else:
-            need = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10) + 6
+            need = self._widest + 6
         return max(1, math.ceil(need / max(pixels_per_token, 1e-6)))
 
     def token_ticks(self, lo: float, hi: float, size: float) -> tuple[int, list[float]]:
