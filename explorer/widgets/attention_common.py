@@ -112,10 +112,12 @@ def log_lookup_table(cmap: pg.ColorMap, levels: tuple[float, float]) -> np.ndarr
 
 def paint_heatmap(image: pg.ImageItem, colorbar: pg.ColorBarItem | None, scaled: Scaled,
                   cmap: pg.ColorMap) -> None:
-    if scaled.log:
-        image.setLookupTable(log_lookup_table(cmap, scaled.levels))
-    else:
+    if not scaled.log:
         image.setColorMap(cmap)
+    else:
+        if image.getColorMap() is not cmap:  # the map it reports, though it draws a log table
+            image.setColorMap(cmap)
+        image.setLookupTable(log_lookup_table(cmap, scaled.levels))
     set_heatmap(image, scaled.image, scaled.levels)
     if colorbar is not None:
         colorbar.setColorMap(cmap)
@@ -159,10 +161,12 @@ def tick_font(size: int = 8) -> QFont:
 
 
 def new_heatmap_items(view) -> tuple[pg.ImageItem, pg.ImageItem]:
-    """A heatmap ImageItem (fixed levels, shared colour map) and its grey overlay, added to view."""
+    """A heatmap ImageItem (shared colour map) and its grey overlay, added to view. No levels
+    until the first image brings its own: pyqtgraph keeps levels set before an item has an
+    image and applies them over those given with the first one (a B − A map's negative
+    half would then vanish under (0, 1))."""
     image = pg.ImageItem(axisOrder="row-major")
     image.setColorMap(colormap())
-    image.setLevels(LEVELS)
     overlay = pg.ImageItem(axisOrder="row-major")
     overlay.setZValue(5)
     overlay.setVisible(False)
