@@ -63,10 +63,12 @@ def child(root: str, model: str, words: int, edits: int) -> None:
 
 
 def run_child(root: Path, model: Path, words: int, edits: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(root), str(model),
-                          str(words), str(edits)], cwd=root, check=True, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(root)}).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, __file__, "--child", str(root), str(model),
+                           str(words), str(edits)], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    if done.returncode != 0:
+        sys.exit(f"the child for {root} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def uptime() -> str:
@@ -99,8 +101,9 @@ def main() -> None:
         results: dict[tuple, list] = {}
         tokens: dict[tuple, int] = {}
         fonts = None
+        (tmp / "models").mkdir()
         for preset in args.models:
-            model = g.make_model(tmp, preset)
+            model = g.make_model(tmp / "models", preset)  # not tmp / "base": the base's tree
             for r in range(args.rounds):
                 print(f"# {preset} round {r + 1}: {uptime()}", flush=True)
                 order = list(sides) if r % 2 == 0 else list(sides)[::-1]
