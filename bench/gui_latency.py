@@ -1,10 +1,16 @@
 """Benchmark: explorer latency, from a text edit (after the debounce) to every view repainted,
 and process start to window shown. Absolute figures on this machine, printed, not asserted.
 
+Beside each latency: the model pass alone (the predictor's own time for that analysis, on the
+worker thread), the GUI's share (latency minus the pass, per edit: signal delivery, every view
+updated and painted) and the GUI thread's CPU time per edit (``time.thread_time``: on a loaded
+machine the wall figures include waiting for a core, this does not). The number of font
+families Qt saw is printed with the table: a larger font set can slow text layout.
+
 Models: BERT-Mini and BERT-Base sizes with random weights (bert-base-uncased vocab); 50
 different texts of about 32 and 128 tokens, each with one [MASK], so no result is reused.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--texts 50]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/gui_latency.py [--texts 50] [--models mini base] [--large]
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -24,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from common import bert_base_vocab, peak_rss_bytes  # noqa: E402
 from PySide6.QtCore import QEventLoop, QSettings, QTimer  # noqa: E402
+from PySide6.QtGui import QFontDatabase  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 SLICE = ROOT / "resources" / "corpus" / "slice.txt"
@@ -62,18 +70,40 @@ def wait_for(signal, timeout_ms: int = 120_000) -> None:
     signal.disconnect(loop.quit)
 
 
-def edit_latencies(window, pairs: list[tuple[str, str]]) -> list[float]:
-    times = []
+@dataclass(frozen=True)
+class Edit:
+    """One edit's figures, in ms."""
+
+    latency: float   # debounce fired -> every view painted (wall)
+    model: float     # the model pass alone (Analysis.elapsed_ms, on the worker thread)
+    gui_cpu: float   # CPU time of the GUI thread over the edit
+
+    @property
+    def gui_share(self) -> float:
+        return self.latency - self.model
+
+
+def edit_latencies(window, pairs: list[tuple[str, str]]) -> list[Edit]:
+    edits = []
     for a, b in pairs:
         window.state.set_texts(a, b)
         window._debounce.stop()  # measured from the moment the debounce fires
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         window._request_analysis()
         wait_for(window.sig_analysis_applied)
         window.repaint()  # every visible view paints now, synchronously
         QApplication.processEvents()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+        edits.append(Edit((time.perf_counter() - start) * 1000, window.state.analysis.elapsed_ms,
+                          (time.thread_time() - start_cpu) * 1000))
+    return edits
+
+
+def median_of(edits: list[Edit], figure: str) -> float:
+    return statistics.median(getattr(e, figure) for e in edits)
+
+
+def font_families() -> int:
+    return len(QFontDatabase.families())
 
 
 def startup_seconds(model: Path) -> float:
@@ -108,13 +138,17 @@ def bench_large(texts_count: int) -> None:
         window.show()
         window.start(str(Path(tmp) / "large"))
         wait_for(window.sig_analysis_applied)
-        times = sorted(edit_latencies(window, texts(texts_count, 240)))
+        edits = edit_latencies(window, texts(texts_count, 240))
         tokens = window.state.analysis.num_tokens
-        print(f"# bench/gui_latency.py --large  {os.cpu_count()} cores, offscreen")
-        print("| model | tokens | median ms | max ms | process peak RSS MiB |")
-        print("|---|---|---|---|---|")
-        print(f"| large (24 x 16) | {tokens} | {statistics.median(times):.0f} | "
-              f"{times[-1]:.0f} | {peak_rss_bytes() / 2**20:.0f} |")
+        print(f"# bench/gui_latency.py --large  {os.cpu_count()} cores, offscreen, "
+              f"{len(edits)} edits, {font_families()} font families")
+        print("| model | tokens | median ms | max ms | model pass ms | GUI share ms | "
+              "max GUI share ms | GUI thread CPU ms | process peak RSS MiB |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        print(f"| large (24 x 16) | {tokens} | {median_of(edits, 'latency'):.0f} | "
+              f"{max(e.latency for e in edits):.0f} | {median_of(edits, 'model'):.0f} | "
+              f"{median_of(edits, 'gui_share'):.0f} | {max(e.gui_share for e in edits):.0f} | "
+              f"{median_of(edits, 'gui_cpu'):.0f} | {peak_rss_bytes() / 2**20:.0f} |")
         window.close()
 
 
@@ -122,18 +156,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=50)
     parser.add_argument("--large", action="store_true")
+    parser.add_argument("--models", nargs="+", default=["mini", "base"], choices=["mini", "base"],
+                        help="the model sizes to time (default: both)")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     if args.large:
-        bench_large(min(args.texts, 5))
+        bench_large(min(args.texts, 10))
         return
     from explorer.main_window import MainWindow
 
-    print(f"# bench/gui_latency.py  {os.cpu_count()} cores, offscreen, {args.texts} texts each")
-    print("| model | tokens | median ms | p95 ms |")
-    print("|---|---|---|---|")
+    print(f"# bench/gui_latency.py  {os.cpu_count()} cores, offscreen, {args.texts} texts each, "
+          f"{font_families()} font families")
+    print("| model | tokens | median ms | p95 ms | model pass ms | GUI share ms | "
+          "GUI thread CPU ms |")
+    print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for preset in ("mini", "base"):
+        for preset in args.models:
             folder = make_model(Path(tmp), preset)
             window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
                                                                   QSettings.IniFormat))
@@ -144,11 +182,13 @@ def main() -> None:
             for words, label in ((12, "~32"), (50, "~128")):
                 pairs = texts(args.texts, words)
                 edit_latencies(window, pairs[:2])  # warm-up
-                times = sorted(edit_latencies(window, pairs))
+                edits = edit_latencies(window, pairs)
                 tokens = window.state.analysis.num_tokens
+                times = sorted(e.latency for e in edits)
                 p95 = times[int(0.95 * (len(times) - 1))]
                 print(f"| {preset} | {label} ({tokens}) | {statistics.median(times):.0f} | "
-                      f"{p95:.0f} |")
+                      f"{p95:.0f} | {median_of(edits, 'model'):.0f} | "
+                      f"{median_of(edits, 'gui_share'):.0f} | {median_of(edits, 'gui_cpu'):.0f} |")
             window.close()
         shown = statistics.median(startup_seconds(folder) for _ in range(3))
     print(f"\nprocess start -> window shown: {shown:.2f} s (median of 3)")

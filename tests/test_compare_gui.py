@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from PySide6.QtCore import QTimer
 from conftest import analysed, save_hf_model
 from engine.lab.divergence import head_divergence
 from explorer.jobs import JobManager
-from explorer.widgets.attention_common import COLORMAP_NAME, DIVERGING_COLORMAP_NAME
+from explorer.widgets.attention_common import (COLORMAP_NAME, DIVERGING_COLORMAP_NAME, colormap,
+                                               log_lookup_table)
 from tiny_runs import BERT_ENGINE, TINY_JOB, tiny_corpus
 
 pytestmark = pytest.mark.usefixtures("qapp")
@@ -83,8 +85,12 @@ def test_b_minus_a_view_is_the_difference_of_the_two_single_views(qtbot, window,
     win.attention.tabs.setCurrentWidget(win.attention.model_view)  # refreshed when shown
     assert np.array_equal(win.attention.model_view.thumbnail(1, 2), diff)
     assert colormap_name(win.attention.model_view.image) == DIVERGING_COLORMAP_NAME
-    assert tuple(win.attention.model_view.image.levels) == tuple(detail.image.levels)
-    win.attention.tabs.setCurrentIndex(0)
+    levels = win.attention.model_view.image.levels  # its own range, about 0 like the detail's
+    assert levels[0] == pytest.approx(-levels[1]) and levels[1] > 0
+    win.state.set_colour_scale("fixed")  # one range for every view: B - A's percentile reach
+    assert tuple(win.attention.model_view.image.levels) == pytest.approx((-pair.reach, pair.reach))
+    win.attention.tabs.setCurrentIndex(0)  # the detail, hidden meanwhile, catches up when shown
+    assert tuple(detail.image.levels) == pytest.approx((-pair.reach, pair.reach))
     win.state.set_selection(head=-1)  # the mean of the heads: the difference of the means
     assert np.allclose(shown(win, "B-A"), shown(win, "B") - shown(win, "A"), atol=1e-6)
     # Divergence tab: per head, A's and B's attention rows apart.
@@ -94,6 +100,27 @@ def test_b_minus_a_view_is_the_difference_of_the_two_single_views(qtbot, window,
     # Both models' fill-mask candidates and NSP, with the change.
     text = win.compare_panel.body.text()
     assert pair.fill_mask[0].tokens[0] in text and "NSP IsNext" in text and " pt" in text
+
+
+def test_back_from_b_minus_a_each_view_has_its_own_colours_again(qtbot, window, other_dir):
+    """The views pick diverging colours for B − A and, back on A, the user's colour map under
+    the log scale again (nothing from outside leaves a linear default map over them)."""
+    win = window
+    open_b(qtbot, win, other_dir)
+    win.state.set_view_style(replace(win.state.view_style, colormap="magma"))
+    win.state.set_colour_scale("log")
+    win.state.set_selection(layer=1, head=2)
+    shown(win, "B-A")
+    grid, detail = win.attention.head_grid, win.attention.head_detail
+    assert colormap_name(grid.colorbar) == DIVERGING_COLORMAP_NAME
+    for image in (*grid.images, detail.image):
+        assert image.levels[0] == pytest.approx(-image.levels[1]) and image.levels[1] > 0
+    shown(win, "A")
+    for image in (*grid.images, detail.image):
+        levels = tuple(float(v) for v in image.levels)
+        assert 0 < levels[0] < levels[1]
+        assert np.array_equal(image.lut, log_lookup_table(colormap("magma"), levels))
+    assert colormap_name(detail.colorbar) == colormap_name(grid.colorbar) == "magma"
 
 
 def test_typing_updates_both_models(qtbot, window, other_dir):

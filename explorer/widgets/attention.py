@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QSpinBox, QSplitter, QTabWidget,
     QToolButton, QVBoxLayout, QWidget,
@@ -23,8 +22,7 @@ from explorer.view_png import render_png
 from explorer.view_record import caption, view_record
 from explorer.view_settings import COLOUR_SCALES
 from explorer.widgets.attended_tokens import AttendedTokens
-from explorer.widgets.attention_common import (DIVERGING_COLORMAP_NAME, METHOD_NAMES,
-                                               attentions_of, colormap, view_maps)
+from explorer.widgets.attention_common import METHOD_NAMES, attentions_of
 from explorer.widgets.attention_detail import HeadDetail
 from explorer.widgets.ablation_bar import AblationBar
 from explorer.widgets.attention_grid import HeadGrid, ModelView
@@ -217,14 +215,8 @@ class AttentionPanel(QWidget):
         _connect_all(self, state)
         state.sig_view_method_changed.connect(lambda _method: self._sync_ranges())
         self._sync_ranges()
-        self._signed_shown = False
         for signal in (state.sig_compare_changed, state.sig_compare_source_changed):
             signal.connect(lambda _value: self._refresh_views())
-        for signal in (state.sig_analysis_changed, state.sig_model_changed,
-                       state.sig_view_method_changed, state.sig_selection_changed):
-            signal.connect(lambda *_args: self._sync_colormaps())  # after the views redrew
-        self.tabs.currentChanged.connect(lambda _index: self._sync_colormaps())
-        self.head_grid.installEventFilter(self)  # a resize rebuilds its tiles
 
     def _shape(self) -> tuple[int, int]:
         analysis = self.state.analysis
@@ -276,36 +268,10 @@ class AttentionPanel(QWidget):
         return self.head_grid, self.head_detail, self.model_view
 
     def _refresh_views(self) -> None:
-        """Model B's reading arrived, or the A / B / B − A switch moved."""
+        """Model B's reading arrived, or the A / B / B − A switch moved. Each view picks its
+        own colours (diverging for B − A: ``LazyView.colour_map``) as it paints."""
         for view in self._views():
             view.request_refresh()
-        self._sync_colormaps()
-
-    def _sync_colormaps(self) -> None:
-        """Diverging colours while the views draw a difference (B − A), else the usual map."""
-        source = view_maps(self.state)
-        if source is None:
-            return  # the views keep their picture, and its colours
-        signed = source.signed
-        if not signed and not self._signed_shown:
-            return  # nothing to undo: the views' own colours stand
-        cmap = pg.colormap.get(DIVERGING_COLORMAP_NAME) if signed else colormap()
-        grid, detail, model = self._views()
-        for item in (*grid.images, detail.image, model.image):
-            item.setColorMap(cmap)
-            if signed and item.image is not None:
-                # An item's first image takes the levels set before it had one (pyqtgraph
-                # defers them), not those given with it: (0, 1) would hide every negative.
-                item.setLevels(source.levels)
-        for bar in (grid.colorbar, detail.colorbar, model.colorbar):
-            if bar is not None:
-                bar.setColorMap(cmap)
-        self._signed_shown = signed
-
-    def eventFilter(self, watched, event) -> bool:
-        if watched is self.head_grid and event.type() in (QEvent.Type.Resize, QEvent.Type.Show):
-            QTimer.singleShot(0, self, self._sync_colormaps)  # once the grid has rebuilt its tiles
-        return super().eventFilter(watched, event)
 
     def current_view(self) -> QWidget:
         return self.tabs.currentWidget()

@@ -82,27 +82,42 @@ LOG_LUT_SIZE = 65536  # entries of a log lookup table: 1e-4 of the range still h
 
 
 _last_lut: tuple[tuple, np.ndarray] | None = None  # a grid paints many tiles with one table
+_even_tables: dict[int, tuple[pg.ColorMap, np.ndarray]] = {}  # id -> (the map, its table)
+
+
+def even_colour_table(cmap: pg.ColorMap) -> np.ndarray:
+    """uint8 [LOG_LUT_SIZE, 4]: ``cmap`` at LOG_LUT_SIZE evenly spaced positions 0..1, made
+    once per colour map (interpolating it is most of a log table's cost)."""
+    entry = _even_tables.get(id(cmap))
+    if entry is None or entry[0] is not cmap:
+        entry = _even_tables[id(cmap)] = cmap, cmap.map(np.linspace(0.0, 1.0, LOG_LUT_SIZE),
+                                                        mode=pg.ColorMap.BYTE)
+    return entry[1]
 
 
 def log_lookup_table(cmap: pg.ColorMap, levels: tuple[float, float]) -> np.ndarray:
     """uint8 [LOG_LUT_SIZE, 4]: entry i (the value lo + i/(n-1) * (hi - lo)) gets the colour at
-    its log10 position between log10(lo) and log10(hi)."""
+    its log10 position between log10(lo) and log10(hi), to the nearest of the colour map's
+    LOG_LUT_SIZE even positions. Levels change with every analysis; the map does not."""
     global _last_lut
     key = (id(cmap), levels)
     if _last_lut is None or _last_lut[0] != key:
         lo, hi = levels
         values = np.linspace(lo, hi, LOG_LUT_SIZE)
         t = (np.log10(values) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-        _last_lut = key, cmap.map(np.clip(t, 0.0, 1.0), mode=pg.ColorMap.BYTE)
+        index = np.rint(np.clip(t, 0.0, 1.0) * (LOG_LUT_SIZE - 1)).astype(np.intp)
+        _last_lut = key, even_colour_table(cmap)[index]
     return _last_lut[1]
 
 
 def paint_heatmap(image: pg.ImageItem, colorbar: pg.ColorBarItem | None, scaled: Scaled,
                   cmap: pg.ColorMap) -> None:
-    if scaled.log:
-        image.setLookupTable(log_lookup_table(cmap, scaled.levels))
-    else:
+    if not scaled.log:
         image.setColorMap(cmap)
+    else:
+        if image.getColorMap() is not cmap:  # the map it reports, though it draws a log table
+            image.setColorMap(cmap)
+        image.setLookupTable(log_lookup_table(cmap, scaled.levels))
     set_heatmap(image, scaled.image, scaled.levels)
     if colorbar is not None:
         colorbar.setColorMap(cmap)
@@ -146,10 +161,12 @@ def tick_font(size: int = 8) -> QFont:
 
 
 def new_heatmap_items(view) -> tuple[pg.ImageItem, pg.ImageItem]:
-    """A heatmap ImageItem (fixed levels, shared colour map) and its grey overlay, added to view."""
+    """A heatmap ImageItem (shared colour map) and its grey overlay, added to view. No levels
+    until the first image brings its own: pyqtgraph keeps levels set before an item has an
+    image and applies them over those given with the first one (a B − A map's negative
+    half would then vanish under (0, 1))."""
     image = pg.ImageItem(axisOrder="row-major")
     image.setColorMap(colormap())
-    image.setLevels(LEVELS)
     overlay = pg.ImageItem(axisOrder="row-major")
     overlay.setZValue(5)
     overlay.setVisible(False)
@@ -291,22 +308,38 @@ class TokenAxis(pg.AxisItem):
     def __init__(self, orientation: str, rotate: bool = False, **kwargs):
         super().__init__(orientation, **kwargs)
         self._tokens: list[str] = []
+        self._widths: dict[str, int] = {}  # label -> advance in the axis font
+        self._widest = 10                  # the widest label's advance
         self._rotate = rotate and orientation in ("bottom", "top")
         self._font = tick_font()
         self._metrics = QFontMetrics(self._font)
         self.setStyle(tickFont=self._font, hideOverlappingLabels=False, tickLength=-3,
                       autoExpandTextSpace=False)
         self.enableAutoSIPrefix(False)
+        # Its labels are drawn into a pixmap once per change (tokens, range, size), not laid
+        # out again on every paint of the view.
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_font(self, font: QFont) -> None:
         self._font = font
         self._metrics = QFontMetrics(font)
+        self._widths.clear()
         self.setStyle(tickFont=font)
         self.set_tokens(self._tokens)
 
+    def _width(self, label: str) -> int:
+        """A label's advance, measured once per label and font (the vocabulary repeats)."""
+        width = self._widths.get(label)
+        if width is None:
+            if len(self._widths) > 50_000:
+                self._widths.clear()
+            width = self._widths[label] = self._metrics.horizontalAdvance(label)
+        return width
+
     def set_tokens(self, tokens: list[str]) -> None:
         self._tokens = [elide(t) for t in tokens]
-        widest = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10)
+        self._widest = max((self._width(t) for t in self._tokens), default=10)
+        widest = self._widest
         label = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
         if self.orientation in ("left", "right"):
             self.setWidth(int(widest + 10 + label))
@@ -319,7 +352,7 @@ class TokenAxis(pg.AxisItem):
         if self.orientation in ("left", "right") or self._rotate:
             need = self._metrics.height() + 1
         else:
-            need = max((self._metrics.horizontalAdvance(t) for t in self._tokens), default=10) + 6
+            need = self._widest + 6
         return max(1, math.ceil(need / max(pixels_per_token, 1e-6)))
 
     def token_ticks(self, lo: float, hi: float, size: float) -> tuple[int, list[float]]:
@@ -378,6 +411,19 @@ class TokenAxis(pg.AxisItem):
             p.restore()
 
 
+_title_metrics: dict[float, QFontMetrics] = {}
+
+
+def title_metrics(points: float) -> QFontMetrics:
+    """Metrics of the default font at ``points``, resolved once per size (titles change with
+    every analysis; the font does not)."""
+    if points not in _title_metrics:
+        font = QFont()
+        font.setPointSizeF(points)
+        _title_metrics[points] = QFontMetrics(font)
+    return _title_metrics[points]
+
+
 class TitleLabel(pg.LabelItem):
     """A title that never widens its plot area: pyqtgraph's LabelItem makes its text width the
     layout's minimum, which at 1024 px pushed the colour bars out of sight. This one asks for no
@@ -399,11 +445,9 @@ class TitleLabel(pg.LabelItem):
         super().resizeEvent(event)
 
     def _show(self, **args) -> None:
-        font = QFont()
-        font.setPointSizeF(float(str(args.get("size", self.opts.get("size", "11pt")))
-                                 .removesuffix("pt")))
+        points = float(str(args.get("size", self.opts.get("size", "11pt"))).removesuffix("pt"))
         width = self._width = int(self.width())
-        shown = (QFontMetrics(font).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+        shown = (title_metrics(points).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
                  if width > 20 else self._full)
         super().setText(shown, **args)
         self.text = self._full

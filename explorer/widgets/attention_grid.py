@@ -75,6 +75,7 @@ class HeadGrid(LazyView):
         self._mask_key = None
         self._visible: np.ndarray | None = None  # [T, T] bool, cells the filter shows
         self._painted = None  # what the images were last painted from
+        self._ranged = None   # T the tiles' view ranges were set for
         self._title = ""
         self.view.scene().sigMouseClicked.connect(self._on_click)
         self.request_refresh()
@@ -92,6 +93,8 @@ class HeadGrid(LazyView):
                                      title=f"H{h}" if per_head else f"L{h}")
             plot.hideAxis("left")
             plot.hideAxis("bottom")
+            for side in ("left", "bottom", "top", "right"):  # hidden: no relabelling per range
+                plot.getAxis(side).unlinkFromView()
             plot.hideButtons()
             plot.setMenuEnabled(False)
             _fixed_view(plot.getViewBox())
@@ -108,7 +111,7 @@ class HeadGrid(LazyView):
                                         width=14, colorMapMenu=False)
         self.view.addItem(self.colorbar, row=1, col=cols, rowspan=rows)
         self._shape = (layers, tiles, per_head, cols)
-        self._shown = self._mask_key = self._painted = None
+        self._shown = self._mask_key = self._painted = self._ranged = None
         self.style_plots()  # new tiles in the View menu's theme
 
     def _columns(self, heads: int) -> int:
@@ -149,8 +152,10 @@ class HeadGrid(LazyView):
                                ("" if source.method == "raw" else f" · {name}"))
             else:
                 self._title = f"{name} — after each layer (cumulative)"
-            for plot in self.plots:
-                plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
+            if self._ranged != tokens:  # the next text is usually as long: ranges stand
+                for plot in self.plots:
+                    plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
+                self._ranged = tokens
             self._shown = key
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
         if mask_key != self._mask_key:

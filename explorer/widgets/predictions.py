@@ -13,7 +13,7 @@ the views that do apply.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (QAbstractButton, QFrame, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QScrollArea, QSizePolicy, QToolButton, QVBoxLayout,
@@ -67,19 +67,40 @@ class CandidateRow(QAbstractButton):
     def __init__(self, token: str, prob: float, rank: int, parent: QWidget | None = None,
                  old_prob: float | None = None):
         super().__init__(parent)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self._resolve_fonts()
+        self.position = -1  # token position of its [MASK], set by the panel
+        self.set_candidate(token, prob, rank, old_prob)
+
+    def _resolve_fonts(self) -> None:
+        """Fonts and metrics once per font, not on every paint."""
+        self._bold = QFont(self.font())
+        self._bold.setBold(True)
+        self._metrics = QFontMetrics(self.font())
+        self._bold_metrics = QFontMetrics(self._bold)
+        self._pct_w = self._metrics.horizontalAdvance("100.00%") + 8
+        self._old_w = self._metrics.horizontalAdvance("100.00% ▲") + 8
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._resolve_fonts()
+        super().changeEvent(event)
+
+    def set_candidate(self, token: str, prob: float, rank: int,
+                      old_prob: float | None = None) -> None:
+        """Show another candidate in this row (the panel reuses its rows from one analysis to
+        the next: no widgets made, laid out and connected per edit)."""
         self.token, self.prob, self.rank = token, float(prob), rank
         self.old_prob = None if old_prob is None else float(old_prob)
         self.arrow = change_arrow(self.prob, self.old_prob)
         self.setText(token)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAccessibleName(f"{token} {format_percent(prob)}" + (
             "" if old_prob is None else f" {self.arrow} from {format_percent(old_prob)}"))
-        self._bold = QFont(self.font())
-        self._bold.setBold(True)
+        self.update()
 
     def sizeHint(self) -> QSize:
-        return QSize(260, QFontMetrics(self.font()).height() + 8)
+        return QSize(260, self._metrics.height() + 8)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(160, self.sizeHint().height())
@@ -100,17 +121,16 @@ class CandidateRow(QAbstractButton):
         if self.underMouse() or self.isDown():
             painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight).lighter(180)
                              if not self.isDown() else palette.color(QPalette.ColorRole.Midlight))
-        fm = QFontMetrics(self.font())
         token_w = min(max(90, rect.width() * 30 // 100), 160)
-        pct_w = fm.horizontalAdvance("100.00%") + 8
-        old_w = 0 if self.old_prob is None else fm.horizontalAdvance("100.00% ▲") + 8
+        pct_w = self._pct_w
+        old_w = 0 if self.old_prob is None else self._old_w
         bar_x = token_w + 6
         bar_w = max(rect.width() - bar_x - pct_w - old_w - 4, 10)
         text_colour = palette.color(QPalette.ColorRole.WindowText)
         painter.setPen(text_colour)
         painter.setFont(self._bold if self.rank == 0 else self.font())
-        label = QFontMetrics(painter.font()).elidedText(self.token, Qt.TextElideMode.ElideRight,
-                                                        token_w - 10)
+        metrics = self._bold_metrics if self.rank == 0 else self._metrics
+        label = metrics.elidedText(self.token, Qt.TextElideMode.ElideRight, token_w - 10)
         painter.drawText(QRectF(6, 0, token_w - 6, rect.height()),
                          Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
         track = QRectF(bar_x, rect.height() / 2 - 5, bar_w, 10)
@@ -143,6 +163,16 @@ class CandidateRow(QAbstractButton):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
         painter.end()
+
+
+class MaskGroup(QGroupBox):
+    """The candidate rows of one [MASK] and their explain buttons (``target``: the salience
+    target each asks for), kept from one analysis to the next while the shape allows."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.rows: list[CandidateRow] = []
+        self.buttons: list[QToolButton] = []
 
 
 class NspBar(QWidget):
@@ -227,7 +257,7 @@ class PredictionsPanel(QWidget):
     def __init__(self, state: ExplorerState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
-        self.mask_groups: list[QGroupBox] = []
+        self.mask_groups: list[MaskGroup] = []
         self.candidate_rows: dict[int, list[CandidateRow]] = {}
         self.explain_buttons: dict[int, list[QToolButton]] = {}
 
@@ -359,6 +389,8 @@ class PredictionsPanel(QWidget):
             self._groups_layout.setRowStretch(row, 0)
 
     def _show_fill_mask(self, analysis) -> None:
+        if self._refill_groups(analysis):
+            return
         self._clear_groups()
         if analysis is None:
             self._set_hint("No analysis yet: type a sentence with [MASK] to see predictions.")
@@ -372,11 +404,7 @@ class PredictionsPanel(QWidget):
             return
         shown = predictions[:MAX_MASK_GROUPS]
         ablation = self._ablation_of(analysis)
-        self._set_hint(f"{len(predictions)} masked position{'s' if len(predictions) != 1 else ''}"
-                       " — click a candidate to put it in the text." + (
-                           "" if ablation is None else
-                           f" {len(ablation.heads)} head(s) ablated: ▲/▼ against the unablated "
-                           "model, its value greyed."))
+        self._set_hint(self._fill_mask_hint(predictions, ablation))
         self._groups_host.setUpdatesEnabled(False)
         for i, prediction in enumerate(shown):
             group = self._mask_group(analysis, prediction, i, ablation)
@@ -393,41 +421,75 @@ class PredictionsPanel(QWidget):
         self._groups_layout.setRowStretch(next_row, 1)  # groups stay at the top
         self._groups_host.setUpdatesEnabled(True)
 
-    def _mask_group(self, analysis, prediction, ordinal: int, ablation=None) -> QGroupBox:
+    def _refill_groups(self, analysis) -> bool:
+        """Show ``analysis``'s candidates in the groups and rows on screen when it has as many
+        [MASK]s (no overflow line) with as many candidates each: the usual edit. False when
+        the groups must be built anew."""
+        predictions = list(analysis.fill_mask or []) if analysis is not None else []
+        if (not predictions or len(predictions) != len(self.mask_groups)
+                or [len(p.tokens) for p in predictions] != [len(g.rows) for g in self.mask_groups]):
+            return False
+        ablation = self._ablation_of(analysis)
+        self._set_hint(self._fill_mask_hint(predictions, ablation))
+        self.candidate_rows, self.explain_buttons = {}, {}
+        for ordinal, (group, prediction) in enumerate(zip(self.mask_groups, predictions)):
+            self._fill_group(group, analysis, prediction, ordinal, ablation)
+        return True
+
+    @staticmethod
+    def _fill_mask_hint(predictions, ablation) -> str:
+        return (f"{len(predictions)} masked position{'s' if len(predictions) != 1 else ''}"
+                " — click a candidate to put it in the text." + (
+                    "" if ablation is None else
+                    f" {len(ablation.heads)} head(s) ablated: ▲/▼ against the unablated "
+                    "model, its value greyed."))
+
+    def _mask_group(self, analysis, prediction, ordinal: int, ablation=None) -> MaskGroup:
+        """A group of candidate rows (each with its explain button) for the [MASK] at
+        ``prediction.position``, filled by ``_fill_group``."""
+        group = MaskGroup()
+        rows_layout = QGridLayout(group)
+        rows_layout.setContentsMargins(4, 4, 4, 4)
+        rows_layout.setSpacing(0)
+        rows_layout.setColumnStretch(0, 1)
+        for rank in range(len(prediction.tokens)):
+            row = CandidateRow("", 0.0, rank)
+            row.clicked.connect(lambda _checked=False, r=row: self.apply_candidate(r.position,
+                                                                                   r.token))
+            explain = _explain_button("")
+            explain.clicked.connect(lambda _checked=False, b=explain: self.sig_explain.emit(b.target))
+            rows_layout.addWidget(row, rank, 0)
+            rows_layout.addWidget(explain, rank, 1)
+            group.rows.append(row)
+            group.buttons.append(explain)
+        self._fill_group(group, analysis, prediction, ordinal, ablation)
+        return group
+
+    def _fill_group(self, group: MaskGroup, analysis, prediction, ordinal: int,
+                    ablation=None) -> None:
         """The candidates of the [MASK] at ``prediction.position``, the ``ordinal``-th [MASK]
         of the input (from 0, left to right: K of the ``mask:K`` target); with ``ablation``,
         each with the unablated model's probability."""
         position = int(prediction.position)
         segment = analysis.sequence_ids[position] if position < len(analysis.sequence_ids) else None
         seg = f" (sentence {SEGMENT_NAMES[segment]})" if segment in SEGMENT_NAMES else ""
-        group = QGroupBox(f"MASK at position {position}{seg}")
+        group.setTitle(f"MASK at position {position}{seg}")
         group.setObjectName(f"mask_group_{position}")
-        rows_layout = QGridLayout(group)
-        rows_layout.setContentsMargins(4, 4, 4, 4)
-        rows_layout.setSpacing(0)
-        rows_layout.setColumnStretch(0, 1)
         order = sorted(range(len(prediction.tokens)), key=lambda k: -float(prediction.probs[k]))
-        rows, buttons = [], []
-        for rank, k in enumerate(order):
+        where = f"sentence {SEGMENT_NAMES.get(segment, '?')}"
+        for rank, (k, row, explain) in enumerate(zip(order, group.rows, group.buttons)):
             token, prob = prediction.tokens[k], float(prediction.probs[k])
             old = (None if ablation is None else
                    ablation.old_prob(position, int(prediction.token_ids[k])))
-            row = CandidateRow(token, prob, rank, old_prob=old)
-            where = f"sentence {SEGMENT_NAMES.get(segment, '?')}"
+            row.set_candidate(token, prob, rank, old_prob=old)
+            row.position = position
             glue = " (glued to the word before)" if token.startswith("##") and len(token) > 2 else ""
             row.setToolTip(f"{token}: {format_percent(prob)} (id {int(prediction.token_ids[k])})\n"
                            f"Click to write it into {where} in place of this [MASK]{glue}")
-            row.clicked.connect(lambda _checked=False, p=position, t=token: self.apply_candidate(p, t))
-            explain = _explain_button(f"Which input tokens made the model predict {token!r} here")
-            explain.clicked.connect(lambda _checked=False, target=f"mask:{ordinal}:{token}":
-                                    self.sig_explain.emit(target))
-            rows_layout.addWidget(row, rank, 0)
-            rows_layout.addWidget(explain, rank, 1)
-            rows.append(row)
-            buttons.append(explain)
-        self.candidate_rows[position] = rows
-        self.explain_buttons[position] = buttons
-        return group
+            explain.target = f"mask:{ordinal}:{token}"
+            explain.setToolTip(f"Which input tokens made the model predict {token!r} here")
+        self.candidate_rows[position] = list(group.rows)
+        self.explain_buttons[position] = list(group.buttons)
 
     def _set_hint(self, text: str) -> None:
         self.mask_hint.setText(text)

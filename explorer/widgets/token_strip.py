@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QColor, QFont, QFontMetrics, QFontMetricsF, QPainter, QPainterPath,
+                           QPalette, QPen, QStaticText)
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QToolTip,
                                QVBoxLayout, QWidget)
 
@@ -93,6 +94,8 @@ class TokenCanvas(QWidget):
         self._bold.setBold(True)
         self._tag_font = tag_font(self.font())
         self._width_cache: dict[tuple[str, bool], int] = {}
+        # (label, bold) -> its QStaticText, width and height: laid out once per token
+        self._static_text: dict[tuple[str, bool], tuple[QStaticText, float, float]] = {}
 
     # ----- data -----
 
@@ -237,7 +240,7 @@ class TokenCanvas(QWidget):
             if selected and not style.bold:  # bold is wider: elide rather than clip
                 label = QFontMetrics(self._bold).elidedText(label, Qt.TextElideMode.ElideRight,
                                                             text_rect.width() + 4)
-            painter.drawText(text_rect, Qt.AlignmentFlag.AlignCenter, label)
+            self._draw_centred(painter, text_rect, label, style.bold or selected)
             if self.marks.tags:
                 paint_tag(painter, rect, self.marks.tags[i], self.marks.labels, self._tag_font)
         if not self.rects:
@@ -246,6 +249,28 @@ class TokenCanvas(QWidget):
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                              "No tokens yet: type a sentence above.")
         painter.end()
+
+    def _draw_centred(self, painter: QPainter, rect: QRect, label: str, bold: bool) -> None:
+        """``label`` centred in ``rect`` in the painter's font, from a QStaticText laid out the
+        first time that label is painted (chips repaint on hover, selection and every expose)."""
+        key = (label, bold)
+        cached = self._static_text.get(key)
+        if cached is None:
+            if len(self._static_text) > 50_000:
+                self._static_text.clear()
+            text = QStaticText(label)
+            text.setTextFormat(Qt.TextFormat.PlainText)
+            text.prepare(font=painter.font())
+            metrics = QFontMetricsF(painter.font())  # as drawText centres: advance, line height
+            cached = self._static_text[key] = text, metrics.horizontalAdvance(label), metrics.height()
+        text, width, height = cached
+        painter.drawStaticText(QPointF(rect.left() + (rect.width() - width) / 2,
+                                       rect.top() + (rect.height() - height) / 2), text)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._static_text.clear()
+        super().changeEvent(event)
 
     # ----- mouse -----
 
