@@ -13,17 +13,10 @@ pytestmark = pytest.mark.usefixtures("qapp")
 TEXT_A, TEXT_B = "The cat sat on the warm mat near the door.", "It purred and slept."
 
 
-@pytest.fixture(scope="module")
-def predictor(hf_pretraining_dir):
-    from engine.infer import Predictor
-
-    return Predictor.load(hf_pretraining_dir, device="cpu")
-
-
 @pytest.fixture
-def view(qtbot, predictor):
+def view(qtbot, tiny_predictor):
     state = ExplorerState()
-    state.set_analysis(predictor.analyze(TEXT_A, TEXT_B))
+    state.set_analysis(tiny_predictor.analyze(TEXT_A, TEXT_B))
     widget = AttendedTokens(state)
     qtbot.addWidget(widget)
     widget.resize(500, 400)
@@ -66,13 +59,13 @@ def test_the_filter_keeps_only_its_keys(view):
     assert view.rows == [] and "outside the filter" in view.title.text()
 
 
-def test_a_lab_method_ranks_its_own_map(view, predictor):
+def test_a_lab_method_ranks_its_own_map(view, tiny_predictor):
     from engine.lab.maps import explain_maps
 
     state = view.state
     state.set_selection(layer=1, query_token=4)
     state.set_view_method("rollout")
-    maps = explain_maps(predictor, TEXT_A, TEXT_B, ["rollout"])["rollout"]
+    maps = explain_maps(tiny_predictor, TEXT_A, TEXT_B, ["rollout"])["rollout"]
     state.add_lab_maps(maps)
     row = maps.maps[1, 4]
     assert [r[0] for r in view.rows] == ranked(row, range(len(row)))

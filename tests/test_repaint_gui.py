@@ -17,22 +17,15 @@ from explorer.widgets.predictions import PredictionsPanel  # noqa: E402
 pytestmark = pytest.mark.usefixtures("qapp")
 
 
-@pytest.fixture(scope="module")
-def predictor(hf_pretraining_dir):
-    from engine.infer import Predictor
-
-    return Predictor.load(hf_pretraining_dir, device="cpu")
-
-
 @pytest.fixture
-def panel(qtbot, predictor):
+def panel(qtbot, tiny_predictor):
     state = ExplorerState()
-    state.set_model(predictor.summary())
+    state.set_model(tiny_predictor.summary())
     widget = PredictionsPanel(state)
     qtbot.addWidget(widget)
     widget.resize(420, 640)
     widget.show()
-    widget.predictor = predictor
+    widget.predictor = tiny_predictor
     return widget
 
 
