@@ -185,8 +185,9 @@ def make_window(qtbot, settings, no_leaked_threads):
         assert not win.worker.isRunning(), "the inference thread outlived the window"
 
 
-def started(qtbot, make_window, model_dir, size: tuple[int, int] = (1400, 900)):
-    """A real main window with ``model_dir`` loaded and its first analysis on screen."""
+def started(qtbot, make_window, model_dir, size: tuple[int, int] | None = (1400, 900)):
+    """A real main window with ``model_dir`` loaded and its first analysis on screen; ``size``
+    None: the size the window picks for itself."""
     win = make_window(size)
     with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
         win.start(str(model_dir))

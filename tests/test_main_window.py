@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from conftest import analysed
+from conftest import analysed, started
 from explorer.main_window import MainWindow
 
 pytestmark = pytest.mark.usefixtures("qapp")
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.usefixtures("qapp")
 
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    win = make_window()
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(hf_pretraining_dir))
-    return win
+    return started(qtbot, make_window, hf_pretraining_dir, None)
 
 
 def test_first_analysis_shows_the_default_pair(window):

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog
 
-from conftest import analysed
+from conftest import analysed, started
 from explorer.view_record import caption
 
 pytestmark = pytest.mark.usefixtures("qapp")
@@ -19,9 +19,7 @@ pytestmark = pytest.mark.usefixtures("qapp")
 
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    win = make_window((1400, 860))
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(hf_pretraining_dir))
+    win = started(qtbot, make_window, hf_pretraining_dir, (1400, 860))
     analysed(qtbot, win, "The cat sat on the [MASK].", "It purred.")
     return win
 

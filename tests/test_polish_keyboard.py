@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from conftest import analysed
+from conftest import analysed, started
 from explorer.actions import ACTIONS, MENUS
 from explorer.state import MEAN_HEAD
 
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.usefixtures("qapp")
 
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    win = make_window((1400, 860))
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(hf_pretraining_dir))
+    win = started(qtbot, make_window, hf_pretraining_dir, (1400, 860))
     analysed(qtbot, win, "The cat sat on the [MASK].", "It purred.")
     qtbot.waitExposed(win)
     win.activateWindow()

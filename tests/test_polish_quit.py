@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from conftest import started
 from engine.runlog import RunFolder
 from explorer.jobs import JobManager
 from explorer.monitor_window import MonitorWindow
@@ -17,10 +18,7 @@ pytestmark = pytest.mark.usefixtures("qapp")
 
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    win = make_window()
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(hf_pretraining_dir))
-    return win
+    return started(qtbot, make_window, hf_pretraining_dir, None)
 
 
 @pytest.mark.parametrize("from_window", ["explorer", "monitor"])

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from conftest import analysed
+from conftest import analysed, started
 from explorer.history import InputHistory
 from explorer.session import SessionError, read_session
 
@@ -19,10 +19,7 @@ pytestmark = pytest.mark.usefixtures("qapp")
 
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    win = make_window((1400, 860))
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(hf_pretraining_dir))
-    return win
+    return started(qtbot, make_window, hf_pretraining_dir, (1400, 860))
 
 
 def test_save_quit_open_gives_the_same_state(qtbot, make_window, window, tmp_path,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPointF
 
-from conftest import analysed
+from conftest import analysed, started
 from explorer.widgets.attention_detail import READOUT_HINT
 
 pytestmark = pytest.mark.usefixtures("qapp")
@@ -14,10 +14,7 @@ pytestmark = pytest.mark.usefixtures("qapp")
 
 @pytest.fixture
 def window(qtbot, make_window, hf_pretraining_dir):
-    win = make_window((1400, 860))
-    with qtbot.waitSignal(win.sig_analysis_applied, timeout=60_000):
-        win.start(str(hf_pretraining_dir))
-    return win
+    return started(qtbot, make_window, hf_pretraining_dir, (1400, 860))
 
 
 def hover(qtbot, detail, row: int, col: int) -> None:
