@@ -64,6 +64,15 @@ def hf_pretraining_dir(tmp_path_factory, vocab_file) -> Path:
                          vocab_file)
 
 
+def swapped_vocab_copy(model_dir, folder):
+    """The model with two vocabulary entries swapped: the same size, not the same tokens."""
+    shutil.copytree(model_dir, folder)
+    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    lines[2000], lines[2001] = lines[2001], lines[2000]
+    (folder / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
 def padded_batch(vocab_size: int, lengths: tuple[int, ...], seed: int = 0):
     """Right-padded ids, attention mask and segments [B, T] (T = the longest length), segment B
     from halfway through each row; padding ids are 0."""

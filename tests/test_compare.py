@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import save_hf_model
+from conftest import save_hf_model, swapped_vocab_copy
 from engine.cli import main
 from engine.infer import Predictor
 from engine.lab.compare import compare, compare_file, js_rows
@@ -64,15 +63,6 @@ def test_the_divergence_is_symmetric_and_bounded_by_log_2(tiny_predictor, other_
     rng = np.random.default_rng(0)
     p, q = rng.dirichlet(np.ones(7), 50), rng.dirichlet(np.full(7, 0.1), 50)
     assert np.all((js_rows(p, q) >= 0) & (js_rows(p, q) <= math.log(2)))
-
-
-def swapped_vocab_copy(model_dir, folder):
-    """The model with two vocabulary entries swapped: the same size, not the same tokens."""
-    shutil.copytree(model_dir, folder)
-    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    lines[2000], lines[2001] = lines[2001], lines[2000]
-    (folder / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
 
 
 def test_models_with_different_vocabularies_are_refused_naming_both(hf_pretraining_dir,

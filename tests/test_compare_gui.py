@@ -4,7 +4,6 @@ a model with another vocabulary refused, and a run's checkpoints scrubbed with a
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from dataclasses import replace
 
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from conftest import analysed, save_hf_model
+from conftest import analysed, save_hf_model, swapped_vocab_copy
 from engine.lab.divergence import head_divergence
 from explorer.jobs import JobManager
 from explorer.widgets.attention_common import (COLORMAP_NAME, DIVERGING_COLORMAP_NAME, colormap,
@@ -272,15 +271,6 @@ def test_scrubbing_a_folder_without_checkpoints_says_so(qtbot, window, tmp_path)
     with qtbot.waitSignal(win.state.sig_error, timeout=10_000) as error:
         win.scrub_run(str(tmp_path / "empty-run"))
     assert "no complete checkpoint" in error.args[0] and not win.scrub_dock.isVisible()
-
-
-def swapped_vocab_copy(model_dir, folder):
-    """The model with two vocabulary entries swapped: the same size, not the same tokens."""
-    shutil.copytree(model_dir, folder)
-    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    lines[2000], lines[2001] = lines[2001], lines[2000]
-    (folder / "vocab.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
 
 
 def test_a_folder_that_is_no_model_is_refused_with_the_reason(qtbot, window, tmp_path):
