@@ -106,15 +106,14 @@ def about_markdown(model: ModelSummary | None) -> str:
     else:
         lines += [f"**{model.name}** — {model.architecture}, {model.layers} layers, "
                   f"{model.parameters:,} parameters", "", f"`{model.path}`", ""]
-        summary = model_card_summary(model.path)
-        if summary:
-            lines += [f"*In one line:* {summary}", ""]
         card = model_card_path(model.path)
         if card is None:
             lines.append("This model has no model card (no MODEL_CARD.md or README.md in its "
                          "folder), so its licence is not known: ask whoever made it.")
         else:
-            licence = card_licence(card.read_text(encoding="utf-8", errors="replace"))
+            text = card.read_text(encoding="utf-8", errors="replace")
+            summary, licence = card_summary(text), card_licence(text)
+            lines += [f"*In one line:* {summary}", ""] if summary else []
             lines += [f"**Licence**, as its card states it: {licence}" if licence
                       else "The model card does not state a licence.", "",
                       f"[Open the model card]({CARD_LINK})"]
