@@ -3,12 +3,14 @@
     build_default_model.py split --out WORK                 training and held-out text
     build_default_model.py evaluate --model M --work W --vocab V   every held-out measure (JSON)
     build_default_model.py card --model M --run RUN --step N [--earlier TRAINING.json]
-                               --work W --comparison C.json   training.json and MODEL_CARD.md
+                               [--start-weight W] --work W --comparison C.json
+                                                              training.json and MODEL_CARD.md
     build_default_model.py probe --model M [--out FILE.json]  common-knowledge probe, dev and test
     build_default_model.py probe-overlap [CORPUS_FILE ...]    probe sentences sharing 8 words
                                                               with the training text
     build_default_model.py ship-check --baseline E.json --candidate E.json
                                --probe-before P.json --probe-after P.json   issue 24's ship rule
+    build_default_model.py average --out DIR W:MODEL W:MODEL ...   weighted average (fp16)
 """
 
 from __future__ import annotations
@@ -54,10 +56,17 @@ def cmd_card(args: argparse.Namespace) -> int:
     from engine.checkpoint import load_checkpoint
     from engine.infer import Predictor
 
+    if not 0 <= args.start_weight < 1:
+        print(f"build_default_model: --start-weight {args.start_weight:g} is not in [0, 1)",
+              file=sys.stderr)
+        return 2
     model, work = Path(args.model), Path(args.work)
     earlier = read_stages(Path(args.earlier)) if args.earlier else []
     probe = score(Predictor.load(model, device="cpu"), load_probe())
-    stages = [*earlier, {**stage_from_run(Path(args.run), args.step), "probe": probe["summary"]}]
+    stage = stage_from_run(Path(args.run), args.step)
+    if args.start_weight:
+        stage["start_weight"] = args.start_weight
+    stages = [*earlier, {**stage, "probe": probe["summary"]}]
     results = evaluate_all(model, work, "minilm")
     ours, theirs = ours_top5(model), transformers_top5(model)
     agrees = [[c[0] for c in a] for a in ours] == [[c[0] for c in b] for b in theirs]
@@ -115,6 +124,24 @@ def cmd_ship_check(args: argparse.Namespace) -> int:
     return 0 if verdict else 1
 
 
+def cmd_average(args: argparse.Namespace) -> int:
+    from default_model.average import AverageError, average_checkpoints, parse_part
+    from engine.results import CheckpointError
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        print(f"build_default_model: {out} exists (add --overwrite to replace it)", file=sys.stderr)
+        return 2
+    try:
+        parts = [parse_part(text) for text in args.parts]
+        average_checkpoints(parts, out)
+    except (AverageError, CheckpointError) as exc:
+        print(f"build_default_model: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: " + " + ".join(f"{w:g} x {folder}" for w, folder in parts))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step", type=int, required=True, help="the exported checkpoint's step")
     p.add_argument("--earlier", metavar="TRAINING.json",
                    help="the stages behind the run's --init-model (its training.json)")
+    p.add_argument("--start-weight", type=float, default=0.0, metavar="W",
+                   help="the model is (1 - W) x the run's step --step + W x its --init-model, "
+                        "made by `average` (default 0: the step's export)")
     p.set_defaults(func=cmd_card)
     p = sub.add_parser("probe", help="top-1 / top-5 on the common-knowledge probe (dev and test)")
     p.add_argument("--model", required=True, metavar="DIR")
@@ -154,6 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--probe-before", required=True, metavar="FILE.json", help="probe JSON, shipped")
     p.add_argument("--probe-after", required=True, metavar="FILE.json", help="probe JSON, new model")
     p.set_defaults(func=cmd_ship_check)
+    p = sub.add_parser("average", help="weighted average of checkpoints of the same config and "
+                                       "vocabulary, written as an fp16 model folder")
+    p.add_argument("parts", nargs="+", metavar="WEIGHT:MODEL",
+                   help="a weight in (0, 1] and a checkpoint folder; the weights sum to 1")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    p.set_defaults(func=cmd_average)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -70,20 +70,42 @@ def mixture_label(files: list[str]) -> str:
     return ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in counts.items())
 
 
+def start_label(number: int) -> str:
+    return "MiniLM-L6-H384 encoder, new heads" if number == 1 else f"stage {number - 1}"
+
+
+def weights_label(stage: dict, number: int) -> str:
+    """What the stage's model is: its run's checkpoint, or that averaged with its start."""
+    w = stage.get("start_weight", 0)
+    if not w:
+        return f"step {stage['steps']:,}"
+    return f"{1 - w:g} x step {stage['steps']:,} + {w:g} x {start_label(number)}"
+
+
 def stages_table(stages: list[dict]) -> str:
     rows = ["| stage | starts from | training text | steps | sequences "
             "| learning rate (warm-up steps, decay to 0) "
             "| NSP near negatives | NSP loss weight | precision | seed | training wall time "
-            "| hardware |",
-            "| ---: | --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- |"]
+            "| hardware | weights shipped |",
+            "| ---: | --- | --- | ---: | ---: | --- | ---: | ---: | --- | ---: | ---: | --- | --- |"]
     for number, st in enumerate(stages, 1):
-        start = "MiniLM-L6-H384 encoder, new heads" if number == 1 else f"stage {number - 1}"
-        rows.append(f"| {number} | {start} | {mixture_label(st['train_files'])} | {st['steps']:,} | {st['steps'] * st['batch_size']:,} | "
+        rows.append(f"| {number} | {start_label(number)} | {mixture_label(st['train_files'])} | {st['steps']:,} | {st['steps'] * st['batch_size']:,} | "
                     f"{st['lr']:g} ({st['warmup_steps']}, {st['schedule']} at step "
                     f"{st['max_steps']:,}) | {st['near_negatives']:g} | "
                     f"{st['nsp_loss_weight']:g} | {st['precision']} | {st['seed']} | "
-                    f"{st['hours']:.2f} h | {st['hardware']} |")
+                    f"{st['hours']:.2f} h | {st['hardware']} | {weights_label(st, number)} |")
     return "\n".join(rows)
+
+
+def averaging_lines(stages: list[dict]) -> str:
+    """Why a stage's shipped weights are an average with its starting model, where one is."""
+    return "".join(
+        f"\n- Stage {number}'s weights are {weights_label(st, number)}'s (weight interpolation, "
+        "as in WiSE-FT, Wortsman et al. 2022): the run's own checkpoint learnt the new text "
+        "(the probe) but lost a little held-out masked-token accuracy on the old corpus, and the "
+        "average keeps most of the first while giving back less of the second "
+        "(`build_default_model.py average`)."
+        for number, st in enumerate(stages, 1) if st.get("start_weight"))
 
 
 PROBE_GOALS = (("top1", 0.40), ("top5", 0.75))  # issue 24, on the probe's test half
@@ -127,13 +149,17 @@ def rebuild_lines(stages: list[dict]) -> str:
         folder = "resources/models/default" if last else f"WORK/stage-{number}"
         out = f"{folder} --overwrite" if last else folder
         earlier = f" --earlier WORK/stage-{number - 1}/training.json" if number > 1 else ""
+        checkpoint = f"WORK/runs/stage-{number}/checkpoints/step-{st['steps']}"
+        w = st.get("start_weight", 0)
         lines += [pretrain_command(st, number),
                   f"$B pretrain --resume WORK/runs/stage-{number}          # after any interruption",
-                  f"$B export --model WORK/runs/stage-{number}/checkpoints/step-{st['steps']} "
-                  f"--out {out} --dtype fp16",
+                  (f".venv/bin/python scripts/build_default_model.py average --out {out} \\\n"
+                   f"    {1 - w:g}:{checkpoint} {w:g}:WORK/stage-{number - 1}") if w else
+                  f"$B export --model {checkpoint} --out {out} --dtype fp16",
                   f".venv/bin/python scripts/build_default_model.py card --model {folder} \\\n"
                   f"    --run WORK/runs/stage-{number} --step {st['steps']}{earlier} "
-                  "--work WORK --comparison WORK/comparison.json"]
+                  + (f"--start-weight {w:g} " if w else "")
+                  + "--work WORK --comparison WORK/comparison.json"]
     return "\n".join(lines)
 
 
@@ -240,6 +266,7 @@ vocabulary choice (MiniLM's) or training.
   sessions), and a new seed, so it sees new masks and pairs:
 
 {stages_table(stages)}
+{averaging_lines(stages)}
 
 - In all: {steps:,} steps, {sequences:,} sequences of {first["seq_len"]} tokens
   ({sequences * first["seq_len"] / 1e6:.0f}M tokens), {hours:.2f} h of training,
