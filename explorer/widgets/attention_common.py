@@ -161,6 +161,13 @@ def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
             item.setText(item.text, color=style.foreground)
 
 
+def plain_axes(plot: pg.PlotItem) -> None:
+    """No SI prefix on any of ``plot``'s axes (shown or hidden): with it on, every range
+    change re-lays out each axis's label as HTML, and the views' ranges change per edit."""
+    for side in ("left", "bottom", "top", "right"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
+
+
 def tick_font(size: int = 8) -> QFont:
     font = QFont()
     font.setPointSize(size)
@@ -380,8 +387,16 @@ class TokenAxis(pg.AxisItem):
         return [self._tokens[int(v)] if 0 <= int(v) < n else "" for v in values]
 
     def generateDrawSpecs(self, p):
-        specs = super().generateDrawSpecs(p)
-        if not self._rotate or specs is None:
+        if not self._rotate:
+            return super().generateDrawSpecs(p)
+        # The base's labels would be measured one by one and thrown away: ours are below.
+        shows = self.style["showValues"]
+        self.style["showValues"] = False
+        try:
+            specs = super().generateDrawSpecs(p)
+        finally:
+            self.style["showValues"] = shows
+        if specs is None or not shows:
             return specs
         axis_spec, tick_specs, _ = specs
         bounds = self.mapRectFromParent(self.geometry())
