@@ -172,9 +172,9 @@ class TokenCanvas(QWidget):
         self.rects = rects
         last = y + pitch - _LINE_GAP  # the bottom of the last line, its tag pills included
         self._content_height = (last + _MARGIN) if rects else 2 * _MARGIN + height
-        if self.minimumHeight() != self._content_height:
+        if self.minimumHeight() != self._content_height:  # the size hint follows it
             self.setMinimumHeight(self._content_height)
-        self.updateGeometry()
+            self.updateGeometry()
 
     def sizeHint(self) -> QSize:
         return QSize(400, max(self._content_height, self.chip_height() + 2 * _MARGIN))
