@@ -17,7 +17,6 @@ from explorer.actions import (ACTIONS, COLORMAPS, MENUS, PRECISION, RECENT, RECE
                               SEPARATOR)
 from explorer.compare_controller import CompareController
 from explorer.corpus_search import CorpusSearchController
-from explorer.heap import settle_heap
 from explorer.help_dialogs import AboutDialog, ShortcutsDialog, model_card_viewer, readme_viewer
 from engine.analysis_io import save_lab_result
 from explorer.inference_worker import (Analyze, ExplainMaps, ExplainSalience, InferenceWorker,
@@ -263,7 +262,6 @@ class MainWindow(PrecisionActions, WindowActions, QMainWindow):
         self.settings.setValue("recent_models", recent[:MAX_RECENT])
         self.settings.setValue("last_model", info.path)
         self._refresh_recent()
-        settle_heap()  # the model's objects live on: no full collection in a later edit
         if loaded.analysis is not None:
             self._analysis_shown(loaded.seq, loaded.analysis)
         else:
