@@ -27,6 +27,7 @@ from PySide6.QtCore import Signal
 from engine.results import Analysis, ModelSummary
 from explorer.ablation import ReferenceCache, ablated_analysis
 from explorer.head_lab_requests import HEAD_LAB_REQUESTS, compute as compute_head_lab
+from explorer.heap import freeze_startup_heap
 from explorer.request_thread import RequestThread, user_message
 from explorer.state import SalienceSettings
 
@@ -175,6 +176,7 @@ class InferenceWorker(RequestThread):
         try:
             from engine.infer import Predictor  # torch loads here, off the GUI thread
 
+            freeze_startup_heap()  # torch's objects stay: no full collection in a later edit
             predictor = Predictor.load(request.path, device=self._device,
                                        precision=request.precision)
         except Exception as exc:  # any failure keeps the previous model

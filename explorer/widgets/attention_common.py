@@ -103,10 +103,13 @@ def log_lookup_table(cmap: pg.ColorMap, levels: tuple[float, float]) -> np.ndarr
     key = (id(cmap), levels)
     if _last_lut is None or _last_lut[0] != key:
         lo, hi = levels
-        values = np.linspace(lo, hi, LOG_LUT_SIZE)
-        t = (np.log10(values) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
-        index = np.rint(np.clip(t, 0.0, 1.0) * (LOG_LUT_SIZE - 1)).astype(np.intp)
-        _last_lut = key, even_colour_table(cmap)[index]
+        t = np.log10(np.linspace(lo, hi, LOG_LUT_SIZE))  # in place from here: one buffer
+        t -= math.log10(lo)
+        t *= (LOG_LUT_SIZE - 1) / (math.log10(hi) - math.log10(lo))
+        index = np.rint(np.clip(t, 0.0, LOG_LUT_SIZE - 1, out=t), out=t).astype(np.intp)
+        # One 4-byte word per entry: a 1-D take is ~5x faster than indexing rows of [n, 4].
+        table = np.ascontiguousarray(even_colour_table(cmap)).view(np.uint32).ravel()
+        _last_lut = key, np.take(table, index).view(np.uint8).reshape(LOG_LUT_SIZE, 4)
     return _last_lut[1]
 
 
@@ -120,22 +123,26 @@ def paint_heatmap(image: pg.ImageItem, colorbar: pg.ColorBarItem | None, scaled:
         image.setLookupTable(log_lookup_table(cmap, scaled.levels))
     set_heatmap(image, scaled.image, scaled.levels)
     if colorbar is not None:
-        colorbar.setColorMap(cmap)
+        if colorbar.colorMap() is not cmap:  # setting it re-renders the bar and its images
+            colorbar.setColorMap(cmap)
         set_colorbar(colorbar, scaled)
 
 
 def set_colorbar(colorbar: pg.ColorBarItem, scaled: Scaled) -> None:
     """The bar's range and labels follow the scale: under "log" it spans log10 of the levels,
     labelled in weights at each power of ten."""
+    axis = colorbar.axis
     if scaled.log:
         lo, hi = (math.log10(v) for v in scaled.levels)
         colorbar.setLevels((lo, hi))
-        colorbar.axis.setTicks([[(float(e), f"{10.0 ** e:g}")
-                                 for e in range(math.ceil(lo), math.floor(hi) + 1)]])
+        ticks = [[(float(e), f"{10.0 ** e:g}") for e in range(math.ceil(lo), math.floor(hi) + 1)]]
     else:
         colorbar.setLevels(scaled.levels)
-        colorbar.axis.setTicks(None)
-    colorbar.axis.enableAutoSIPrefix(False)  # plain weights, not "(x0.001)"
+        ticks = None
+    if axis._tickLevels != ticks:  # the same powers of ten: keep the axis's drawn labels
+        axis.setTicks(ticks)
+    if axis.autoSIPrefix:  # plain weights, not "(x0.001)"; set once (it re-lays the label)
+        axis.enableAutoSIPrefix(False)
 
 
 def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
@@ -152,6 +159,13 @@ def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
                 item.setStyle(tickFont=font)
         elif isinstance(item, pg.LabelItem):
             item.setText(item.text, color=style.foreground)
+
+
+def plain_axes(plot: pg.PlotItem) -> None:
+    """No SI prefix on any of ``plot``'s axes (shown or hidden): with it on, every range
+    change re-lays out each axis's label as HTML, and the views' ranges change per edit."""
+    for side in ("left", "bottom", "top", "right"):
+        plot.getAxis(side).enableAutoSIPrefix(False)
 
 
 def tick_font(size: int = 8) -> QFont:
@@ -373,8 +387,16 @@ class TokenAxis(pg.AxisItem):
         return [self._tokens[int(v)] if 0 <= int(v) < n else "" for v in values]
 
     def generateDrawSpecs(self, p):
-        specs = super().generateDrawSpecs(p)
-        if not self._rotate or specs is None:
+        if not self._rotate:
+            return super().generateDrawSpecs(p)
+        # The base's labels would be measured one by one and thrown away: ours are below.
+        shows = self.style["showValues"]
+        self.style["showValues"] = False
+        try:
+            specs = super().generateDrawSpecs(p)
+        finally:
+            self.style["showValues"] = shows
+        if specs is None or not shows:
             return specs
         axis_spec, tick_specs, _ = specs
         bounds = self.mapRectFromParent(self.geometry())

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayou
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
-    new_heatmap_items, paint_heatmap, scale_maps, set_overlay, shrinkable_title,
+    new_heatmap_items, paint_heatmap, plain_axes, scale_maps, set_overlay, shrinkable_title,
     view_maps, visible_mask,
     grid_cell,
 )
@@ -43,6 +43,7 @@ class HeadDetail(LazyView):
         self.plot = self.view.addPlot(row=0, col=0, axisItems={"left": self.left_axis,
                                                                 "bottom": self.bottom_axis})
         shrinkable_title(self.plot)
+        plain_axes(self.plot)
         self.plot.setLabel("left", "from (query)")
         self.plot.setLabel("bottom", "to (key)")
         self.plot.hideButtons()

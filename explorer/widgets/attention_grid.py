@@ -17,7 +17,7 @@ from explorer.state import MEAN_HEAD
 from explorer.widgets.ablation_marks import AblationMarks
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
-    grey_overlay, max_pool, new_heatmap_items, paint_heatmap, pool_factor, scale_maps,
+    grey_overlay, max_pool, new_heatmap_items, paint_heatmap, plain_axes, pool_factor, scale_maps,
     set_colorbar, set_overlay, shrinkable_title, view_maps, visible_mask,
     grid_cell,
 )
@@ -217,6 +217,7 @@ class ModelView(LazyView):
         self.plot.setLabel("bottom", "head")
         self.plot.showAxis("top", False)
         shrinkable_title(self.plot)
+        plain_axes(self.plot)
         _fixed_view(self.plot.getViewBox())
         self.image, self.overlay = new_heatmap_items(self.plot)
         self.selection_box = _rect_item(width=2)

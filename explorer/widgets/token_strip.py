@@ -8,6 +8,7 @@ text by [MASK], and double-click that [MASK] to bring the word back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, Signal
@@ -81,7 +82,7 @@ class TokenCanvas(QWidget):
         self.kinds: list[str] = []
         self.segments: list[int | None] = []
         self.joined: list[bool] = []     # True: a ## piece glued to the chip before it
-        self.tooltips: list[str] = []
+        self.tooltips: Sequence[str] = []
         self.rects: list[QRect] = []
         self.marks: ChipMarks = NO_MARKS  # a fine-tuned model's tags or answer span
         self.score_fills: list[QColor] | None = None  # salience colours, one per chip
@@ -102,7 +103,7 @@ class TokenCanvas(QWidget):
     def set_tokens(self, tokens, kinds, segments, joined, tooltips,
                    marks: ChipMarks = NO_MARKS) -> None:
         self.tokens, self.kinds, self.segments = list(tokens), list(kinds), list(segments)
-        self.joined, self.tooltips, self.marks = list(joined), list(tooltips), marks
+        self.joined, self.tooltips, self.marks = list(joined), tooltips, marks
         fm, fm_bold = QFontMetrics(self.font()), QFontMetrics(self._bold)
         widths = []
         for token, kind in zip(self.tokens, self.kinds):
@@ -171,9 +172,9 @@ class TokenCanvas(QWidget):
         self.rects = rects
         last = y + pitch - _LINE_GAP  # the bottom of the last line, its tag pills included
         self._content_height = (last + _MARGIN) if rects else 2 * _MARGIN + height
-        if self.minimumHeight() != self._content_height:
+        if self.minimumHeight() != self._content_height:  # the size hint follows it
             self.setMinimumHeight(self._content_height)
-        self.updateGeometry()
+            self.updateGeometry()
 
     def sizeHint(self) -> QSize:
         return QSize(400, max(self._content_height, self.chip_height() + 2 * _MARGIN))
@@ -346,6 +347,29 @@ def _chip_path(rect: QRectF, left_round: bool, right_round: bool) -> QPainterPat
     return path
 
 
+class LazyTooltips(Sequence):
+    """Each chip's tooltip (rich text), made the first time it is read (a hover) rather than
+    for every token of every analysis."""
+
+    def __init__(self, make: Callable[[int], str], count: int):
+        self._make, self._count, self._made = make, count, {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(index)
+        tip = self._made.get(index)
+        if tip is None:
+            tip = self._made[index] = self._make(index)
+        return tip
+
+
 def _swatch(style: ChipStyle, text: str, tooltip: str) -> QLabel:
     label = QLabel(text)
     label.setToolTip(tooltip)
@@ -416,7 +440,7 @@ class TokenStrip(QWidget):
         self.legend = ScoreLegend()
         self.legend.setObjectName("salience_legend")
         self.legend.hide()
-        self._tooltips: list[str] = []  # without the salience line
+        self._tooltips: Sequence[str] = []  # without the salience line
         hint = QLabel("Click a token to select it; double-click to mask its word "
                       "(double-click the [MASK] again to restore it).")
         hint.setObjectName("token_hint")
@@ -449,10 +473,12 @@ class TokenStrip(QWidget):
         fits = salience is not None and list(salience.tokens) == self.canvas.tokens
         self.canvas.set_score_fills(score_colours(salience) if fits else None)
         self.legend.set_salience(salience if fits else None)
-        self.canvas.tooltips = list(self._tooltips)
+        tips = self._tooltips
+        self.canvas.tooltips = tips
         if fits:
-            self.canvas.tooltips = [f"{tip}<br>{salience.method} score: {score:+.4f}"
-                                    for tip, score in zip(self._tooltips, salience.scores)]
+            self.canvas.tooltips = LazyTooltips(
+                lambda i: f"{tips[i]}<br>{salience.method} score: {salience.scores[i]:+.4f}",
+                len(tips))
 
     def _show_analysis(self, analysis) -> None:
         if analysis is None:
@@ -470,7 +496,7 @@ class TokenStrip(QWidget):
         joined = [i > 0 and tokens[i].startswith("##") and len(tokens[i]) > 2
                   and kinds[i] in ("A", "B") and segments[i] == segments[i - 1]
                   for i in range(n)]
-        self._tooltips = [self._tooltip(analysis, i, kinds[i]) for i in range(n)]
+        self._tooltips = LazyTooltips(lambda i: self._tooltip(analysis, i, kinds[i]), n)
         self.canvas.set_tokens(tokens, kinds, segments, joined, self._tooltips,
                                chip_marks(analysis))
         self._show_salience(self.state.salience)
