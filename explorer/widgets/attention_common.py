@@ -9,6 +9,7 @@ Pure numpy + pyqtgraph; never torch. An analysis is duck-typed: ``tokens``, ``sp
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,6 +129,10 @@ def paint_heatmap(image: pg.ImageItem, colorbar: pg.ColorBarItem | None, scaled:
         set_colorbar(colorbar, scaled)
 
 
+# The ticks each colour bar's axis was last given (pyqtgraph keeps them only privately).
+_bar_ticks: weakref.WeakKeyDictionary[pg.AxisItem, list | None] = weakref.WeakKeyDictionary()
+
+
 def set_colorbar(colorbar: pg.ColorBarItem, scaled: Scaled) -> None:
     """The bar's range and labels follow the scale: under "log" it spans log10 of the levels,
     labelled in weights at each power of ten."""
@@ -139,8 +144,9 @@ def set_colorbar(colorbar: pg.ColorBarItem, scaled: Scaled) -> None:
     else:
         colorbar.setLevels(scaled.levels)
         ticks = None
-    if axis._tickLevels != ticks:  # the same powers of ten: keep the axis's drawn labels
+    if axis not in _bar_ticks or _bar_ticks[axis] != ticks:  # the same: keep the drawn labels
         axis.setTicks(ticks)
+        _bar_ticks[axis] = ticks
     if axis.autoSIPrefix:  # plain weights, not "(x0.001)"; set once (it re-lays the label)
         axis.enableAutoSIPrefix(False)
 
