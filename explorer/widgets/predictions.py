@@ -60,6 +60,9 @@ def _sentence(note: str) -> str:
     return note[:1].upper() + note[1:] if note else note
 
 
+MIN_TOKEN_W, MIN_BAR_W = 56, 40  # px: a candidate row's token column and bar when it is narrow
+
+
 class CandidateRow(QAbstractButton):
     """One fill-mask candidate: token, probability bar, percentage. Clickable. With
     ``old_prob`` (the unablated model's), an arrow, the old value greyed and a tick on the bar."""
@@ -121,9 +124,11 @@ class CandidateRow(QAbstractButton):
         if self.underMouse() or self.isDown():
             painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight).lighter(180)
                              if not self.isDown() else palette.color(QPalette.ColorRole.Midlight))
-        token_w = min(max(90, rect.width() * 30 // 100), 160)
         pct_w = self._pct_w
         old_w = 0 if self.old_prob is None else self._old_w
+        token_w = min(max(90, rect.width() * 30 // 100), 160)
+        # In a narrow row (two [MASK] columns) the token gives way before the bar vanishes.
+        token_w = max(MIN_TOKEN_W, min(token_w, rect.width() - pct_w - old_w - 10 - MIN_BAR_W))
         bar_x = token_w + 6
         bar_w = max(rect.width() - bar_x - pct_w - old_w - 4, 10)
         text_colour = palette.color(QPalette.ColorRole.WindowText)
