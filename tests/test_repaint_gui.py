@@ -71,3 +71,18 @@ def test_another_number_of_masks_builds_the_groups_anew(qtbot, panel):
     show(panel, "no mask here .")
     assert panel.mask_groups == [] and panel.candidate_rows == {}
     assert "No [MASK] in the text" in panel.mask_hint.text()
+
+
+def test_two_mask_columns_keep_a_readable_bar_in_every_row(qtbot, panel):
+    from explorer.widgets.predictions import MIN_BAR_W, MIN_TOKEN_W
+
+    panel.resize(480, 640)  # the fill-mask pane's width in a 1400 x 860 window
+    show(panel, "she opened the [MASK] and walked into the [MASK] .")
+    qtbot.waitUntil(lambda: all(r.width() > 0 for g in panel.mask_groups for r in g.rows))
+    rows = [r for group in panel.mask_groups for r in group.rows]
+    assert len(panel.mask_groups) == 2 and rows
+    for row in rows:
+        token_w, bar_w = row.column_widths(row.width())
+        assert bar_w >= MIN_BAR_W and token_w >= MIN_TOKEN_W, (row.width(), token_w, bar_w)
+    wide = rows[0].column_widths(600)
+    assert wide[0] == 160 and wide[1] > 300  # a wide row keeps the full token column

@@ -60,7 +60,7 @@ def _sentence(note: str) -> str:
     return note[:1].upper() + note[1:] if note else note
 
 
-MIN_TOKEN_W, MIN_BAR_W = 56, 40  # px: a candidate row's token column and bar when it is narrow
+MIN_TOKEN_W, MIN_BAR_W = 56, 30  # px: a candidate row's token column and bar when it is narrow
 
 
 class CandidateRow(QAbstractButton):
@@ -108,6 +108,14 @@ class CandidateRow(QAbstractButton):
     def minimumSizeHint(self) -> QSize:
         return QSize(160, self.sizeHint().height())
 
+    def column_widths(self, width: int) -> tuple[int, int]:
+        """The token column's and the bar's width in a row ``width`` px wide. In a narrow row
+        (two [MASK] columns side by side) the token gives way before the bar vanishes."""
+        rest = self._pct_w + (0 if self.old_prob is None else self._old_w)
+        token_w = min(max(90, width * 30 // 100), 160)
+        token_w = max(MIN_TOKEN_W, min(token_w, width - rest - 10 - MIN_BAR_W))
+        return token_w, max(width - token_w - 6 - rest - 4, 10)
+
     def enterEvent(self, event):
         self.update()
         super().enterEvent(event)
@@ -126,11 +134,8 @@ class CandidateRow(QAbstractButton):
                              if not self.isDown() else palette.color(QPalette.ColorRole.Midlight))
         pct_w = self._pct_w
         old_w = 0 if self.old_prob is None else self._old_w
-        token_w = min(max(90, rect.width() * 30 // 100), 160)
-        # In a narrow row (two [MASK] columns) the token gives way before the bar vanishes.
-        token_w = max(MIN_TOKEN_W, min(token_w, rect.width() - pct_w - old_w - 10 - MIN_BAR_W))
+        token_w, bar_w = self.column_widths(rect.width())
         bar_x = token_w + 6
-        bar_w = max(rect.width() - bar_x - pct_w - old_w - 4, 10)
         text_colour = palette.color(QPalette.ColorRole.WindowText)
         painter.setPen(text_colour)
         painter.setFont(self._bold if self.rank == 0 else self.font())
