@@ -30,12 +30,12 @@ def layer_parts(predictor, trace: Trace) -> list[LayerParts]:
     for layer, record, (weight, bias) in zip(predictor.encoder.encoder.layer, trace.layers,
                                              attention_projections(predictor)):
         out = layer.attention.output
-        transformed = head_transformed(record.values[0].float(), weight)  # [N, T, H]
+        transformed = head_transformed(record.values[0].float(), weight)  # [T(j), N, H]
         if record.gate is not None:
-            transformed = transformed * record.gate.float()[:, None, None]
+            transformed = transformed * record.gate.float()[None, :, None]
         parts.append(LayerParts(
             probs=record.probs[0].float(),
-            transformed=transformed,
+            transformed_by_source=transformed,
             layer_input=record.layer_input[0].float(),
             attention_dense=record.attention_dense[0].float(),
             attention_output=record.attention_output[0].float(),
@@ -76,13 +76,17 @@ def explain_maps(predictor, text_a: str, text_b: str | None = None,
         parts = layer_parts(predictor, trace) if decompose else []
         result = {}
         if "rollout" in methods:
-            attentions = torch.stack([r.probs[0] for r in trace.layers]).float()  # [L, N, T, T]
-            mixing = residual_attention(attentions)
+            # Layer by layer: a stack of every probability map first would copy [L, N, T, T].
+            mixing = torch.cat([residual_attention(r.probs.float()) for r in trace.layers])
             result["rollout"] = AttributionMaps("rollout", tokens, _numpy(rollout(mixing)),
                                                 _numpy(mixing), True)
         if "norm" in methods:
-            heads, summed = zip(*(norm_maps(p.probs, p.transformed, p.probs_by_source,
-                                             p.transformed_by_source) for p in parts))
+            # Each layer's per-head maps written in place: stacking them after is one more copy.
+            heads = torch.empty(len(parts), *parts[0].probs.shape,
+                                device=parts[0].probs.device)                   # [L, N, T, T]
+            summed = [norm_maps(p.probs, p.transformed, p.probs_by_source,
+                                p.transformed_by_source, out=layer_heads)[1]
+                      for p, layer_heads in zip(parts, heads)]
             result["norm"] = AttributionMaps("norm", tokens, _numpy(heads), _numpy(summed), False)
         if "alti" in methods:
             per_layer = torch.stack([contributions(p) for p in parts])          # [L, T, T]

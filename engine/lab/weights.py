@@ -3,9 +3,11 @@
 On the CPU ``Predictor`` packs the encoder's Linear layers for oneDNN (``engine.cpu_packing``);
 those have no backward, and bf16 layers (``engine.precision``) are no place for gradients
 compared at 1e-4. The lab
-works on a float32 twin: the same module tree with each packed layer rebuilt as a plain Linear.
+works on a float32 twin: the same module tree with each packed layer rebuilt as a
+``GradLinear`` (``engine.lab.packed_grad``: dense float32 weights, and oneDNN packs for both
+products of a gradient pass, the forward one shared with the predictor's packed layer).
 Float32 tensors are shared with the predictor's model, not copied, so plain ``analyze()`` keeps
-its packed fast path and the twin costs only the packed weights' dense copies.
+its packed fast path and the twin costs the packed weights' dense and transposed copies.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from engine.cpu_packing import PackedLinear
+from engine.lab.packed_grad import GradLinear
 from engine.precision import Bf16Linear
 
 
@@ -28,8 +31,12 @@ def linear_weights(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _dense_linear(packed: PackedLinear | Bf16Linear) -> nn.Linear:
-    linear = nn.Linear(packed.in_features, packed.out_features)
     weight, bias = linear_weights(packed)
+    if isinstance(packed, PackedLinear):  # its float32 pack serves the twin's forward as is
+        return GradLinear(weight, bias, packed.weight)
+    if packed.weight.is_mkldnn:  # a packed bf16 layer: oneDNN is there, the packs are new
+        return GradLinear(weight, bias)
+    linear = nn.Linear(packed.in_features, packed.out_features, device=weight.device)
     linear.weight, linear.bias = nn.Parameter(weight, False), nn.Parameter(bias, False)
     return linear
 
