@@ -3,7 +3,7 @@
     build_default_model.py split --out WORK                 training and held-out text
     build_default_model.py evaluate --model M --work W --vocab V   every held-out measure (JSON)
     build_default_model.py card --model M --run RUN --step N [--earlier TRAINING.json]
-                               [--start-weight W] --work W --comparison C.json
+                               [--start-weight W] [--note TEXT] --work W --comparison C.json
                                                               training.json and MODEL_CARD.md
     build_default_model.py probe --model M [--out FILE.json]  common-knowledge probe, dev and test
     build_default_model.py probe-overlap [CORPUS_FILE ...]    probe sentences sharing 8 words
@@ -66,6 +66,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     stage = stage_from_run(Path(args.run), args.step)
     if args.start_weight:
         stage["start_weight"] = args.start_weight
+    stage["history"] += [f"note: {text}" for text in args.note]
     stages = [*earlier, {**stage, "probe": probe["summary"]}]
     results = evaluate_all(model, work, "minilm")
     ours, theirs = ours_top5(model), transformers_top5(model)
@@ -166,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start-weight", type=float, default=0.0, metavar="W",
                    help="the model is (1 - W) x the run's step --step + W x its --init-model, "
                         "made by `average` (default 0: the step's export)")
+    p.add_argument("--note", action="append", default=[], metavar="TEXT",
+                   help="a line for the stage's history that its log does not hold (e.g. where "
+                        "`--resume --max-steps` moved the schedule's end); may be repeated")
     p.set_defaults(func=cmd_card)
     p = sub.add_parser("probe", help="top-1 / top-5 on the common-knowledge probe (dev and test)")
     p.add_argument("--model", required=True, metavar="DIR")
