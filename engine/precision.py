@@ -8,7 +8,12 @@ probabilities); training's ``--precision auto`` uses the same rule for autocast.
 bf16 inference (``Bf16Linear``): the matrix products of the encoder's value, attention-output and
 FFN Linear layers (``BF16_KINDS``) run in bfloat16, on bf16 weights stored once (half their
 memory); the query and key projections stay float32, and every Linear returns float32, so the
-residual stream, the attention scores and their softmax, LayerNorm and GELU stay float32. Casting
+residual stream, the attention scores and their softmax and LayerNorm stay float32. Between the
+FFN's two products the activations stay bf16 (the second takes bf16): the first product and its
+GELU are one oneDNN call (``Bf16GeluIntermediate``, GELU on the float32 accumulator). The MLM
+decoder, run at the [MASK] rows only, reads a bf16 copy of its weight (``cast_decoder_bf16``).
+Both measured on bert-base at 128 tokens: 6% less time per analysis, the same attention (largest
+difference from fp32 on the probe 0.0159 before and after) and top-1 agreement 240/240. Casting
 the whole model to bf16 instead moved the top-1 fill-mask candidate on 4 of 60 probe sentences
 and the attention by up to 0.039 (issue 25).
 """
@@ -69,6 +74,54 @@ class Bf16Linear(nn.Module):
         if self.packed:
             return packed_linear(x, self.weight, self.bias).float()
         return F.linear(x, self.weight, self.bias).float()
+
+
+class Bf16GeluIntermediate(nn.Module):
+    """The FFN's first product and its GELU as one oneDNN call on a CPU (GELU applied to the
+    float32 accumulator, then rounded once), returning bfloat16: the next product
+    (``Bf16Linear``) takes bf16 anyway, so the float32 round trip between them is skipped.
+    A float32 twin (``engine.lab.weights``, ``dense`` a plain Linear) runs the plain way."""
+
+    def __init__(self, intermediate: nn.Module, approximate: str):
+        super().__init__()
+        self.dense, self.act = intermediate.dense, intermediate.intermediate_act_fn
+        self.approximate = approximate  # "none" (erf) or "tanh"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., H] -> [..., I] bf16
+        if not isinstance(self.dense, Bf16Linear):
+            return self.act(self.dense(x))
+        x = x.to(torch.bfloat16)
+        if self.dense.packed:
+            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.dense.weight, self.dense.bias,
+                                                      "gelu", [], self.approximate)
+        return F.gelu(F.linear(x, self.dense.weight, self.dense.bias), approximate=self.approximate)
+
+
+# config.hidden_act -> F.gelu's ``approximate`` for the activations Bf16GeluIntermediate fuses.
+_GELU_APPROXIMATE = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
+
+
+def fuse_bf16_gelu(encoder: nn.Module, hidden_act: str) -> int:
+    """In every layer of ``encoder`` whose FFN-in product is a ``Bf16Linear`` and whose
+    activation is a GELU, fuse the two (``Bf16GeluIntermediate``); returns how many."""
+    approximate = _GELU_APPROXIMATE.get(hidden_act)
+    count = 0
+    for layer in encoder.layer if approximate is not None else ():
+        if isinstance(layer.intermediate.dense, Bf16Linear):
+            layer.intermediate = Bf16GeluIntermediate(layer.intermediate, approximate)
+            count += 1
+    return count
+
+
+def cast_decoder_bf16(heads: nn.Module | None) -> bool:
+    """The MLM decoder (``heads.predictions.decoder``, run at the [MASK] rows only) as a
+    ``Bf16Linear``: at one row its cost is reading the vocabulary x H weight, which bf16 halves.
+    Its own bf16 copy (the float32 word embeddings stay as they are). False where there is none."""
+    predictions = getattr(heads, "predictions", None)
+    if predictions is None or not isinstance(predictions.decoder, nn.Linear):
+        return False
+    predictions.decoder = Bf16Linear(predictions.decoder)
+    return True
 
 
 # Each encoder Linear by the end of its dotted name (``layer.3.attention.self.query``); the

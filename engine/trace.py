@@ -46,8 +46,8 @@ class LayerRecord:
         return name in self.wanted
 
     def save(self, name: str, tensor: torch.Tensor) -> None:
-        if name in self.wanted:
-            setattr(self, name, tensor)
+        if name in self.wanted:  # float32 always (a bf16 model's FFN activations are bf16)
+            setattr(self, name, tensor.float() if tensor.dtype == torch.bfloat16 else tensor)
 
     def save_probs(self, probs: torch.Tensor) -> None:
         """probs [B, N, T, T]; with ``probs_out`` the record is a view of that buffer, and the

@@ -11,7 +11,8 @@ import torch
 
 from engine.infer import Predictor
 from engine.paths import default_model_dir
-from engine.precision import Bf16Linear, resolve_precision
+from engine.lab.weights import float32_twin
+from engine.precision import Bf16GeluIntermediate, Bf16Linear, resolve_precision
 from engine.results import InferenceError
 
 PROBE = Path(__file__).resolve().parent / "data" / "precision_probe.txt"
@@ -85,6 +86,22 @@ def test_bf16_keeps_attention_and_probabilities_float32_and_close_on_a_tiny_mode
     assert np.abs(a.attentions - b.attentions).max() <= 5e-3
     np.testing.assert_allclose(b.fill_mask[0].probs, a.fill_mask[0].probs, atol=5e-3)
     assert b.nsp_is_next == pytest.approx(a.nsp_is_next, abs=5e-3)
+
+
+def test_bf16_fuses_the_ffn_gelu_and_reads_the_decoder_in_bf16_while_the_lab_twin_stays_fp32(
+        hf_pretraining_dir):
+    bf16 = Predictor.load(hf_pretraining_dir, device="cpu", precision="bf16")
+    inner = bf16.encoder.encoder.layer[0].intermediate
+    assert isinstance(inner, Bf16GeluIntermediate)
+    assert isinstance(bf16.heads.predictions.decoder, Bf16Linear)
+    x = torch.randn(2, 7, bf16.config.hidden_size)
+    fused = inner(x)                                     # [2, 7, I] bf16, GELU of the accumulator
+    unfused = torch.nn.functional.gelu(inner.dense(x))   # product rounded to bf16, then GELU
+    assert fused.dtype == torch.bfloat16 and fused.shape == unfused.shape
+    torch.testing.assert_close(fused.float(), unfused, atol=2e-2, rtol=2e-2)
+    twin = float32_twin(inner)  # the lab's gradients: a plain float32 Linear and GELU
+    assert type(twin.dense) is torch.nn.Linear and twin(x).dtype == torch.float32
+    torch.testing.assert_close(twin(x), unfused, atol=2e-2, rtol=2e-2)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data import shards
+from engine.data import chunk_cache, shards
 from engine.data.chunk_cache import ChunkCachedEncoder
 from engine.data.shards import prepare_corpus
 from engine.tokenizer import WordPieceTokenizer
@@ -31,6 +31,7 @@ TRICKY = [
     "emoji 🙂🙃 and a lone \ud800 surrogate",        # outside the BMP; invalid code point
     "punctuation!? “quoted” (brackets) — dash…",
     "3.14159 is pi; 2,718 is not e.",
+    "pipes | a|b ||| and |",                        # the chunk cache's group separator itself
 ]
 
 
@@ -45,7 +46,9 @@ def as_lists(flat: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("max_chunks", [1 << 19, 7, 1])  # roomy; starts over; batch too big
-def test_chunk_cache_gives_the_tokenizer_s_ids_on_tricky_text(tok, max_chunks):
+@pytest.mark.parametrize("group", [256, 3])  # new chunks per text given to the Rust encoder
+def test_chunk_cache_gives_the_tokenizer_s_ids_on_tricky_text(tok, max_chunks, group, monkeypatch):
+    monkeypatch.setattr(chunk_cache, "GROUP", group)
     encoder = ChunkCachedEncoder(tok, max_chunks=max_chunks)
     for batch in (TRICKY, TRICKY[::-1], TRICKY[3:5]):  # hits from earlier batches too
         flat, lengths = encoder.encode(batch)

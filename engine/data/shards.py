@@ -183,9 +183,9 @@ class _Batcher:
         for s, name in enumerate(self.names):
             sent_mask = nonempty & (split_of_doc[doc_of_sentence] == s)
             doc_mask = (kept_per_doc > 0) & (split_of_doc == s)
-            if doc_mask.any():
-                self.writers[name].write(flat[np.repeat(sent_mask, lengths)], lengths[sent_mask],
-                                         kept_per_doc[doc_mask])
+            if doc_mask.any():  # a batch kept whole (the usual case) needs no per-token copy
+                ids = flat if sent_mask.all() else flat[np.repeat(sent_mask, lengths)]
+                self.writers[name].write(ids, lengths[sent_mask], kept_per_doc[doc_mask])
 
 
 def prepare_corpus(inputs: Sequence[str | os.PathLike], tokenizer: WordPieceTokenizer, out_dir: str | os.PathLike,

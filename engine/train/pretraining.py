@@ -16,6 +16,7 @@ from engine.data.batches import PretrainingBatches
 from engine.data.shards import TokenizedCorpus
 from engine.model import IGNORE_INDEX, BertForPreTraining
 from engine.specs import PretrainSpec
+from engine.train.mlm_loss import mlm_loss_and_hits
 
 # A fixed pair whose attention entropy is recorded at every checkpoint ("watch it learn").
 PROBE_PAIR = ("The old man went to the market to buy bread.",
@@ -86,13 +87,12 @@ class PretrainingTask:
         out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"],
                     predict_at=masked)
         targets = labels[masked]  # [M]
-        mlm_logits = out.prediction_logits.float()  # [M, V], decoder run at masks only
+        # [M, V], decoder run at masks only; loss in float32 without a float32 copy
+        mlm_sum, mlm_hits = mlm_loss_and_hits(out.prediction_logits, targets)
         nsp_logits = out.seq_relationship_logits.float()  # [B, 2]
         nsp_labels = batch["next_sentence_label"]
-        sums = {"mlm": F.cross_entropy(mlm_logits, targets, reduction="sum"),
-                "nsp": F.cross_entropy(nsp_logits, nsp_labels, reduction="sum")}
-        correct = {"mlm": (mlm_logits.argmax(-1) == targets).sum(),
-                   "nsp": (nsp_logits.argmax(-1) == nsp_labels).sum()}
+        sums = {"mlm": mlm_sum, "nsp": F.cross_entropy(nsp_logits, nsp_labels, reduction="sum")}
+        correct = {"mlm": mlm_hits, "nsp": (nsp_logits.argmax(-1) == nsp_labels).sum()}
         return sums, correct
 
     def evaluate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
