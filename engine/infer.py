@@ -20,7 +20,7 @@ from engine.cpu_packing import pack_linears, packing_available
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
 from engine.lab.ablation import predictor_gate
 from engine.lab.head_names import Head
-from engine.precision import (BF16_KINDS, cast_decoder_bf16, cast_linears_bf16, fuse_bf16_gelu,
+from engine.precision import (BF16_KINDS, cast_linears_bf16, fuse_bf16_gelu,
                               resolve_precision)
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)
@@ -91,7 +91,6 @@ class Predictor:
         if self.precision == "bf16":  # BF16_KINDS' products in bf16, the rest float32
             cast_linears_bf16(self.encoder.encoder, BF16_KINDS)
             fuse_bf16_gelu(self.encoder.encoder, self.config.hidden_act)
-            cast_decoder_bf16(self.heads)
         if device.type == "cpu" and packing_available():  # the Linear layers left in fp32
             pack_linears(self.encoder.encoder)
 

@@ -88,19 +88,20 @@ def test_bf16_keeps_attention_and_probabilities_float32_and_close_on_a_tiny_mode
     assert b.nsp_is_next == pytest.approx(a.nsp_is_next, abs=5e-3)
 
 
-def test_bf16_fuses_the_ffn_gelu_and_reads_the_decoder_in_bf16_while_the_lab_twin_stays_fp32(
+def test_bf16_fuses_the_ffn_gelu_keeps_the_decoder_fp32_and_the_lab_twin_stays_fp32(
         hf_pretraining_dir):
     bf16 = Predictor.load(hf_pretraining_dir, device="cpu", precision="bf16")
     inner = bf16.encoder.encoder.layer[0].intermediate
     assert isinstance(inner, Bf16GeluIntermediate)
-    assert isinstance(bf16.heads.predictions.decoder, Bf16Linear)
+    assert not isinstance(bf16.heads.predictions.decoder, Bf16Linear)  # fill-mask's top-1
     x = torch.randn(2, 7, bf16.config.hidden_size)
     fused = inner(x)                                     # [2, 7, I] bf16, GELU of the accumulator
     unfused = torch.nn.functional.gelu(inner.dense(x))   # product rounded to bf16, then GELU
     assert fused.dtype == torch.bfloat16 and fused.shape == unfused.shape
     torch.testing.assert_close(fused.float(), unfused, atol=2e-2, rtol=2e-2)
     twin = float32_twin(inner)  # the lab's gradients: a plain float32 Linear and GELU
-    assert type(twin.dense) is torch.nn.Linear and twin(x).dtype == torch.float32
+    assert isinstance(twin.dense, torch.nn.Linear) and not isinstance(twin.dense, Bf16Linear)
+    assert twin.dense.weight.dtype == torch.float32 and twin(x).dtype == torch.float32
     torch.testing.assert_close(twin(x), unfused, atol=2e-2, rtol=2e-2)
 
 
