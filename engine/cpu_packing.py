@@ -27,10 +27,13 @@ def pack_weight(weight: torch.Tensor) -> torch.Tensor:
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), PACK_ROWS)
 
 
-def packed_linear(x: torch.Tensor, weight: torch.Tensor,
-                  bias: torch.Tensor | None) -> torch.Tensor:
-    """x [..., in] @ packed weight + bias -> [..., out], in x's dtype (the weight's)."""
-    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
+def packed_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  activation: str = "none", algorithm: str = "") -> torch.Tensor:
+    """x [..., in] @ packed weight + bias -> [..., out], in x's dtype (the weight's), with
+    oneDNN's pointwise ``activation`` (e.g. "gelu", ``algorithm`` "none" or "tanh") applied
+    to the float32 accumulator in the same call."""
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, activation, [],
+                                              algorithm)
 
 
 class PackedLinear(nn.Module):

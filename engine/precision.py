@@ -92,8 +92,7 @@ class Bf16GeluIntermediate(nn.Module):
             return self.act(self.dense(x))
         x = x.to(torch.bfloat16)
         if self.dense.packed:
-            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.dense.weight, self.dense.bias,
-                                                      "gelu", [], self.approximate)
+            return packed_linear(x, self.dense.weight, self.dense.bias, "gelu", self.approximate)
         return F.gelu(F.linear(x, self.dense.weight, self.dense.bias), approximate=self.approximate)
 
 
