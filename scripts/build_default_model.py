@@ -32,8 +32,8 @@ from default_model.probe_overlap import WINDOW, corpus_lines, shared_sentences  
 from default_model.probes import ours_top5, transformers_top5  # noqa: E402
 from default_model.ship_rule import guarded_rows, markdown_rows, ships  # noqa: E402
 from default_model.split import SplitError, split_corpus  # noqa: E402
-from default_model.stages import STAGES_NAME, StageError, read_stages, stage_from_run, \
-    write_stages  # noqa: E402
+from default_model.stages import NOTE_PREFIX, STAGES_NAME, StageError, read_stages, \
+    stage_from_run, write_stages  # noqa: E402
 
 
 def cmd_split(args: argparse.Namespace) -> int:
@@ -66,7 +66,7 @@ def cmd_card(args: argparse.Namespace) -> int:
     stage = stage_from_run(Path(args.run), args.step)
     if args.start_weight:
         stage["start_weight"] = args.start_weight
-    stage["history"] += [f"note: {text}" for text in args.note]
+    stage["history"] += [f"{NOTE_PREFIX}{text}" for text in args.note]
     stages = [*earlier, {**stage, "probe": probe["summary"]}]
     results = evaluate_all(model, work, "minilm")
     ours, theirs = ours_top5(model), transformers_top5(model)

@@ -95,8 +95,10 @@ def test_an_averaged_stage_is_named_in_the_card_and_rebuilt_by_average():
     base = {"steps": 700, "max_steps": 700, "batch_size": 32, "lr": 5e-5, "warmup_steps": 30,
             "schedule": "linear", "near_negatives": 0.6, "nsp_loss_weight": 1.0,
             "precision": "bf16", "seed": 17, "hours": 0.9, "hardware": "cpu",
-            "train_files": ["gutenberg.txt", "jargon.txt", "web_bible.txt"]}
-    stages = [dict(base, steps=3000, max_steps=3000), dict(base, start_weight=0.25)]
+            "train_files": ["gutenberg.txt", "jargon.txt", "web_bible.txt"], "history": []}
+    note = "the schedule's end moved: `--max-steps 900` at step 535"
+    stages = [dict(base, steps=3000, max_steps=3000),
+              dict(base, start_weight=0.25, history=[f"note: {note}"])]
     table = stages_table(stages)
     assert "| step 3,000 |" in table and "| 0.75 x step 700 + 0.25 x stage 1 |" in table
     assert "Stage 2's weights are 0.75 x step 700 + 0.25 x stage 1's" in averaging_lines(stages)
@@ -106,3 +108,5 @@ def test_an_averaged_stage_is_named_in_the_card_and_rebuilt_by_average():
     assert ("average --out resources/models/default --overwrite \\\n"
             "    0.75:WORK/runs/stage-2/checkpoints/step-700 0.25:WORK/stage-1") in rebuild
     assert "--step 700 --earlier WORK/stage-1/training.json --start-weight 0.25 " in rebuild
+    # the note comes back word for word through the shell, backticks and quote included
+    assert "--note 'the schedule'\"'\"'s end moved: `--max-steps 900` at step 535' " in rebuild

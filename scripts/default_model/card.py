@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from engine.model_card import SUMMARY_MARK
 
 from default_model.heldout_eval import BATCHES, command
 from default_model.probes import markdown_table
-from default_model.stages import OLD_CORPUS_FILES, data_folder, prepare_command, pretrain_command
+from default_model.stages import OLD_CORPUS_FILES, data_folder, prepare_command, pretrain_command, \
+    stage_notes
 
 BF16_NOTE = """ `bf16` is autocast on the CPU
   (bf16 matrix products, fp32 weights and optimizer state); on this CPU (AVX-512 BF16) it trains
@@ -159,6 +161,7 @@ def rebuild_lines(stages: list[dict]) -> str:
                   f".venv/bin/python scripts/build_default_model.py card --model {folder} \\\n"
                   f"    --run WORK/runs/stage-{number} --step {st['steps']}{earlier} "
                   + (f"--start-weight {w:g} " if w else "")
+                  + "".join(f"\\\n    --note {shlex.quote(text)} " for text in stage_notes(st))
                   + "--work WORK --comparison WORK/comparison.json"]
     return "\n".join(lines)
 

@@ -21,6 +21,13 @@ UNRECORDED_NSP_LOSS_WEIGHT = 1.0
 OLD_CORPUS_FILES = ("gutenberg.txt", "jargon.txt", "web_bible.txt")
 GAP_S = 600  # consecutive logged steps further apart than this were a pause, not training
 HISTORY_WORDS = ("resumed", "stop requested", "finished", "cancelled")
+NOTE_PREFIX = "note: "  # a history line given to `card --note`, not read from the run's log
+
+
+def stage_notes(stage: dict) -> list[str]:
+    """The ``card --note`` texts of a stage's history."""
+    return [line.removeprefix(NOTE_PREFIX) for line in stage["history"]
+            if line.startswith(NOTE_PREFIX)]
 
 
 class StageError(ValueError):
