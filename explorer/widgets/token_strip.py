@@ -474,11 +474,9 @@ class TokenStrip(QWidget):
         self.canvas.set_score_fills(score_colours(salience) if fits else None)
         self.legend.set_salience(salience if fits else None)
         tips = self._tooltips
-        self.canvas.tooltips = tips
-        if fits:
-            self.canvas.tooltips = LazyTooltips(
-                lambda i: f"{tips[i]}<br>{salience.method} score: {salience.scores[i]:+.4f}",
-                len(tips))
+        self.canvas.tooltips = LazyTooltips(
+            lambda i: f"{tips[i]}<br>{salience.method} score: {salience.scores[i]:+.4f}",
+            len(tips)) if fits else tips
 
     def _show_analysis(self, analysis) -> None:
         if analysis is None:
