@@ -71,7 +71,8 @@ def test_no_weight_decay_on_biases_and_layer_norms(prepared_slice):
 
 @pytest.mark.slow
 def test_tiny_model_memorises_64_instances(prepared_slice, tmp_path):
-    """Gradients reach every part: MLM >= 95% and NSP 100% on a fixed set within 300 steps."""
+    """Gradients reach every part: MLM >= 95% and NSP 100% on a fixed set within 300 steps
+    (measured every 25 steps: the run stops once both hold)."""
     spec = PretrainSpec(data=str(prepared_slice), preset="tiny", max_seq_length=48,
                         batch_size=32, seed=3)
     cfg = TrainConfig(max_steps=10**6, lr=2e-3, warmup_steps=20, schedule="constant",
@@ -79,20 +80,30 @@ def test_tiny_model_memorises_64_instances(prepared_slice, tmp_path):
     trainer = Trainer(PretrainingTask(spec), cfg, RunFolder.create(tmp_path / "run", {}), CPU)
     fixed = [next(trainer.batches) for _ in range(2)]  # 64 instances, masks fixed
     task = trainer.task
+
+    def accuracy() -> dict[str, float]:
+        trainer.model.eval()
+        hits = {"mlm": 0.0, "nsp": 0.0}
+        counts = {"mlm": 0.0, "nsp": 0.0}
+        with torch.no_grad():
+            for batch in fixed:
+                _, correct = task.losses(trainer.model, batch)
+                for k, n in task.denominators(batch).items():
+                    hits[k] += float(correct[k])
+                    counts[k] += n
+        trainer.model.train()
+        assert counts["nsp"] == 64
+        return {k: hits[k] / counts[k] for k in hits}
+
     for step in range(300):
         batch = fixed[step % 2]
         trainer.train_step(trainer.model, [batch], task.denominators(batch), _Window())
-    trainer.model.eval()
-    hits = {"mlm": 0.0, "nsp": 0.0}
-    counts = {"mlm": 0.0, "nsp": 0.0}
-    with torch.no_grad():
-        for batch in fixed:
-            _, correct = task.losses(trainer.model, batch)
-            for k, n in task.denominators(batch).items():
-                hits[k] += float(correct[k])
-                counts[k] += n
-    assert hits["mlm"] / counts["mlm"] >= 0.95, hits["mlm"] / counts["mlm"]
-    assert hits["nsp"] == counts["nsp"] == 64
+        if (step + 1) % 25 == 0:
+            reached = accuracy()
+            if reached["mlm"] >= 0.95 and reached["nsp"] == 1.0:
+                break
+    assert reached["mlm"] >= 0.95, reached
+    assert reached["nsp"] == 1.0, reached
 
 
 @pytest.mark.parametrize("weight", [0.0, 1.0])
