@@ -1,0 +1,118 @@
+"""The space-separated chunks of a UTF-8 buffer, each with a 64-bit key, found with numpy.
+
+The key of a chunk under 8 bytes is the chunk itself (its bytes, little-endian, with the length
+in the top byte), so equal keys mean equal chunks. A longer chunk's key is a hash of its bytes
+with the top byte 0xFF (so it never equals a short chunk's key): equal keys then only *suggest*
+equal chunks, and `same_bytes` tells for sure.
+
+Why bytes: the chunk cache needs one key per chunk, millions per corpus; in numpy that is a few
+array passes per batch instead of a Python string and a dictionary lookup per chunk. The space
+byte 0x20 never occurs inside a multi-byte UTF-8 sequence, so splitting the bytes at it splits
+the text at its ASCII spaces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_SPACE = 0x20
+_LONG = 8  # chunks of this many bytes or more get a hashed key
+_HASHED = np.uint64(0xFF << 56)
+_LENGTH_SHIFT = np.uint64(56)
+# _MASKS[k]: the low k bytes of a word (k = 8: all of it)
+_MASKS = np.array([(1 << 8 * k) - 1 for k in range(8)] + [(1 << 64) - 1], np.uint64)
+_PAD = bytes(8)  # a word can be read at every offset up to the buffer's end
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: every bit of the result depends on every bit of x (uint64 in, uint64 out)."""
+    x = x ^ (x >> np.uint64(30))
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def word_view(padded: bytes | bytearray) -> np.ndarray:
+    """uint64 [len(padded) - 7]: element i is bytes i..i+7 as a little-endian word (overlapping,
+    unaligned views of one buffer; `padded` ends with the 8 zero bytes of `_PAD`)."""
+    return np.ndarray((len(padded) - 7,), "<u8", padded, 0, (1,))
+
+
+def words_of(view: np.ndarray, starts: np.ndarray,
+             lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The chunks' bytes 8 to a word, the last word of each zero-filled past its end, back to back.
+
+    Returns (words uint64 [words], first int64 [chunks]: each chunk's first word, inner int64
+    [words]: each word's place in its chunk), words = sum of ceil(lengths / 8).
+    """
+    counts = (lengths + 7) // 8                                            # [chunks]
+    first = np.cumsum(counts) - counts                                     # [chunks]
+    inner = np.arange(int(counts.sum())) - np.repeat(first, counts)       # [words]
+    left = np.repeat(lengths, counts) - 8 * inner                          # [words] bytes left from it
+    return view[np.repeat(starts, counts) + 8 * inner] & _MASKS[np.minimum(left, 8)], first, inner
+
+
+@dataclass
+class Chunks:
+    """The chunks of ``data`` in order: chunk c is ``data[starts[c]:starts[c] + lengths[c]]``."""
+
+    padded: bytes          # data + _PAD
+    starts: np.ndarray     # int64 [chunks]
+    lengths: np.ndarray    # int64 [chunks] in bytes (0 for the empty chunk between two spaces)
+    keys: np.ndarray       # uint64 [chunks]
+
+    def joined(self, at: np.ndarray) -> tuple[bytes, np.ndarray]:
+        """The bytes of chunks[at] with a space after each, and where each starts int64 [at]."""
+        spaced = self.lengths[at] + 1                                      # [at]
+        first = np.cumsum(spaced) - spaced                                 # [at]
+        inner = np.arange(int(spaced.sum())) - np.repeat(first, spaced)  # [bytes]
+        out = np.frombuffer(self.padded, np.uint8)[np.repeat(self.starts[at], spaced) + inner]
+        out[first + spaced - 1] = _SPACE
+        return out.tobytes(), first
+
+    def texts(self, at: np.ndarray) -> list[str]:
+        """chunks[at] as strings (one decode and split for all of them)."""
+        if not len(at):
+            return []
+        return self.joined(at)[0][:-1].decode("utf-8", "surrogatepass").split(" ")
+
+
+def chunks_of(text: str) -> Chunks:
+    """The ``text.split(" ")`` chunks of a text, as byte ranges with keys (lone surrogates kept)."""
+    padded = text.encode("utf-8", "surrogatepass") + _PAD
+    size = len(padded) - len(_PAD)
+    data = np.frombuffer(padded, np.uint8)[:size]                         # [bytes]
+    spaces = np.flatnonzero(data == _SPACE)
+    starts = np.concatenate(([0], spaces + 1))                             # [chunks]
+    lengths = np.concatenate((spaces, [size])) - starts                    # [chunks]
+    view = word_view(padded)
+    short = np.minimum(lengths, _LONG - 1)
+    keys = (view[starts] & _MASKS[short]) | (short.astype(np.uint64) << _LENGTH_SHIFT)
+    long = np.flatnonzero(lengths >= _LONG)
+    if len(long):
+        words, first, inner = words_of(view, starts[long], lengths[long])
+        # A word's place in its chunk goes into its hash, so that reordered words differ.
+        placed = words ^ (inner.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        hashed = np.add.reduceat(mix(placed), first)
+        keys[long] = mix(hashed ^ lengths[long].astype(np.uint64)) | _HASHED
+    return Chunks(padded, starts, lengths, keys)
+
+
+def is_hashed(keys: np.ndarray) -> np.ndarray:
+    """bool [keys]: keys that are hashes (their chunks must be compared byte by byte)."""
+    return keys >= _HASHED
+
+
+def same_bytes(a: np.ndarray, a_starts: np.ndarray, b: np.ndarray, b_starts: np.ndarray,
+               lengths: np.ndarray) -> np.ndarray:
+    """bool [chunks]: chunk i of word view a (a_starts[i], lengths[i]) has the same bytes as
+    chunk i of word view b (b_starts[i], same length)."""
+    words_a, first, _ = words_of(a, a_starts, lengths)
+    words_b, _, _ = words_of(b, b_starts, lengths)
+    differ = np.flatnonzero(words_a != words_b)                            # [differing words]
+    same = np.ones(len(lengths), bool)
+    same[np.searchsorted(first, differ, side="right") - 1] = False
+    return same

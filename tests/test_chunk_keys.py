@@ -1,0 +1,48 @@
+"""The numpy pieces of the chunk cache: chunks and keys of a UTF-8 buffer, and the key table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.data.chunk_keys import chunks_of, is_hashed, same_bytes, word_view
+from engine.data.key_table import KeyTable
+
+TEXT = "a  bb café naïve \ud800 漢字 averyveryverylongchunk averyveryverylongchunk! 12345678 1234567 "
+
+
+def test_chunks_are_the_space_split_of_the_text():
+    chunks = chunks_of(TEXT)
+    assert chunks.texts(np.arange(len(chunks.keys))) == TEXT.split(" ")
+
+
+def test_keys_are_equal_exactly_for_equal_chunks():
+    words = TEXT.split(" ") * 2 + ["1234567", "123456", "12345670", "\x00", "", "\x00\x00"]
+    chunks = chunks_of(" ".join(words))
+    keys = chunks.keys.tolist()
+    for i, a in enumerate(words):
+        for j, b in enumerate(words):
+            assert (keys[i] == keys[j]) == (a == b), (a, b)
+    long = [len(w.encode("utf-8", "surrogatepass")) >= 8 for w in words]
+    assert is_hashed(chunks.keys).tolist() == long
+
+
+def test_same_bytes_tells_chunks_of_one_length_apart():
+    chunks = chunks_of("abcdefghij abcdefghik abcdefghij x")
+    view = word_view(chunks.padded)
+    same = same_bytes(view, chunks.starts[[0, 0, 3]], view, chunks.starts[[1, 2, 3]],
+                      np.array([10, 10, 1]))
+    assert same.tolist() == [False, True, True]
+
+
+def test_key_table_finds_what_was_put_and_nothing_else():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 2**63, 60, dtype=np.uint64)
+    keys[:3] = [0, 1, 2**63 + 5]  # the empty slot's own key value among them
+    table = KeyTable(64)  # full to the limit: long probe chains
+    for part in np.array_split(np.arange(60), 4):  # put in several calls, like the cache does
+        table.put(keys[part], part * 10)
+    absent = rng.integers(0, 2**63, 200, dtype=np.uint64)
+    absent = absent[~np.isin(absent, keys)]
+    queries = np.concatenate((keys[::-1], absent, keys))
+    want = {k: i * 10 for i, k in enumerate(keys.tolist())}
+    assert table.get(queries).tolist() == [want.get(k, -1) for k in queries.tolist()]
