@@ -10,14 +10,17 @@ from engine.data.key_table import KeyTable
 TEXT = "a  bb café naïve \ud800 漢字 averyveryverylongchunk averyveryverylongchunk! 12345678 1234567 "
 
 
-def test_chunks_are_the_space_split_of_the_text():
-    chunks = chunks_of(TEXT)
-    assert chunks.texts(np.arange(len(chunks.keys))) == TEXT.split(" ")
+def test_chunks_are_each_sentence_s_space_split():
+    sentences = [TEXT, "x", "", " ", "ü ", "漢字  \ud800", "end"]
+    chunks = chunks_of(sentences)
+    every = chunks.texts(np.arange(len(chunks.keys)))
+    ends = chunks.sentence_ends.tolist()
+    assert [every[a:b] for a, b in zip([0] + ends, ends)] == [s.split(" ") for s in sentences]
 
 
 def test_keys_are_equal_exactly_for_equal_chunks():
     words = TEXT.split(" ") * 2 + ["1234567", "123456", "12345670", "\x00", "", "\x00\x00"]
-    chunks = chunks_of(" ".join(words))
+    chunks = chunks_of(words)
     keys = chunks.keys.tolist()
     for i, a in enumerate(words):
         for j, b in enumerate(words):
@@ -27,11 +30,11 @@ def test_keys_are_equal_exactly_for_equal_chunks():
 
 
 def test_same_bytes_tells_chunks_of_one_length_apart():
-    chunks = chunks_of("abcdefghij abcdefghik abcdefghij x")
-    view = word_view(chunks.padded)
-    same = same_bytes(view, chunks.starts[[0, 0, 3]], view, chunks.starts[[1, 2, 3]],
-                      np.array([10, 10, 1]))
-    assert same.tolist() == [False, True, True]
+    words = ["abcdefghij", "abcdefghik", "abcdefghij", "x", "y", "a" * 40, "a" * 39 + "b", "a" * 40]
+    chunks = chunks_of([" ".join(words[:4]), " ".join(words[4:])])
+    same = same_bytes(chunks.view, chunks.starts[[0, 0, 3, 3, 5, 5]], word_view(chunks.data),
+                      chunks.starts[[1, 2, 3, 4, 6, 7]], np.array([10, 10, 1, 1, 40, 40]))
+    assert same.tolist() == [False, True, True, False, False, True]
 
 
 def test_key_table_finds_what_was_put_and_nothing_else():

@@ -97,8 +97,8 @@ def test_prepare_writes_the_same_bytes_as_whole_sentence_encoding(tmp_path, tok,
 
 def test_chunk_cache_is_exact_when_every_long_chunk_s_hash_collides(tok, monkeypatch):
     """All chunks of 8+ bytes given one key: the cache must still tell them apart by their bytes."""
-    def colliding(text):
-        chunks = chunks_of(text)
+    def colliding(sentences):
+        chunks = chunks_of(sentences)
         chunks.keys[is_hashed(chunks.keys)] = np.uint64(0xFF << 56)
         return chunks
 

@@ -66,11 +66,7 @@ class ChunkCachedEncoder:
     def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """sentences -> (ids int64 [total], lengths int64 [sentences]); empty chunks (two
         spaces in a row) encode to nothing, as the whole sentence would."""
-        # One split of the joined batch gives every sentence's chunks in order: a sentence of
-        # c spaces has c + 1 chunks.
-        chunks = chunks_of(" ".join(sentences))
-        counts = np.fromiter(map(str.count, sentences, itertools.repeat(" ")), np.int64,
-                             len(sentences)) + 1                          # [sentences]
+        chunks = chunks_of(sentences)
         rows = self._rows(chunks)
         if rows is None:  # more distinct chunks in this batch than the cache holds
             return _flat(self.tokenizer.encode_plain(sentences))
@@ -81,7 +77,7 @@ class ChunkCachedEncoder:
         # Output position k of chunk c reads pieces[start_c + (k - first_output_of_c)].
         gather = np.repeat(chunk_starts - ends + chunk_lengths, chunk_lengths)
         gather += np.arange(int(ends[-1]) if len(ends) else 0)
-        sentence_ends = np.concatenate(([0], ends))[np.cumsum(counts)]   # [sentences]
+        sentence_ends = np.concatenate(([0], ends))[chunks.sentence_ends]  # [sentences]
         lengths = np.diff(sentence_ends, prepend=0)
         return pieces[gather], lengths
 
@@ -126,8 +122,8 @@ class ChunkCachedEncoder:
             differ = byte_lengths[cached] != lengths
             rows[check[differ]] = -1
             check, cached, lengths = check[~differ], cached[~differ], lengths[~differ]
-            same = same_bytes(word_view(chunks.padded), chunks.starts[check],
-                              word_view(bytes(self._bytes) + bytes(8)), byte_starts[cached], lengths)
+            same = same_bytes(chunks.view, chunks.starts[check], word_view(self._bytes),
+                              byte_starts[cached], lengths)
             rows[check[~same]] = -1
         return rows
 
@@ -192,10 +188,9 @@ def _distinct(chunks: Chunks, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct = at[first]
     # Equal keys, different bytes (a hash collision): those chunks are told apart among themselves.
     peer = distinct[which]
-    view = word_view(chunks.padded)
     lengths = chunks.lengths[at]
-    differ = np.flatnonzero((chunks.lengths[peer] != lengths)
-                            | ~same_bytes(view, chunks.starts[at], view, chunks.starts[peer], lengths))
+    differ = np.flatnonzero((chunks.lengths[peer] != lengths) | ~same_bytes(
+        chunks.view, chunks.starts[at], chunks.view, chunks.starts[peer], lengths))
     if len(differ):
         more, more_which = _distinct(chunks, at[differ])
         which[differ] = len(distinct) + more_which

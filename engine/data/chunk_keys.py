@@ -23,7 +23,7 @@ _HASHED = np.uint64(0xFF << 56)
 _LENGTH_SHIFT = np.uint64(56)
 # _MASKS[k]: the low k bytes of a word (k = 8: all of it)
 _MASKS = np.array([(1 << 8 * k) - 1 for k in range(8)] + [(1 << 64) - 1], np.uint64)
-_PAD = bytes(8)  # a word can be read at every offset up to the buffer's end
+_PAD = bytes(16)  # two words can be read from every offset up to the buffer's end
 
 
 def mix(x: np.ndarray) -> np.ndarray:
@@ -35,9 +35,10 @@ def mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def word_view(padded: bytes | bytearray) -> np.ndarray:
-    """uint64 [len(padded) - 7]: element i is bytes i..i+7 as a little-endian word (overlapping,
-    unaligned views of one buffer; `padded` ends with the 8 zero bytes of `_PAD`)."""
+def word_view(data: bytes | bytearray) -> np.ndarray:
+    """uint64 [len(data) + 9]: element i is bytes i..i+7 of data as a little-endian word, zeros
+    past its end (overlapping, unaligned views of one padded copy)."""
+    padded = bytes(data) + _PAD
     return np.ndarray((len(padded) - 7,), "<u8", padded, 0, (1,))
 
 
@@ -59,17 +60,19 @@ def words_of(view: np.ndarray, starts: np.ndarray,
 class Chunks:
     """The chunks of ``data`` in order: chunk c is ``data[starts[c]:starts[c] + lengths[c]]``."""
 
-    padded: bytes          # data + _PAD
+    data: bytes            # UTF-8
+    view: np.ndarray       # word_view(data)
     starts: np.ndarray     # int64 [chunks]
     lengths: np.ndarray    # int64 [chunks] in bytes (0 for the empty chunk between two spaces)
     keys: np.ndarray       # uint64 [chunks]
+    sentence_ends: np.ndarray  # int64 [sentences]: sentence s is chunks sentence_ends[s-1]..[s]-1
 
     def joined(self, at: np.ndarray) -> tuple[bytes, np.ndarray]:
         """The bytes of chunks[at] with a space after each, and where each starts int64 [at]."""
         spaced = self.lengths[at] + 1                                      # [at]
         first = np.cumsum(spaced) - spaced                                 # [at]
         inner = np.arange(int(spaced.sum())) - np.repeat(first, spaced)  # [bytes]
-        out = np.frombuffer(self.padded, np.uint8)[np.repeat(self.starts[at], spaced) + inner]
+        out = np.frombuffer(self.data + b" ", np.uint8)[np.repeat(self.starts[at], spaced) + inner]
         out[first + spaced - 1] = _SPACE
         return out.tobytes(), first
 
@@ -80,15 +83,25 @@ class Chunks:
         return self.joined(at)[0][:-1].decode("utf-8", "surrogatepass").split(" ")
 
 
-def chunks_of(text: str) -> Chunks:
-    """The ``text.split(" ")`` chunks of a text, as byte ranges with keys (lone surrogates kept)."""
-    padded = text.encode("utf-8", "surrogatepass") + _PAD
-    size = len(padded) - len(_PAD)
-    data = np.frombuffer(padded, np.uint8)[:size]                         # [bytes]
+def chunks_of(sentences: list[str]) -> Chunks:
+    """The ``split(" ")`` chunks of the sentences, in order, as byte ranges of their UTF-8 text
+    joined by spaces (lone surrogates kept), with keys and where each sentence's chunks end."""
+    text = " ".join(sentences)
+    utf8 = text.encode("utf-8", "surrogatepass")
+    size = len(utf8)
+    data = np.frombuffer(utf8, np.uint8)                                   # [bytes]
     spaces = np.flatnonzero(data == _SPACE)
     starts = np.concatenate(([0], spaces + 1))                             # [chunks]
     lengths = np.concatenate((spaces, [size])) - starts                    # [chunks]
-    view = word_view(padded)
+    # The space after sentence s (or the end) is at character cumsum(len + 1)[s] - 1 of the text.
+    joints = np.cumsum(np.fromiter(map(len, sentences), np.int64, len(sentences)) + 1) - 1
+    if not text.isascii():  # characters to bytes: add the continuation bytes before each
+        continuation = np.flatnonzero((data & 0xC0) == 0x80)
+        # The r-th continuation byte comes after continuation[r] - r characters' first bytes.
+        joints += np.searchsorted(continuation - np.arange(len(continuation)), joints, side="right")
+    # Sentence s's chunks are those that start at or before its closing space.
+    sentence_ends = np.searchsorted(starts, joints, side="right")         # [sentences]
+    view = word_view(utf8)
     short = np.minimum(lengths, _LONG - 1)
     keys = (view[starts] & _MASKS[short]) | (short.astype(np.uint64) << _LENGTH_SHIFT)
     long = np.flatnonzero(lengths >= _LONG)
@@ -98,7 +111,7 @@ def chunks_of(text: str) -> Chunks:
         placed = words ^ (inner.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         hashed = np.add.reduceat(mix(placed), first)
         keys[long] = mix(hashed ^ lengths[long].astype(np.uint64)) | _HASHED
-    return Chunks(padded, starts, lengths, keys)
+    return Chunks(utf8, view, starts, lengths, keys, sentence_ends)
 
 
 def is_hashed(keys: np.ndarray) -> np.ndarray:
@@ -110,9 +123,14 @@ def same_bytes(a: np.ndarray, a_starts: np.ndarray, b: np.ndarray, b_starts: np.
                lengths: np.ndarray) -> np.ndarray:
     """bool [chunks]: chunk i of word view a (a_starts[i], lengths[i]) has the same bytes as
     chunk i of word view b (b_starts[i], same length)."""
-    words_a, first, _ = words_of(a, a_starts, lengths)
-    words_b, _, _ = words_of(b, b_starts, lengths)
-    differ = np.flatnonzero(words_a != words_b)                            # [differing words]
     same = np.ones(len(lengths), bool)
-    same[np.searchsorted(first, differ, side="right") - 1] = False
+    for offset in (0, 8):  # the first two words one per chunk: most chunks are under 17 bytes
+        left = np.clip(lengths - offset, 0, 8)
+        same &= (a[a_starts + offset] ^ b[b_starts + offset]) & _MASKS[left] == 0
+    rest = np.flatnonzero(lengths > 16)
+    if len(rest):
+        words_a, first, _ = words_of(a, a_starts[rest] + 16, lengths[rest] - 16)
+        words_b, _, _ = words_of(b, b_starts[rest] + 16, lengths[rest] - 16)
+        differ = np.flatnonzero(words_a != words_b)                        # [differing words]
+        same[rest[np.searchsorted(first, differ, side="right") - 1]] = False
     return same
