@@ -39,10 +39,10 @@ def test_same_bytes_tells_chunks_of_one_length_apart():
 
 def test_key_table_finds_what_was_put_and_nothing_else():
     rng = np.random.default_rng(0)
-    keys = rng.integers(0, 2**63, 60, dtype=np.uint64)
+    keys = rng.integers(0, 2**63, 3000, dtype=np.uint64)
     keys[:3] = [0, 1, 2**63 + 5]  # the empty slot's own key value among them
-    table = KeyTable(64)  # full to the limit: long probe chains
-    for part in np.array_split(np.arange(60), 4):  # put in several calls, like the cache does
+    table = KeyTable()  # grows twice on the way: keys placed again
+    for part in np.array_split(np.arange(3000), 5):  # put in several calls, like the cache does
         table.put(keys[part], part * 10)
     absent = rng.integers(0, 2**63, 200, dtype=np.uint64)
     absent = absent[~np.isin(absent, keys)]

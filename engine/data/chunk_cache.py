@@ -35,9 +35,9 @@ _SEPARATOR = " | "
 
 
 def _flat(ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Lists of ids -> (all of them int64 [total], each list's length int64 [lists])."""
+    """Lists of ids -> (all of them int32 [total], each list's length int64 [lists])."""
     lengths = np.fromiter(map(len, ids), np.int64, len(ids))
-    return np.fromiter(itertools.chain.from_iterable(ids), np.int64, int(lengths.sum())), lengths
+    return np.fromiter(itertools.chain.from_iterable(ids), np.int32, int(lengths.sum())), lengths
 
 
 class ChunkCachedEncoder:
@@ -54,23 +54,23 @@ class ChunkCachedEncoder:
         return len(self._starts)
 
     def _clear(self) -> None:
-        self._table = KeyTable(self.max_chunks)  # chunk key -> its row in the tables below
+        self._table = KeyTable()  # chunk key -> its row in the tables below
         # Chunks whose key another cached chunk holds (a hash collision: in practice none).
         self._spilled: dict[str, int] = {}
-        self._pieces = array("q")          # every cached chunk's ids, back to back
+        self._pieces = array("i")          # every cached chunk's ids, back to back (int32)
         self._starts = array("q")          # [chunks] where each chunk's ids start in _pieces
         self._lengths = array("q")         # [chunks] how many ids each chunk has
         self._bytes = bytearray()          # every cached chunk's UTF-8 bytes, each and a space
         self._byte_starts = array("q")     # [chunks] where each chunk's bytes start in _bytes
 
     def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """sentences -> (ids int64 [total], lengths int64 [sentences]); empty chunks (two
+        """sentences -> (ids int32 [total], lengths int64 [sentences]); empty chunks (two
         spaces in a row) encode to nothing, as the whole sentence would."""
         chunks = chunks_of(sentences)
         rows = self._rows(chunks)
         if rows is None:  # more distinct chunks in this batch than the cache holds
             return _flat(self.tokenizer.encode_plain(sentences))
-        pieces = np.frombuffer(self._pieces, np.int64)
+        pieces = np.frombuffer(self._pieces, np.int32)
         chunk_lengths = np.frombuffer(self._lengths, np.int64)[rows]
         chunk_starts = np.frombuffer(self._starts, np.int64)[rows]
         ends = np.cumsum(chunk_lengths)                                  # [chunks] in the output

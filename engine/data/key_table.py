@@ -1,8 +1,8 @@
-"""A fixed-size hash table from uint64 keys to rows, looked up and filled a whole array at a time.
+"""A hash table from uint64 keys to rows, looked up and filled a whole array at a time.
 
-Open addressing with linear probing, at most half full, so a lookup is a few numpy gathers over
-the keys still unresolved (most resolve at their first slot) instead of a Python dictionary
-lookup per key.
+Open addressing with linear probing, at most half full (it doubles before that), so a lookup is
+a few numpy gathers over the keys still unresolved (most resolve at their first slot) instead
+of a Python dictionary lookup per key. Its memory follows the keys it holds.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ import numpy as np
 from engine.data.chunk_keys import mix
 
 _EMPTY = -1
+_FIRST_BITS = 10
 
 
 class KeyTable:
-    """Up to ``capacity`` distinct uint64 keys, each with a row (int64 >= 0)."""
+    """Distinct uint64 keys, each with a row (int64 >= 0)."""
 
-    def __init__(self, capacity: int):
-        bits = max(4, (2 * capacity - 1).bit_length())  # >= 2 slots per key
+    def __init__(self):
+        self._size(_FIRST_BITS)
+        self._count = 0
+
+    def _size(self, bits: int) -> None:
         self._slot_mask = (1 << bits) - 1
         self._shift = np.uint64(64 - bits)
         self._keys = np.zeros(1 << bits, np.uint64)        # [slots]
@@ -42,6 +46,12 @@ class KeyTable:
 
     def put(self, keys: np.ndarray, rows: np.ndarray) -> None:
         """Add distinct keys (uint64 [n]) that are not in the table yet, with their rows [n]."""
+        if 2 * (self._count + len(keys)) > len(self._rows):  # keep >= 2 slots per key
+            held = np.flatnonzero(self._rows != _EMPTY)
+            keys, rows = np.concatenate((self._keys[held], keys)), np.concatenate((self._rows[held], rows))
+            self._size((2 * len(keys) - 1).bit_length())
+            self._count = 0
+        self._count += len(keys)
         slots = self._home(keys)
         todo = np.arange(len(keys))
         while len(todo):
