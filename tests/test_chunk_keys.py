@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import string
+
 import numpy as np
 
 from engine.data.chunk_keys import chunks_of, is_hashed, same_bytes, word_view
@@ -10,16 +13,20 @@ from engine.data.key_table import KeyTable
 TEXT = "a  bb café naïve \ud800 漢字 averyveryverylongchunk averyveryverylongchunk! 12345678 1234567 "
 
 
-def test_chunks_are_each_sentence_s_space_split():
-    sentences = [TEXT, "x", "", " ", "ü ", "漢字  \ud800", "end"]
+PUNCTUATION = re.escape(string.punctuation)
+CHUNK = re.compile(f"[{PUNCTUATION}]|[^ {PUNCTUATION}]+")
+
+
+def test_chunks_are_the_words_and_punctuation_of_each_sentence():
+    sentences = [TEXT, "x", "", " ", "ü ", "漢字  \ud800", "(a,b)...c!\u0301 d-e's", "end."]
     chunks = chunks_of(sentences)
     every = chunks.texts(np.arange(len(chunks.keys)))
     ends = chunks.sentence_ends.tolist()
-    assert [every[a:b] for a, b in zip([0] + ends, ends)] == [s.split(" ") for s in sentences]
+    assert [every[a:b] for a, b in zip([0] + ends, ends)] == [CHUNK.findall(s) for s in sentences]
 
 
 def test_keys_are_equal_exactly_for_equal_chunks():
-    words = TEXT.split(" ") * 2 + ["1234567", "123456", "12345670", "\x00", "", "\x00\x00"]
+    words = CHUNK.findall(TEXT) * 2 + ["1234567", "123456", "12345670", "\x00", "\x00\x00", "é", "\u0301"]
     chunks = chunks_of(words)
     keys = chunks.keys.tolist()
     for i, a in enumerate(words):

@@ -33,6 +33,7 @@ TRICKY = [
     "punctuation!? “quoted” (brackets) — dash…",
     "3.14159 is pi; 2,718 is not e.",
     "pipes | a|b ||| and |",                        # the chunk cache's group separator itself
+    "x!\u0301y ;\u0301; (\u20dd) a\u037eb \u226e= a\u2260b ﹗!",  # marks after, punctuation from NFD
 ]
 
 

@@ -1,10 +1,12 @@
-"""Word-piece ids of many sentences, each distinct space-separated chunk encoded once.
+"""Word-piece ids of many sentences, each distinct chunk (a word between spaces and ASCII
+punctuation, or one punctuation character) encoded once.
 
 Why this is exact: the tokenizer's pipeline (BERT normalizer, BERT pre-tokenizer, WordPiece)
 works character by character and word by word, and an ASCII space is always a word boundary
-that the pipeline removes: no character is merged, reordered (NFD only reorders combining marks,
-never across a space) or looked at across it. So the ids of a sentence are the ids of its
-``split(" ")`` chunks, concatenated, and a chunk's ids never change.
+that the pipeline removes, an ASCII punctuation character always a word of its own: the
+normalizer leaves both as they are and never merges, reorders (NFD only reorders combining
+marks, which never move across a character that is not one) or looks across them. So the ids
+of a sentence are the ids of its chunks, concatenated, and a chunk's ids never change.
 
 Why it is fast: in text most chunks repeat ("the", "of", "said."), so after the first batches
 nearly every chunk is a cache hit, and only the new ones go to the Rust encoder. The
@@ -64,8 +66,7 @@ class ChunkCachedEncoder:
         self._byte_starts = array("q")     # [chunks] where each chunk's bytes start in _bytes
 
     def encode(self, sentences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """sentences -> (ids int32 [total], lengths int64 [sentences]); empty chunks (two
-        spaces in a row) encode to nothing, as the whole sentence would."""
+        """sentences -> (ids int32 [total], lengths int64 [sentences])."""
         chunks = chunks_of(sentences)
         rows = self._rows(chunks)
         if rows is None:  # more distinct chunks in this batch than the cache holds

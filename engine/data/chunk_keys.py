@@ -1,4 +1,8 @@
-"""The space-separated chunks of a UTF-8 buffer, each with a 64-bit key, found with numpy.
+"""The chunks of a UTF-8 text, each with a 64-bit key, found with numpy.
+
+A chunk is a run of bytes between ASCII spaces and ASCII punctuation, or one ASCII punctuation
+character: the BERT pre-tokenizer makes each of those a word of its own (chunk_cache says why
+that keeps the ids exact).
 
 The key of a chunk under 8 bytes is the chunk itself (its bytes, little-endian, with the length
 in the top byte), so equal keys mean equal chunks. A longer chunk's key is a hash of its bytes
@@ -6,18 +10,23 @@ with the top byte 0xFF (so it never equals a short chunk's key): equal keys then
 equal chunks, and `same_bytes` tells for sure.
 
 Why bytes: the chunk cache needs one key per chunk, millions per corpus; in numpy that is a few
-array passes per batch instead of a Python string and a dictionary lookup per chunk. The space
-byte 0x20 never occurs inside a multi-byte UTF-8 sequence, so splitting the bytes at it splits
-the text at its ASCII spaces.
+array passes per batch instead of a Python string and a dictionary lookup per chunk. ASCII
+bytes never occur inside a multi-byte UTF-8 sequence, so splitting the bytes at them splits the
+text at those characters.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass
 
 import numpy as np
 
 _SPACE = 0x20
+_WORD, _BREAK, _PUNCTUATION = 0, 1, 2  # what each byte value is to the chunking
+_KIND = np.full(256, _WORD, np.uint8)
+_KIND[_SPACE] = _BREAK
+_KIND[list(string.punctuation.encode())] = _PUNCTUATION  # Rust's is_ascii_punctuation
 _LONG = 8  # chunks of this many bytes or more get a hashed key
 _HASHED = np.uint64(0xFF << 56)
 _LENGTH_SHIFT = np.uint64(56)
@@ -63,7 +72,7 @@ class Chunks:
     data: bytes            # UTF-8
     view: np.ndarray       # word_view(data)
     starts: np.ndarray     # int64 [chunks]
-    lengths: np.ndarray    # int64 [chunks] in bytes (0 for the empty chunk between two spaces)
+    lengths: np.ndarray    # int64 [chunks] in bytes (> 0)
     keys: np.ndarray       # uint64 [chunks]
     sentence_ends: np.ndarray  # int64 [sentences]: sentence s is chunks sentence_ends[s-1]..[s]-1
 
@@ -84,22 +93,25 @@ class Chunks:
 
 
 def chunks_of(sentences: list[str]) -> Chunks:
-    """The ``split(" ")`` chunks of the sentences, in order, as byte ranges of their UTF-8 text
-    joined by spaces (lone surrogates kept), with keys and where each sentence's chunks end."""
+    """The chunks of the sentences, in order, as byte ranges of their UTF-8 text joined by
+    spaces (lone surrogates kept), with keys and where each sentence's chunks end."""
     text = " ".join(sentences)
     utf8 = text.encode("utf-8", "surrogatepass")
     size = len(utf8)
     data = np.frombuffer(utf8, np.uint8)                                   # [bytes]
-    spaces = np.flatnonzero(data == _SPACE)
-    starts = np.concatenate(([0], spaces + 1))                             # [chunks]
-    lengths = np.concatenate((spaces, [size])) - starts                    # [chunks]
+    kind = _KIND[data]                                                     # [bytes]
+    word, punctuation = kind == _WORD, kind == _PUNCTUATION
+    edge = np.ones(size + 1, bool)  # edge[i]: bytes i - 1 and i are not both word bytes
+    edge[1:-1] = word[1:] != word[:-1]
+    starts = np.flatnonzero(punctuation | (word & edge[:-1]))              # [chunks]
+    lengths = np.flatnonzero(punctuation | (word & edge[1:])) + 1 - starts  # [chunks]
     # The space after sentence s (or the end) is at character cumsum(len + 1)[s] - 1 of the text.
     joints = np.cumsum(np.fromiter(map(len, sentences), np.int64, len(sentences)) + 1) - 1
     if not text.isascii():  # characters to bytes: add the continuation bytes before each
         continuation = np.flatnonzero((data & 0xC0) == 0x80)
         # The r-th continuation byte comes after continuation[r] - r characters' first bytes.
         joints += np.searchsorted(continuation - np.arange(len(continuation)), joints, side="right")
-    # Sentence s's chunks are those that start at or before its closing space.
+    # Sentence s's chunks are those that start before its closing space.
     sentence_ends = np.searchsorted(starts, joints, side="right")         # [sentences]
     view = word_view(utf8)
     short = np.minimum(lengths, _LONG - 1)
