@@ -152,7 +152,7 @@ class ChunkCachedEncoder:
 
     def _encode_chunks(self, chunks: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The chunks' ids, as ``tokenizer.encode_plain(chunks)``, from fewer, longer texts:
-        (ids int64 [tokens], each chunk's count int64 [chunks]).
+        (ids int32 [tokens], each chunk's count int64 [chunks]).
 
         GROUP chunks go to the Rust encoder as one text, joined by `_SEPARATOR` (a word of its
         own, so by the same argument its one id stands between the chunks' ids): the encoder's
