@@ -11,6 +11,7 @@ import pytest
 
 from engine.data import chunk_cache, shards
 from engine.data.chunk_cache import ChunkCachedEncoder
+from engine.data.chunk_keys import chunks_of, is_hashed
 from engine.data.shards import prepare_corpus
 from engine.tokenizer import WordPieceTokenizer
 
@@ -32,6 +33,7 @@ TRICKY = [
     "punctuation!? “quoted” (brackets) — dash…",
     "3.14159 is pi; 2,718 is not e.",
     "pipes | a|b ||| and |",                        # the chunk cache's group separator itself
+    "x!\u0301y ;\u0301; (\u20dd) a\u037eb \u226e= a\u2260b ﹗!",  # marks after, punctuation from NFD
 ]
 
 
@@ -53,7 +55,7 @@ def test_chunk_cache_gives_the_tokenizer_s_ids_on_tricky_text(tok, max_chunks, g
     for batch in (TRICKY, TRICKY[::-1], TRICKY[3:5]):  # hits from earlier batches too
         flat, lengths = encoder.encode(batch)
         assert as_lists(flat, lengths) == tok.encode_plain(batch)
-        assert len(encoder._index) <= max_chunks
+        assert len(encoder) <= max_chunks
 
 
 class WholeSentences:
@@ -92,3 +94,18 @@ def test_prepare_writes_the_same_bytes_as_whole_sentence_encoding(tmp_path, tok,
     assert "heldout/tokens.bin" in cached and len(cached["train/tokens.bin"]) > 300_000
     for name in whole:
         assert cached[name] == whole[name], name
+
+
+def test_chunk_cache_is_exact_when_every_long_chunk_s_hash_collides(tok, monkeypatch):
+    """All chunks of 8+ bytes given one key: the cache must still tell them apart by their bytes."""
+    def colliding(sentences):
+        chunks = chunks_of(sentences)
+        chunks.keys[is_hashed(chunks.keys)] = np.uint64(0xFF << 56)
+        return chunks
+
+    monkeypatch.setattr(chunk_cache, "chunks_of", colliding)
+    lines = SLICE.read_text(encoding="utf-8").splitlines()[:300] + TRICKY
+    encoder = ChunkCachedEncoder(tok)
+    for batch in (lines[:150], lines, lines[::-1]):  # new, then cached, chunks
+        flat, lengths = encoder.encode(batch)
+        assert as_lists(flat, lengths) == tok.encode_plain(batch)

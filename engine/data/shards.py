@@ -99,7 +99,7 @@ class _SplitWriter:
 
     def write(self, ids: np.ndarray, sentence_lengths: np.ndarray, document_sizes: np.ndarray) -> None:
         """ids: the tokens of whole documents; sentence_lengths (> 0); document_sizes: sentences per document (> 0)."""
-        self._tokens.write(ids.astype(self.dtype, copy=False).tobytes())
+        self._tokens.write(np.ascontiguousarray(ids, self.dtype))  # file.write takes the buffer
         self._sent.write((self.tokens + np.cumsum(sentence_lengths, dtype=np.int64)).astype("<i8").tobytes())
         self._docs.write((self.sentences + np.cumsum(document_sizes, dtype=np.int64)).astype("<i8").tobytes())
         self.tokens += int(ids.size)
