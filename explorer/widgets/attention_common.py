@@ -464,6 +464,8 @@ class TitleLabel(pg.LabelItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
 
     def setText(self, text: str, **args) -> None:
+        if text == self._full and not args:
+            return  # the same words: laying them out again as HTML would change nothing
         self._full = text
         self._show(**args)
 
@@ -487,6 +489,13 @@ class TitleLabel(pg.LabelItem):
         self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
         self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
         self.updateGeometry()
+
+
+def set_title(plot: pg.PlotItem, text: str) -> None:
+    """``plot.setTitle(text)`` unless it already shows ``text``: each setTitle fixes the title
+    row's height again, which invalidates the plot's layout (a layout pass and a repaint)."""
+    if text != plot.titleLabel.text or not plot.titleLabel.isVisible():
+        plot.setTitle(text)
 
 
 def shrinkable_title(plot: pg.PlotItem) -> None:

@@ -18,7 +18,7 @@ from explorer.widgets.ablation_marks import AblationMarks
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
     grey_overlay, max_pool, new_heatmap_items, paint_heatmap, plain_axes, pool_factor, scale_maps,
-    set_colorbar, set_overlay, shrinkable_title, view_maps, visible_mask,
+    set_colorbar, set_overlay, set_title, shrinkable_title, view_maps, visible_mask,
     grid_cell,
 )
 
@@ -298,7 +298,7 @@ class ModelView(LazyView):
             paint_heatmap(self.image, self.colorbar, replace(scaled, image=mosaic),
                           self.colour_map(source.signed))
             self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
-            self.plot.setTitle(("every layer and head" if self.per_head else "every layer")
+            set_title(self.plot, ("every layer and head" if self.per_head else "every layer")
                                + f" · {scaled.caption}")
             self._painted = paint_key
         inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)
