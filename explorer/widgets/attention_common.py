@@ -167,6 +167,15 @@ def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
             item.setText(item.text, color=style.foreground)
 
 
+def set_view_range(view_box: pg.ViewBox, x: tuple[float, float], y: tuple[float, float],
+                   padding: float = 0.0) -> None:
+    """``view_box.setRange`` and its transform at once. pyqtgraph defers the transform to the
+    next paint, and a transform changed inside a paint makes Qt paint every image of the view
+    box again right after (one more viewport pass per view and edit)."""
+    view_box.setRange(xRange=x, yRange=y, padding=padding)
+    view_box.updateMatrix()
+
+
 def plain_axes(plot: pg.PlotItem) -> None:
     """No SI prefix on any of ``plot``'s axes (shown or hidden): with it on, every range
     change re-lays out each axis's label as HTML, and the views' ranges change per edit."""

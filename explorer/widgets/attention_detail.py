@@ -13,7 +13,7 @@ from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
     new_heatmap_items, paint_heatmap, plain_axes, scale_maps, set_overlay, set_title,
-    shrinkable_title, view_maps, visible_mask,
+    set_view_range, shrinkable_title, view_maps, visible_mask,
     grid_cell,
 )
 
@@ -105,8 +105,7 @@ class HeadDetail(LazyView):
                 self.left_axis.set_tokens(self.tokens)
                 self.bottom_axis.set_tokens(self.tokens)
                 self.plot.layout.activate()  # apply the new axis sizes now, not on next event
-                self.plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens),
-                                                padding=0)
+                set_view_range(self.plot.getViewBox(), (0, tokens), (0, tokens))
             name = METHOD_NAMES[source.method]
             if not source.per_head:
                 self.data = maps[layer]
