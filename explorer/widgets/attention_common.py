@@ -356,18 +356,16 @@ class TokenAxis(pg.AxisItem):
         self.setStyle(tickFont=font)
         self.set_tokens(self._tokens)
 
-    def _width(self, label: str) -> int:
-        """A label's advance, measured once per label and font (the vocabulary repeats)."""
-        width = self._widths.get(label)
-        if width is None:
-            if len(self._widths) > 50_000:
-                self._widths.clear()
-            width = self._widths[label] = self._metrics.horizontalAdvance(label)
-        return width
-
     def set_tokens(self, tokens: list[str]) -> None:
         self._tokens = [elide(t) for t in tokens]
-        self._widest = max((self._width(t) for t in self._tokens), default=10)
+        # Advances measured once per label and font (the vocabulary repeats); the widest by
+        # one C-level pass over the labels, not a Python call per token.
+        new = set(self._tokens).difference(self._widths)
+        if len(self._widths) + len(new) > 50_000:
+            self._widths.clear()
+            new = set(self._tokens)
+        self._widths.update((t, self._metrics.horizontalAdvance(t)) for t in new)
+        self._widest = max(map(self._widths.__getitem__, self._tokens), default=10)
         widest = self._widest
         label = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
         if self.orientation in ("left", "right"):
