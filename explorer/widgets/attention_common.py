@@ -400,9 +400,10 @@ class TokenAxis(pg.AxisItem):
         return [self._tokens[int(v)] if 0 <= int(v) < n else "" for v in values]
 
     def generateDrawSpecs(self, p):
-        if not self._rotate:
+        if not (self._rotate or self.orientation == "left"):
             return super().generateDrawSpecs(p)
-        # The base's labels would be measured one by one and thrown away: ours are below.
+        # The base measures every label with QPainter.boundingRect on every new range or
+        # token list; ours come from the advances measured once per label (``set_tokens``).
         shows = self.style["showValues"]
         self.style["showValues"] = False
         try:
@@ -412,10 +413,13 @@ class TokenAxis(pg.AxisItem):
         if specs is None or not shows:
             return specs
         axis_spec, tick_specs, _ = specs
-        bounds = self.mapRectFromParent(self.geometry())
+        make = self._rotated_text_specs if self._rotate else self._left_text_specs
+        return axis_spec, tick_specs, make(self.mapRectFromParent(self.geometry()))
+
+    def _rotated_text_specs(self, bounds: QRectF) -> list:
         lo, hi = self.range
         if hi <= lo:
-            return axis_spec, tick_specs, []
+            return []
         scale = bounds.width() / (hi - lo)
         _, values = self.token_ticks(lo, hi, bounds.width())
         offset = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
@@ -428,7 +432,32 @@ class TokenAxis(pg.AxisItem):
                 # rect in the rotated frame; drawPicture turns it into a vertical label at x
                 text_specs.append((QRectF(x, offset, length, line), Qt.AlignmentFlag.AlignRight
                                    | Qt.AlignmentFlag.AlignVCenter, text))
-        return axis_spec, tick_specs, text_specs
+        return text_specs
+
+    def _left_text_specs(self, bounds: QRectF) -> list:
+        """The base class's left-axis labels (right-aligned at the ticks, vertically centred,
+        kept only inside the axis's bounding rect), with the widths from ``set_tokens``."""
+        first, last = self.range
+        span = last - first
+        if span == 0:
+            return []
+        scale = -bounds.height() / span  # the base's mapping of values to local y
+        shift = first * scale - bounds.height()
+        top, bottom = sorted((first * scale - shift, last * scale - shift))
+        _, values = self.token_ticks(first, last, bounds.height())
+        right = bounds.right() - max(0, self.style["tickLength"]) - self.style["tickTextOffset"][0]
+        height = self._metrics.height() * 0.8  # the base's "boundingRect is a bit too large"
+        keep = self.boundingRect()
+        flags = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                 | Qt.TextFlag.TextDontClip)
+        text_specs = []
+        for v, text in zip(values, self.tickStrings(values, 1, 1)):
+            y = v * scale - shift
+            width = self._widths.get(text, 0)
+            rect = QRectF(right - width, y - height / 2, width, height)
+            if top <= y <= bottom and keep & rect == rect:
+                text_specs.append((rect, flags, text))
+        return text_specs
 
     def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
         if not self._rotate:
