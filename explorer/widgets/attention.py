@@ -228,9 +228,10 @@ class AttentionPanel(QWidget):
 
     def _sync_ranges(self) -> None:
         layers, heads = self._shape()
-        with QSignalBlocker(self.layer_spin):
-            self.layer_spin.setRange(0, max(0, layers - 1))
-            self.layer_spin.setEnabled(layers > 0)
+        if self.layer_spin.maximum() != max(0, layers - 1):  # each setRange asks for a layout
+            with QSignalBlocker(self.layer_spin):
+                self.layer_spin.setRange(0, max(0, layers - 1))
+        self.layer_spin.setEnabled(layers > 0)
         if self.head_combo.count() != heads + 1:
             with QSignalBlocker(self.head_combo):
                 self.head_combo.clear()

@@ -167,6 +167,15 @@ def apply_style(widget: pg.GraphicsLayoutWidget, style) -> None:
             item.setText(item.text, color=style.foreground)
 
 
+def set_view_range(view_box: pg.ViewBox, x: tuple[float, float], y: tuple[float, float],
+                   padding: float = 0.0) -> None:
+    """``view_box.setRange`` and its transform at once. pyqtgraph defers the transform to the
+    next paint, and a transform changed inside a paint makes Qt paint every image of the view
+    box again right after (one more viewport pass per view and edit)."""
+    view_box.setRange(xRange=x, yRange=y, padding=padding)
+    view_box.updateMatrix()
+
+
 def plain_axes(plot: pg.PlotItem) -> None:
     """No SI prefix on any of ``plot``'s axes (shown or hidden): with it on, every range
     change re-lays out each axis's label as HTML, and the views' ranges change per edit."""
@@ -347,18 +356,16 @@ class TokenAxis(pg.AxisItem):
         self.setStyle(tickFont=font)
         self.set_tokens(self._tokens)
 
-    def _width(self, label: str) -> int:
-        """A label's advance, measured once per label and font (the vocabulary repeats)."""
-        width = self._widths.get(label)
-        if width is None:
-            if len(self._widths) > 50_000:
-                self._widths.clear()
-            width = self._widths[label] = self._metrics.horizontalAdvance(label)
-        return width
-
     def set_tokens(self, tokens: list[str]) -> None:
         self._tokens = [elide(t) for t in tokens]
-        self._widest = max((self._width(t) for t in self._tokens), default=10)
+        # Advances measured once per label and font (the vocabulary repeats); the widest by
+        # one C-level pass over the labels, not a Python call per token.
+        new = set(self._tokens).difference(self._widths)
+        if len(self._widths) + len(new) > 50_000:
+            self._widths.clear()
+            new = set(self._tokens)
+        self._widths.update((t, self._metrics.horizontalAdvance(t)) for t in new)
+        self._widest = max(map(self._widths.__getitem__, self._tokens), default=10)
         widest = self._widest
         label = self.label.boundingRect().height() * 0.8 if self.label.isVisible() else 0
         if self.orientation in ("left", "right"):
@@ -393,9 +400,10 @@ class TokenAxis(pg.AxisItem):
         return [self._tokens[int(v)] if 0 <= int(v) < n else "" for v in values]
 
     def generateDrawSpecs(self, p):
-        if not self._rotate:
+        if not (self._rotate or self.orientation == "left"):
             return super().generateDrawSpecs(p)
-        # The base's labels would be measured one by one and thrown away: ours are below.
+        # The base measures every label with QPainter.boundingRect on every new range or
+        # token list; ours come from the advances measured once per label (``set_tokens``).
         shows = self.style["showValues"]
         self.style["showValues"] = False
         try:
@@ -405,10 +413,13 @@ class TokenAxis(pg.AxisItem):
         if specs is None or not shows:
             return specs
         axis_spec, tick_specs, _ = specs
-        bounds = self.mapRectFromParent(self.geometry())
+        make = self._rotated_text_specs if self._rotate else self._left_text_specs
+        return axis_spec, tick_specs, make(self.mapRectFromParent(self.geometry()))
+
+    def _rotated_text_specs(self, bounds: QRectF) -> list:
         lo, hi = self.range
         if hi <= lo:
-            return axis_spec, tick_specs, []
+            return []
         scale = bounds.width() / (hi - lo)
         _, values = self.token_ticks(lo, hi, bounds.width())
         offset = max(0, self.style["tickLength"]) + self.style["tickTextOffset"][1]
@@ -421,7 +432,32 @@ class TokenAxis(pg.AxisItem):
                 # rect in the rotated frame; drawPicture turns it into a vertical label at x
                 text_specs.append((QRectF(x, offset, length, line), Qt.AlignmentFlag.AlignRight
                                    | Qt.AlignmentFlag.AlignVCenter, text))
-        return axis_spec, tick_specs, text_specs
+        return text_specs
+
+    def _left_text_specs(self, bounds: QRectF) -> list:
+        """The base class's left-axis labels (right-aligned at the ticks, vertically centred,
+        kept only inside the axis's bounding rect), with the widths from ``set_tokens``."""
+        first, last = self.range
+        span = last - first
+        if span == 0:
+            return []
+        scale = -bounds.height() / span  # the base's mapping of values to local y
+        shift = first * scale - bounds.height()
+        top, bottom = sorted((first * scale - shift, last * scale - shift))
+        _, values = self.token_ticks(first, last, bounds.height())
+        right = bounds.right() - max(0, self.style["tickLength"]) - self.style["tickTextOffset"][0]
+        height = self._metrics.height() * 0.8  # the base's "boundingRect is a bit too large"
+        keep = self.boundingRect()
+        flags = (Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                 | Qt.TextFlag.TextDontClip)
+        text_specs = []
+        for v, text in zip(values, self.tickStrings(values, 1, 1)):
+            y = v * scale - shift
+            width = self._widths.get(text, 0)
+            rect = QRectF(right - width, y - height / 2, width, height)
+            if top <= y <= bottom and keep & rect == rect:
+                text_specs.append((rect, flags, text))
+        return text_specs
 
     def drawPicture(self, p, axisSpec, tickSpecs, textSpecs):
         if not self._rotate:
@@ -464,6 +500,8 @@ class TitleLabel(pg.LabelItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
 
     def setText(self, text: str, **args) -> None:
+        if text == self._full and not args:
+            return  # the same words: laying them out again as HTML would change nothing
         self._full = text
         self._show(**args)
 
@@ -487,6 +525,13 @@ class TitleLabel(pg.LabelItem):
         self._sizeHint[Qt.SizeHint.MinimumSize] = (0, height)
         self._sizeHint[Qt.SizeHint.PreferredSize] = (0, height)
         self.updateGeometry()
+
+
+def set_title(plot: pg.PlotItem, text: str) -> None:
+    """``plot.setTitle(text)`` unless it already shows ``text``: each setTitle fixes the title
+    row's height again, which invalidates the plot's layout (a layout pass and a repaint)."""
+    if text != plot.titleLabel.text or not plot.titleLabel.isVisible():
+        plot.setTitle(text)
 
 
 def shrinkable_title(plot: pg.PlotItem) -> None:

@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayou
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
-    new_heatmap_items, paint_heatmap, plain_axes, scale_maps, set_overlay, shrinkable_title,
-    view_maps, visible_mask,
+    new_heatmap_items, paint_heatmap, plain_axes, scale_maps, set_overlay, set_title,
+    set_view_range, shrinkable_title, view_maps, visible_mask,
     grid_cell,
 )
 
@@ -84,13 +84,13 @@ class HeadDetail(LazyView):
             self.tokens = []
             self.left_axis.set_tokens([])
             self.bottom_axis.set_tokens([])
-            self.plot.setTitle("")
+            set_title(self.plot, "")
             self.readout.setText(READOUT_HINT)
             self._shown = self._mask_key = self._painted = self.scaled = None
             return
         source = view_maps(self.state)
         if source is None:  # the chosen method's maps are on their way: keep the picture
-            self.plot.setTitle(f"{METHOD_NAMES[self.state.view_method]}: computing…")
+            set_title(self.plot, f"{METHOD_NAMES[self.state.view_method]}: computing…")
             return
         maps = source.maps
         layers, tokens = maps.shape[0], maps.shape[-1]
@@ -105,8 +105,7 @@ class HeadDetail(LazyView):
                 self.left_axis.set_tokens(self.tokens)
                 self.bottom_axis.set_tokens(self.tokens)
                 self.plot.layout.activate()  # apply the new axis sizes now, not on next event
-                self.plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens),
-                                                padding=0)
+                set_view_range(self.plot.getViewBox(), (0, tokens), (0, tokens))
             name = METHOD_NAMES[source.method]
             if not source.per_head:
                 self.data = maps[layer]
@@ -130,7 +129,7 @@ class HeadDetail(LazyView):
                                      source.levels, source.signed)
             paint_heatmap(self.image, self.colorbar, self.scaled,
                           self.colour_map(source.signed))
-            self.plot.setTitle(f"{self._title} · {self.scaled.caption}")
+            set_title(self.plot, f"{self._title} · {self.scaled.caption}")
             self._painted = paint_key
         q = self.state.query_token
         self.query_box.setRect(QRectF(0, q, tokens, 1))

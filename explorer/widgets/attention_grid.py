@@ -18,7 +18,8 @@ from explorer.widgets.ablation_marks import AblationMarks
 from explorer.widgets.attention_common import (
     HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TitleLabel, any_pool, colormap,
     grey_overlay, max_pool, new_heatmap_items, paint_heatmap, plain_axes, pool_factor, scale_maps,
-    set_colorbar, set_overlay, shrinkable_title, view_maps, visible_mask,
+    set_colorbar, set_overlay, set_title, set_view_range, shrinkable_title, view_maps,
+    visible_mask,
     grid_cell,
 )
 
@@ -154,7 +155,7 @@ class HeadGrid(LazyView):
                 self._title = f"{name} — after each layer (cumulative)"
             if self._ranged != tokens:  # the next text is usually as long: ranges stand
                 for plot in self.plots:
-                    plot.getViewBox().setRange(xRange=(0, tokens), yRange=(0, tokens), padding=0)
+                    set_view_range(plot.getViewBox(), (0, tokens), (0, tokens))
                 self._ranged = tokens
             self._shown = key
         mask_key = (id(analysis), self.state.attention_filter, self.state.hide_special)
@@ -275,7 +276,7 @@ class ModelView(LazyView):
             self.thumbs = max_pool(grid, self.pool)
             self.gap = max(self.MIN_GAP, self.thumbs.shape[-1] // 8)
             self.grid_shape = (layers, heads)
-            self.plot.getViewBox().setRange(xRange=(0, heads), yRange=(0, layers), padding=0.01)
+            set_view_range(self.plot.getViewBox(), (0, heads), (0, layers), padding=0.01)
             self._set_ticks(layers, heads)
             self._thumb_key = source.key
             self._mask_key = self._painted = None
@@ -298,7 +299,7 @@ class ModelView(LazyView):
             paint_heatmap(self.image, self.colorbar, replace(scaled, image=mosaic),
                           self.colour_map(source.signed))
             self.image.setRect(QRectF(0, 0, heads, layers))  # one unit per thumbnail + gap
-            self.plot.setTitle(("every layer and head" if self.per_head else "every layer")
+            set_title(self.plot, ("every layer and head" if self.per_head else "every layer")
                                + f" · {scaled.caption}")
             self._painted = paint_key
         inset = 0.5 * self.gap / (self.thumbs.shape[-1] + self.gap)

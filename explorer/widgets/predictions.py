@@ -42,11 +42,17 @@ def change_arrow(new: float, old: float | None) -> str:
     return "▲" if new > old else "▼" if new < old else "="
 
 
+EXPLAIN_PAD = 8  # px of an explain button beside its text: the style's default is ~16
+
+
 def _explain_button(tip: str) -> QToolButton:
     button = QToolButton()
     button.setText("explain")
     button.setAutoRaise(True)
     button.setToolTip(tip)
+    # As narrow as its text allows: two [MASK] columns of rows and buttons must fit the pane
+    # at 1400 px, or the second column's buttons sit under the scroll bar.
+    button.setFixedWidth(button.fontMetrics().horizontalAdvance("explain") + EXPLAIN_PAD)
     return button
 
 
@@ -106,12 +112,18 @@ class CandidateRow(QAbstractButton):
         return QSize(260, self._metrics.height() + 8)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(160, self.sizeHint().height())
+        """As narrow as ``column_widths`` lets the token column and the bar get."""
+        return QSize(MIN_TOKEN_W + 10 + MIN_BAR_W + self._numbers_width(),
+                     self.sizeHint().height())
+
+    def _numbers_width(self) -> int:
+        """The percentage's column, and the unablated one's while heads are off."""
+        return self._pct_w + (0 if self.old_prob is None else self._old_w)
 
     def column_widths(self, width: int) -> tuple[int, int]:
         """The token column's and the bar's width in a row ``width`` px wide. In a narrow row
         (two [MASK] columns side by side) the token gives way before the bar vanishes."""
-        rest = self._pct_w + (0 if self.old_prob is None else self._old_w)
+        rest = self._numbers_width()
         token_w = min(max(90, width * 30 // 100), 160)
         token_w = max(MIN_TOKEN_W, min(token_w, width - rest - 10 - MIN_BAR_W))
         return token_w, max(width - token_w - 6 - rest - 4, 10)
@@ -289,7 +301,7 @@ class PredictionsPanel(QWidget):
         self._groups_host = QWidget()
         # Masks side by side, so two masks' candidates are visible without scrolling.
         self._groups_layout = QGridLayout(self._groups_host)
-        self._groups_layout.setContentsMargins(0, 0, 4, 0)
+        self._groups_layout.setContentsMargins(0, 0, 0, 0)
         self._groups_layout.setSpacing(6)
         self.scroll = QScrollArea()
         self.scroll.setWidget(self._groups_host)

@@ -104,17 +104,18 @@ class TokenCanvas(QWidget):
                    marks: ChipMarks = NO_MARKS) -> None:
         self.tokens, self.kinds, self.segments = list(tokens), list(kinds), list(segments)
         self.joined, self.tooltips, self.marks = list(joined), tooltips, marks
-        fm, fm_bold = QFontMetrics(self.font()), QFontMetrics(self._bold)
-        widths = []
-        for token, kind in zip(self.tokens, self.kinds):
-            key = (token, kind == "mask")
-            width = self._width_cache.get(key)
-            if width is None:
-                width = (fm_bold if key[1] else fm).horizontalAdvance(token) + 2 * _PAD_X
-                if len(self._width_cache) > 50_000:
-                    self._width_cache.clear()
-                self._width_cache[key] = width
-            widths.append(width)
+        # Widths measured once per (token, bold) and font; looked up by one C-level pass.
+        keys = [(token, kind == "mask") for token, kind in zip(self.tokens, self.kinds)]
+        new = set(keys).difference(self._width_cache)
+        if new:
+            if len(self._width_cache) + len(new) > 50_000:
+                self._width_cache.clear()
+                new = set(keys)
+            fm, fm_bold = QFontMetrics(self.font()), QFontMetrics(self._bold)
+            self._width_cache.update(
+                (key, (fm_bold if key[1] else fm).horizontalAdvance(key[0]) + 2 * _PAD_X)
+                for key in new)
+        widths = list(map(self._width_cache.__getitem__, keys))
         if marks.tags:  # a chip is at least as wide as its tag pill
             widths = [max(w, t) for w, t in zip(widths, tag_widths(self._tag_font, marks.tags))]
         self._widths = widths
