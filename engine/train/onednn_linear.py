@@ -1,15 +1,16 @@
 """Training's float32 Linear layers on oneDNN instead of MKL's sgemm, on a CPU.
 
-All three products of a Linear run through oneDNN's inner product
-(``mkldnn._linear_pointwise``, which takes plain row-major tensors, so nothing is packed or
-cached and an optimizer step needs no repacking): the forward x W^T + b, the input gradient
-g W, and the weight gradient g^T x (as the inner product of g^T with x^T, both made contiguous).
+All three products of a Linear run on oneDNN on plain row-major tensors, so nothing is packed
+or cached and an optimizer step needs no repacking: the forward x W^T + b and the input
+gradient g W through its inner product (``mkldnn._linear_pointwise``), the weight and bias
+gradients g^T x and sum(g) through its weight-gradient primitive
+(``aten.mkldnn_linear_backward_weights``).
 
 Why: on the 2-core AMD EPYC this project benchmarks on, MKL's sgemm (``F.linear``, ``mm``,
 ``addmm``) runs BERT-Mini's training products 1.5-3x slower than oneDNN (batch 32 x 128,
 one thread, CPU time, 2026-12-02: forward 4096x256 @ 256x1024 22 ms vs 9.6 ms, input gradient
-24 ms vs 11 ms, weight gradient 25 ms vs 16 ms transposes included; see
-``bench/train_linear_ab.py``), and those products are ~65% of a pretraining step.
+26 ms vs 12 ms, weight gradient 26 ms vs 16 ms; the whole step: ``bench/train_linear_ab.py``),
+and those products were ~65% of a pretraining step.
 
 The layer keeps its parameters (the same ``Parameter`` objects, names and state-dict keys),
 so checkpoints, tied weights, DDP and the optimizer see no difference. Anything else (bf16
@@ -54,9 +55,14 @@ class _OneDnnLinearProducts(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_x = _inner_product(g, weight.t().contiguous()).view(x.shape)  # [..., in]
         if ctx.needs_input_grad[1]:
-            rows = x.reshape(-1, x.shape[-1])  # [n, in]
-            grad_weight = _inner_product(g.t().contiguous(), rows.t().contiguous())  # [out, in]
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+            rows = x.reshape(-1, x.shape[-1]).contiguous()  # [n, in]
+            # oneDNN's own weight-gradient primitive reads g and x as they are (its tensors are
+            # plain copies, cheaper than the transposes an inner product of g^T and x^T needs)
+            grad_weight, grad_bias = torch.ops.aten.mkldnn_linear_backward_weights(
+                g.to_mkldnn(), rows.to_mkldnn(), weight, ctx.has_bias)
+            grad_weight = grad_weight.to_dense()  # [out, in]
+            grad_bias = grad_bias.to_dense() if ctx.has_bias else None  # [out]
+        elif ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = g.sum(0)  # [out]
         return grad_x, grad_weight, grad_bias
 
@@ -85,6 +91,6 @@ class OneDnnLinear(nn.Linear):
 def route_linears_to_onednn(model: nn.Module) -> int:
     """Replace every ``nn.Linear`` of ``model`` by a ``OneDnnLinear`` on the same parameters,
     where this PyTorch has the oneDNN op; returns how many were replaced."""
-    if not packing_available():
+    if not (packing_available() and hasattr(torch.ops.aten, "mkldnn_linear_backward_weights")):
         return 0
     return replace_linears(model, OneDnnLinear)
