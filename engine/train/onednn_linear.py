@@ -38,7 +38,7 @@ class _OneDnnLinearProducts(torch.autograd.Function):
     @staticmethod
     def forward(x, weight, bias):
         rows = x.reshape(-1, x.shape[-1]).contiguous()  # [n, in]
-        return _inner_product(rows, weight.contiguous(), bias).view(*x.shape[:-1], -1)
+        return _inner_product(rows, weight.contiguous(), bias).view(*x.shape[:-1], weight.shape[0])
 
     @staticmethod
     def setup_context(ctx, inputs, output):
