@@ -27,6 +27,7 @@ from engine.runlog import MetricsWriter, RunFolder
 from engine.specs import TrainConfig
 from engine.train import checkpointing
 from engine.train.distributed import DistributedContext
+from engine.train.onednn_linear import route_linears_to_onednn
 from engine.train.optim import build_optimizer, lr_at
 
 
@@ -70,6 +71,8 @@ class Trainer:
                          else nullcontext())
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         self.model = task.build_model().to(self.device)
+        if self.device.type == "cpu":  # float32 products on oneDNN, faster than MKL's sgemm
+            route_linears_to_onednn(self.model)
         torch.manual_seed(cfg.seed + ctx.rank)  # then different dropout masks per rank
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         self.batches = task.batches(ctx.rank, ctx.world_size)
