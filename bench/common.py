@@ -81,3 +81,12 @@ def fp32_matmul_gflops(size: int = 1024, reps: int = 5, clock=None) -> float:
     """This machine's fp32 matrix-product ceiling as torch sees it: the fastest route of
     ``fp32_matmul_ceilings``."""
     return max(fp32_matmul_ceilings(size, reps, clock).values())
+
+
+def fp32_ceiling_text(clock=None, detail: str = "") -> str:
+    """The ceilings of ``fp32_matmul_ceilings`` as printed beside the tables, e.g. "fp32 matmul
+    ceiling MKL 180 / oneDNN packed 400 GFLOP/s (1024^3, best of 5, 2 threads)" for ``detail``
+    "2 threads"."""
+    ceilings = fp32_matmul_ceilings(clock=clock)
+    routes = " / ".join(f"{name} {gflops:.0f}" for name, gflops in ceilings.items())
+    return f"fp32 matmul ceiling {routes} GFLOP/s (1024^3, best of 5{', ' + detail if detail else ''})"

@@ -44,7 +44,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import bert_base_vocab, cpu_description, fp32_matmul_gflops  # noqa: E402
+from common import bert_base_vocab, cpu_description, fp32_ceiling_text  # noqa: E402
 from engine.data.shards import prepare_corpus  # noqa: E402
 from engine.runlog import RunFolder  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
@@ -163,10 +163,9 @@ def bench_step(data: Path, steps: int, precisions: list[str]) -> None:
 
 def machine_line() -> str:
     """The CPU, its flags and its fp32 matmul ceiling, printed with every table."""
-    return (f"cpu: {cpu_description()}; fp32 matmul ceiling "
-            f"{fp32_matmul_gflops(clock=CLOCK):.0f} GFLOP/s (1024^3, best of 5, "
-            f"{torch.get_num_threads()} threads, "
-            f"{'CPU time' if CLOCK is time.process_time else 'wall clock'}); "
+    clock = "CPU time" if CLOCK is time.process_time else "wall clock"
+    return (f"cpu: {cpu_description()}; "
+            f"{fp32_ceiling_text(CLOCK, f'{torch.get_num_threads()} threads, {clock}')}; "
             f"torch={torch.__version__}")
 
 
