@@ -167,8 +167,9 @@ def main() -> None:
               f"torch={torch.__version__}  reps={args.reps}  load={os.getloadavg()[0]:.1f}  "
               f"clock={'cpu time' if args.cpu_time else 'wall'}")
         print(f"# cpu: {cpu_description()}; fp32 matmul ceiling "
-              f"{fp32_matmul_gflops(clock=CLOCK):.0f} GFLOP/s (1024^3, best of 5, "
-              f"{'CPU time, one thread' if args.cpu_time else 'wall clock'})")
+              f"{fp32_matmul_gflops(clock=CLOCK):.0f} GFLOP/s MKL, "
+              f"{fp32_matmul_gflops(clock=CLOCK, onednn=True):.0f} GFLOP/s oneDNN packed "
+              f"(1024^3, best of 5, {'CPU time, one thread' if args.cpu_time else 'wall clock'})")
         print("| seq | ours median ms | transformers median ms | ratio | ours peak MiB | "
               "transformers peak MiB | max attention diff |")
         print("|---|---|---|---|---|---|---|")

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from engine.checkpoint import LoadedCheckpoint, load_checkpoint
-from engine.cpu_packing import (PackedLinear, StoredLayoutLinear, pack_linears,
-                                packing_available, replace_linears)
+from engine.cpu_packing import StoredLayoutLinear, pack_linears, packing_available
 from engine.fused_gelu import fuse_gelu
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
 from engine.lab.ablation import predictor_gate
@@ -93,19 +92,10 @@ class Predictor:
             cast_linears_bf16(self.encoder.encoder, BF16_KINDS)
         if device.type == "cpu" and packing_available():
             pack_linears(self.encoder.encoder)  # the Linear layers left in fp32
-            self._pack_heads()
-        fuse_gelu(self.encoder.encoder, self.config.hidden_act)
-
-    def _pack_heads(self) -> None:
-        """The pooler and the pre-training heads on oneDNN too: packed, except the MLM decoder,
-        whose weight is the word embeddings' (run as stored, not copied)."""
-        if self.encoder.pooler is not None:
-            pack_linears(self.encoder.pooler)
-        if self.heads is not None:
-            predictions = getattr(self.heads, "predictions", None)
-            replace_linears(self.heads, PackedLinear, lambda name: name != "predictions.decoder")
-            if predictions is not None:
+            if self.heads is not None and hasattr(self.heads, "predictions"):
+                predictions = self.heads.predictions  # its weight is the word embeddings'
                 predictions.decoder = StoredLayoutLinear(predictions.decoder)
+        fuse_gelu(self.encoder.encoder, self.config.hidden_act)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None,

@@ -1,6 +1,6 @@
 """The inference path's shortcuts give the plain path's numbers: the attention maps computed in
-their buffer (and head by head on oneDNN for long inputs), the fused FFN GELU, and the pooler and
-heads on oneDNN, against autograd's path and against ``transformers``."""
+their buffer (and head by head on oneDNN for long inputs), the fused FFN GELU and the MLM decoder
+on oneDNN, against autograd's path and against ``transformers``."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_maps_computed_in_their_buffer_match_the_autograd_path_on_a_padded_batch
     assert float(maps[:, 1, :, :, length - 17:].abs().max()) == 0.0  # padding gets no attention
 
 
-def test_fp32_predictor_with_fused_gelu_and_heads_on_onednn_matches_transformers(
+def test_fp32_predictor_with_fused_gelu_and_decoder_on_onednn_matches_transformers(
         hf_pretraining_dir):
     import transformers
 
