@@ -28,14 +28,14 @@ def per_head_wanted(a: torch.Tensor, b: torch.Tensor) -> bool:
             and packing_available())
 
 
-def softmax_scores_per_head(q: torch.Tensor, k: torch.Tensor, key_mask: torch.Tensor | None,
-                            out: torch.Tensor) -> torch.Tensor:
-    """q [B, N, R, D] (already scaled), k [B, N, S, D], key_mask [B, 1, 1, S] bool -> ``out``
-    [B, N, R, S] filled with softmax over S of q k^T, masked keys 0."""
+def softmax_scores_per_head(q: torch.Tensor, k: torch.Tensor, scale: float,
+                            key_mask: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
+    """q [B, N, R, D], k [B, N, S, D], key_mask [B, 1, 1, S] bool -> ``out`` [B, N, R, S]
+    filled with softmax over S of q k^T * scale, masked keys 0."""
     lowest = torch.finfo(out.dtype).min
     for b in range(q.shape[0]):
         for h in range(q.shape[1]):
-            scores = packed_linear(q[b, h], k[b, h].contiguous(), None)  # [R, S]
+            scores = packed_linear(q[b, h], k[b, h].contiguous(), None).mul_(scale)  # [R, S]
             if key_mask is not None:
                 scores.masked_fill_(~key_mask[b, 0], lowest)             # [1, S] over the rows
             torch.ops.aten._softmax.out(scores, -1, False, out=out[b, h])
