@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import (bert_base_vocab, cpu_description, fp32_matmul_gflops,  # noqa: E402
+from common import (bert_base_vocab, cpu_description, fp32_ceiling_text,  # noqa: E402
                     peak_rss_bytes)
 from engine.infer import Predictor  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
@@ -166,9 +166,8 @@ def main() -> None:
         print(f"# bench/analyze.py  device={device}  threads={torch.get_num_threads()}  "
               f"torch={torch.__version__}  reps={args.reps}  load={os.getloadavg()[0]:.1f}  "
               f"clock={'cpu time' if args.cpu_time else 'wall'}")
-        print(f"# cpu: {cpu_description()}; fp32 matmul ceiling "
-              f"{fp32_matmul_gflops(clock=CLOCK):.0f} GFLOP/s (1024^3, best of 5, "
-              f"{'CPU time, one thread' if args.cpu_time else 'wall clock'})")
+        clock = "CPU time, one thread" if args.cpu_time else "wall clock"
+        print(f"# cpu: {cpu_description()}; {fp32_ceiling_text(CLOCK, clock)}")
         print("| seq | ours median ms | transformers median ms | ratio | ours peak MiB | "
               "transformers peak MiB | max attention diff |")
         print("|---|---|---|---|---|---|---|")

@@ -83,10 +83,10 @@ def fp32_matmul_gflops(size: int = 1024, reps: int = 5, clock=None) -> float:
     return max(fp32_matmul_ceilings(size, reps, clock).values())
 
 
-def fp32_ceiling_text(clock=None, detail: str = "") -> str:
-    """The ceilings of ``fp32_matmul_ceilings`` as printed beside the tables, e.g. "fp32 matmul
-    ceiling MKL 180 / oneDNN packed 400 GFLOP/s (1024^3, best of 5, 2 threads)" for ``detail``
-    "2 threads"."""
-    ceilings = fp32_matmul_ceilings(clock=clock)
+def fp32_ceiling_text(clock=None, detail: str = "", ceilings: dict[str, float] | None = None) -> str:
+    """The ceilings of ``fp32_matmul_ceilings`` (measured now by ``clock``, or ``ceilings``
+    already measured) as printed beside the tables, e.g. "fp32 matmul ceiling MKL 180 / oneDNN
+    packed 400 GFLOP/s (1024^3, best of 5, 2 threads)" for ``detail`` "2 threads"."""
+    ceilings = ceilings or fp32_matmul_ceilings(clock=clock)
     routes = " / ".join(f"{name} {gflops:.0f}" for name, gflops in ceilings.items())
     return f"fp32 matmul ceiling {routes} GFLOP/s (1024^3, best of 5{', ' + detail if detail else ''})"

@@ -99,8 +99,10 @@ def variants(layers: int, speed_only: bool = False) -> dict[str, Callable[[nn.Mo
 
 
 def predictor_with(path: Path, change: Callable[[nn.Module], object]) -> Predictor:
-    """The model at ``path`` on CPU with ``change`` applied to its encoder; the Linear layers it
-    left alone are packed fp32 as in an fp32 ``Predictor``."""
+    """The model at ``path`` on CPU with ``change`` applied to its encoder, then laid out by
+    ``Predictor`` itself as for the product: the Linear layers left alone packed fp32, each FFN
+    GELU fused into its first product (bf16 or fp32), the decoder on oneDNN. So the "bf16
+    default" row is the bf16 ``Predictor``'s model (the same maps, measured)."""
     checkpoint = load_checkpoint(path, device="cpu")
     change(getattr(checkpoint.model, "bert", checkpoint.model).encoder)
     return Predictor(checkpoint, torch.device("cpu"), precision="fp32")

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 
 from engine.checkpoint import LoadedCheckpoint, load_checkpoint
-from engine.cpu_packing import pack_linears, packing_available
+from engine.cpu_packing import StoredLayoutLinear, pack_linears, packing_available
+from engine.fused_gelu import fuse_gelu
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
 from engine.lab.ablation import predictor_gate
 from engine.lab.head_names import Head
-from engine.precision import (BF16_KINDS, cast_linears_bf16, fuse_bf16_gelu,
-                              resolve_precision)
+from engine.precision import BF16_KINDS, cast_linears_bf16, resolve_precision
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)
 from engine.tokenizer import Encoding
@@ -90,9 +90,12 @@ class Predictor:
         self.precision = precision_setting(precision, bf16, device)
         if self.precision == "bf16":  # BF16_KINDS' products in bf16, the rest float32
             cast_linears_bf16(self.encoder.encoder, BF16_KINDS)
-            fuse_bf16_gelu(self.encoder.encoder, self.config.hidden_act)
-        if device.type == "cpu" and packing_available():  # the Linear layers left in fp32
-            pack_linears(self.encoder.encoder)
+        if device.type == "cpu" and packing_available():
+            pack_linears(self.encoder.encoder)  # the Linear layers left in fp32
+            if self.heads is not None and hasattr(self.heads, "predictions"):
+                predictions = self.heads.predictions  # its weight is the word embeddings'
+                predictions.decoder = StoredLayoutLinear(predictions.decoder)
+        fuse_gelu(self.encoder.encoder, self.config.hidden_act)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device | None = None,

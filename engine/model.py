@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.config import BertConfig
+from engine.cpu_attention import context_per_head, per_head_wanted, softmax_scores_per_head
 from engine.trace import LayerRecord, Trace
 
 IGNORE_INDEX = -100  # MLM / token labels that take no part in the loss (HF convention)
@@ -62,6 +63,36 @@ def extended_attention_mask(attention_mask: torch.Tensor | None) -> torch.Tensor
     if attention_mask is None:
         return None
     return attention_mask[:, None, None, :].bool()
+
+
+def attention_probs(q: torch.Tensor, k: torch.Tensor, key_mask: torch.Tensor | None,
+                    slot: torch.Tensor | None = None) -> torch.Tensor:
+    """q, k [B, N, T, D], key_mask [B, 1, 1, T] bool -> softmax(q k^T / sqrt(D)) over the keys,
+    [B, N, T, T], masked keys 0.
+
+    Without autograd the scores are written into ``slot`` (the trace's [B, N, T, T] view of the
+    maps buffer, when its dtype is q's) or one new tensor, and masked and normalised there in
+    place: at 512 tokens the scores, their scaled copy, the softmax output and its copy into the
+    buffer were four [N, T, T] tensors per layer (16 MB each for 16 heads), allocated, faulted in
+    and written in turn. The scale is applied after the product, as on the autograd path (on q
+    instead, a scale that is not a power of two, D = 32, moves the scores by an ulp, and bf16's
+    rounding of later inputs turns that into different maps: the probe's largest bf16
+    difference went from 0.0220 to 0.0227).
+    """
+    scale = q.shape[-1] ** -0.5
+    if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
+        scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # [B, N, T, T]
+        if key_mask is not None:
+            scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
+        return torch.softmax(scores, dim=-1)
+    if slot is None or slot.dtype != q.dtype:
+        slot = q.new_empty(*q.shape[:-1], k.shape[-2])
+    if per_head_wanted(q, k):  # long inputs: oneDNN, one head at a time
+        return softmax_scores_per_head(q, k, scale, key_mask, slot)
+    scores = torch.matmul(q, k.transpose(-1, -2), out=slot).mul_(scale)  # [B, N, T, T]
+    if key_mask is not None:
+        scores.masked_fill_(~key_mask, torch.finfo(scores.dtype).min)
+    return torch.ops.aten._softmax.out(scores, -1, False, out=scores)
 
 
 class BertEmbeddings(nn.Module):
@@ -127,13 +158,11 @@ class BertSelfAttention(nn.Module):
                 q, k, v, attn_mask=key_mask,
                 dropout_p=self.dropout.p if self.training else 0.0)  # [B, N, R, D]
         else:
-            scores = torch.matmul(q, k.transpose(-1, -2)) * self.head_size**-0.5  # [B, N, T, T]
-            if key_mask is not None:
-                scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
-            probs = torch.softmax(scores, dim=-1)
+            probs = attention_probs(q, k, key_mask, record.probs_out)  # [B, N, T, T]
             record.save_probs(probs)
-            used = probs if query_rows is None else probs[:, :, query_rows]
-            context = torch.matmul(self.dropout(used), v)  # [B, N, R, D]
+            used = self.dropout(probs if query_rows is None else probs[:, :, query_rows])
+            context = (context_per_head(used, v) if per_head_wanted(used, v)
+                       else torch.matmul(used, v))  # [B, N, R, D]
         if record is not None:
             context = record.gated(context)
         batch, _, rows, _ = context.shape

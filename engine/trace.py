@@ -52,8 +52,9 @@ class LayerRecord:
     def save_probs(self, probs: torch.Tensor) -> None:
         """probs [B, N, T, T]; with ``probs_out`` the record is a view of that buffer, and the
         layer's own copy is freed once its context exists: the maps are kept once, possibly on
-        another device or dtype."""
-        if self.probs_out is not None:
+        another device or dtype. Probabilities computed in the slot itself (the model's
+        inference path, ``engine.model.attention_probs``) are not copied."""
+        if self.probs_out is not None and probs is not self.probs_out:
             self.probs_out.copy_(probs)
             probs = self.probs_out
         self.probs = probs

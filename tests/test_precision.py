@@ -12,7 +12,8 @@ import torch
 from engine.infer import Predictor
 from engine.paths import default_model_dir
 from engine.lab.weights import float32_twin
-from engine.precision import Bf16GeluIntermediate, Bf16Linear, resolve_precision
+from engine.fused_gelu import FusedGeluIntermediate
+from engine.precision import Bf16Linear, resolve_precision
 from engine.results import InferenceError
 
 PROBE = Path(__file__).resolve().parent / "data" / "precision_probe.txt"
@@ -92,7 +93,7 @@ def test_bf16_fuses_the_ffn_gelu_keeps_the_decoder_fp32_and_the_lab_twin_stays_f
         hf_pretraining_dir):
     bf16 = Predictor.load(hf_pretraining_dir, device="cpu", precision="bf16")
     inner = bf16.encoder.encoder.layer[0].intermediate
-    assert isinstance(inner, Bf16GeluIntermediate)
+    assert isinstance(inner, FusedGeluIntermediate)
     assert not isinstance(bf16.heads.predictions.decoder, Bf16Linear)  # fill-mask's top-1
     x = torch.randn(2, 7, bf16.config.hidden_size)
     fused = inner(x)                                     # [2, 7, I] bf16, GELU of the accumulator

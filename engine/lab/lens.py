@@ -28,7 +28,7 @@ def decode(predictions: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     transformed = predictions.transform(hidden)                             # [R, H]
     decoder = predictions.decoder
     if type(decoder) is not nn.Linear or decoder.weight.dtype != transformed.dtype:
-        return decoder(transformed)  # a packed or bf16 layer: its own kernel
+        return decoder(transformed)  # a packed, bf16 or oneDNN layer: its own kernel
     return torch.addmm(decoder.bias[:, None], decoder.weight, transformed.T).T
 
 
