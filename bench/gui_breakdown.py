@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import gui_latency as g  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
-from PySide6.QtCore import QEvent, QSettings  # noqa: E402
+from PySide6.QtCore import QEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 WORDS = {"~32": 12, "~128": 50}
@@ -135,16 +135,10 @@ def main() -> None:
     book = Booking()
     app = booking_app(book)
     items = time_items(book)
-    from explorer.main_window import MainWindow
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = g.make_model(Path(tmp), args.model)
-        window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
-                                                              QSettings.IniFormat))
-        window.resize(1400, 860)
-        window.show()
-        window.start(str(folder))
-        g.wait_for(window.sig_analysis_applied)
+        window = g.open_window(Path(tmp), folder)
         pairs = g.texts(args.edits + 2, WORDS[args.tokens])
         g.edit_latencies(window, pairs[:2])  # warm-up
         book.on = True

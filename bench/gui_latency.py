@@ -124,20 +124,27 @@ def startup_seconds(model: Path) -> float:
     return elapsed
 
 
-def bench_large(texts_count: int) -> None:
+def open_window(settings_dir: Path, model):
+    """The explorer's window, 1400 x 860, shown, its settings in ``settings_dir``, with
+    ``model`` (a folder) opened and its first analysis applied."""
     from explorer.main_window import MainWindow
 
+    window = MainWindow(device="cpu", settings=QSettings(str(settings_dir / "s.ini"),
+                                                          QSettings.IniFormat))
+    window.resize(1400, 860)
+    window.show()
+    window.start(str(model))
+    wait_for(window.sig_analysis_applied)
+    return window
+
+
+def bench_large(texts_count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
                         "from pathlib import Path; import gui_latency as g; "
                         "g.make_model(Path(sys.argv[2]), 'large')",
                         str(Path(__file__).parent), tmp], check=True, cwd=ROOT)
-        window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
-                                                              QSettings.IniFormat))
-        window.resize(1400, 860)
-        window.show()
-        window.start(str(Path(tmp) / "large"))
-        wait_for(window.sig_analysis_applied)
+        window = open_window(Path(tmp), Path(tmp) / "large")
         edits = edit_latencies(window, texts(texts_count, 240))
         tokens = window.state.analysis.num_tokens
         print(f"# bench/gui_latency.py --large  {os.cpu_count()} cores, offscreen, "
@@ -163,8 +170,6 @@ def main() -> None:
     if args.large:
         bench_large(min(args.texts, 10))
         return
-    from explorer.main_window import MainWindow
-
     print(f"# bench/gui_latency.py  {os.cpu_count()} cores, offscreen, {args.texts} texts each, "
           f"{font_families()} font families")
     print("| model | tokens | median ms | p95 ms | model pass ms | GUI share ms | "
@@ -173,12 +178,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.models:
             folder = make_model(Path(tmp), preset)
-            window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
-                                                                  QSettings.IniFormat))
-            window.resize(1400, 860)
-            window.show()
-            window.start(str(folder))
-            wait_for(window.sig_analysis_applied)
+            window = open_window(Path(tmp), folder)
             for words, label in ((12, "~32"), (50, "~128")):
                 pairs = texts(args.texts, words)
                 edit_latencies(window, pairs[:2])  # warm-up

@@ -37,21 +37,14 @@ def child(root: str, model: str, words: int, edits: int) -> None:
     import gui_latency as g  # its helpers; the explorer imported below is ``root``'s
 
     sys.path.insert(0, root)
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
     import explorer
-    from explorer.main_window import MainWindow
 
     assert Path(explorer.__file__).resolve().is_relative_to(Path(root).resolve()), explorer.__file__
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(device="cpu", settings=QSettings(str(Path(tmp) / "s.ini"),
-                                                              QSettings.IniFormat))
-        window.resize(1400, 860)
-        window.show()
-        window.start(model)
-        g.wait_for(window.sig_analysis_applied)
+        window = g.open_window(Path(tmp), model)
         pairs = g.texts(edits + 2, words)
         g.edit_latencies(window, pairs[:2])  # warm-up
         found = g.edit_latencies(window, pairs[2:])
