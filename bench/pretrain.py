@@ -3,7 +3,7 @@
 Step: BERT-Mini config (4 layers, hidden 256, vocab 30522), batch 32, seq 128, CPU. Both start
 from the same weights and get identical batches from our data pipeline; they alternate step by
 step. Ours: ``Trainer.train_step`` (MLM decoder only at the masked positions, fused AdamW, in
-fp32 the Linear products on oneDNN: ``engine.train.onednn_linear``).
+fp32 the Linear products on oneDNN: ``engine.onednn_linear``).
 Stock: ``transformers.BertForPreTraining(input_ids, attention_mask, token_type_ids, labels,
 next_sentence_label)`` then ``torch.optim.AdamW(lr, weight_decay=0.01)``. The first-step losses
 are compared with dropout off; timing runs with dropout on (0.1), as training does.

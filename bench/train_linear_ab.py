@@ -1,5 +1,5 @@
 """Before/after for the float32 pretraining step's Linear products: ours with the Linear
-layers on ``F.linear`` (MKL's sgemm, the step before ``engine.train.onednn_linear``), ours
+layers on ``F.linear`` (MKL's sgemm, the step before ``engine.onednn_linear``), ours
 with them on oneDNN (what the trainer now does on a CPU), and the stock ``transformers``
 step, alternating step by step in one process, one thread, each step timed by CPU time.
 
@@ -29,7 +29,7 @@ from engine.cpu_packing import replace_linears  # noqa: E402
 from engine.data.shards import prepare_corpus  # noqa: E402
 from engine.tokenizer import WordPieceTokenizer  # noqa: E402
 from engine.train.loop import _Window  # noqa: E402
-from engine.train.onednn_linear import OneDnnLinear  # noqa: E402
+from engine.onednn_linear import OneDnnLinear  # noqa: E402
 
 
 def plain_linear(routed: OneDnnLinear) -> nn.Linear:

@@ -50,25 +50,6 @@ class PackedLinear(nn.Module):
         return packed_linear(x, self.weight, self.bias)
 
 
-class StoredLayoutLinear(nn.Linear):
-    """An ``nn.Linear`` whose forward runs on oneDNN with its weight as stored (plain layout),
-    for a weight shared with another module, which packing would copy: the MLM decoder's
-    30522 x H weight is also the word embeddings. The parameters are the original's own, so
-    the tie and the state dict keys stay. Why oneDNN: for the few rows fill-mask decodes, MKL's
-    gemm reads that weight at a third of the memory speed on this AMD CPU (1 row, H = 256:
-    2.6 against 1.5 ms, one thread). With autograd asked for, the plain ``F.linear``."""
-
-    def __init__(self, linear: nn.Linear):
-        nn.Module.__init__(self)  # nn.Linear's own would allocate new weights
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.weight, self.bias = linear.weight, linear.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [..., in] -> [..., out]
-        if torch.is_grad_enabled() or not x.dtype == self.weight.dtype == torch.float32:
-            return super().forward(x)  # autograd, or a float64 twin (finite differences)
-        return packed_linear(x, self.weight, self.bias)
-
-
 def replace_linears(module: nn.Module, wrap: Callable[[nn.Linear], nn.Module],
                     chosen: Callable[[str], bool] = lambda name: True, prefix: str = "") -> int:
     """Replace every ``nn.Linear`` below ``module`` whose dotted name (from ``module``, e.g.

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from engine.checkpoint import LoadedCheckpoint, load_checkpoint
-from engine.cpu_packing import StoredLayoutLinear, pack_linears, packing_available
+from engine.cpu_packing import pack_linears, packing_available
 from engine.fused_gelu import fuse_gelu
 from engine.infer_tasks import needs_every_row, predict_task, task_kind
 from engine.lab.ablation import predictor_gate
 from engine.lab.head_names import Head
+from engine.onednn_linear import OneDnnLinear
 from engine.precision import BF16_KINDS, cast_linears_bf16, resolve_precision
 from engine.results import (Analysis, CheckpointError, InferenceError, MaskPrediction,
                             ModelSummary)
@@ -94,7 +95,7 @@ class Predictor:
             pack_linears(self.encoder.encoder)  # the Linear layers left in fp32
             if self.heads is not None and hasattr(self.heads, "predictions"):
                 predictions = self.heads.predictions  # its weight is the word embeddings'
-                predictions.decoder = StoredLayoutLinear(predictions.decoder)
+                predictions.decoder = OneDnnLinear(predictions.decoder)
         fuse_gelu(self.encoder.encoder, self.config.hidden_act)
 
     @classmethod

@@ -10,10 +10,11 @@ import torch
 
 from engine.config import BertConfig
 from engine.cpu_attention import PER_HEAD_FROM
-from engine.cpu_packing import StoredLayoutLinear, packing_available
+from engine.cpu_packing import packing_available
 from engine.fused_gelu import FusedGeluIntermediate
 from engine.infer import Predictor
 from engine.model import BertModel
+from engine.onednn_linear import OneDnnLinear
 from engine.trace import Trace
 from tests.conftest import padded_batch
 
@@ -51,7 +52,7 @@ def test_fp32_predictor_with_fused_gelu_and_decoder_on_onednn_matches_transforme
     layer = predictor.encoder.encoder.layer[0]
     assert isinstance(layer.intermediate, FusedGeluIntermediate)
     decoder = predictor.heads.predictions.decoder
-    assert isinstance(decoder, StoredLayoutLinear)  # still tied: no copy of the embeddings
+    assert isinstance(decoder, OneDnnLinear)  # still tied: no copy of the embeddings
     assert decoder.weight is predictor.encoder.embeddings.word_embeddings.weight
     analysis = predictor.analyze("The [MASK] sat on the mat.", "It was a sunny [MASK].", top_k=7)
     hf = transformers.BertForPreTraining.from_pretrained(

@@ -10,7 +10,7 @@ import torch
 from engine.config import BertConfig
 from engine.cpu_packing import packing_available
 from engine.model import BertForPreTraining
-from engine.train.onednn_linear import route_linears_to_onednn
+from engine.onednn_linear import route_linears_to_onednn
 
 pytestmark = pytest.mark.skipif(not packing_available(), reason="this PyTorch has no oneDNN op")
 

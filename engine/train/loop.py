@@ -27,7 +27,7 @@ from engine.runlog import MetricsWriter, RunFolder
 from engine.specs import TrainConfig
 from engine.train import checkpointing
 from engine.train.distributed import DistributedContext
-from engine.train.onednn_linear import route_linears_to_onednn
+from engine.onednn_linear import route_linears_to_onednn
 from engine.train.optim import build_optimizer, lr_at
 
 
