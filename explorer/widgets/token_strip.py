@@ -23,6 +23,7 @@ from explorer.widgets.salience_colours import ScoreLegend, score_colours, text_c
 from explorer.widgets.task_chips import (answer_colour, answer_pen, paint_tag, tag_band,
                                          tag_font, tag_widths)
 from explorer.widgets.task_common import NO_MARKS, ChipMarks, chip_marks, task_tooltip_lines
+from explorer.widgets.text_widths import WidthCache
 
 CLS, SEP, UNK = "[CLS]", "[SEP]", "[UNK]"
 SEGMENT_NAMES = {0: "A", 1: "B"}
@@ -94,28 +95,23 @@ class TokenCanvas(QWidget):
         self._bold = QFont(self.font())
         self._bold.setBold(True)
         self._tag_font = tag_font(self.font())
-        self._width_cache: dict[tuple[str, bool], int] = {}
+        self._width_cache = WidthCache(self._chip_width)  # (token, bold) -> chip width
         # (label, bold) -> its QStaticText, width and height: laid out once per token
         self._static_text: dict[tuple[str, bool], tuple[QStaticText, float, float]] = {}
 
     # ----- data -----
 
+    def _chip_width(self, key: tuple[str, bool]) -> int:
+        """A chip's width for (token, bold): its text's advance and the padding."""
+        token, bold = key
+        return QFontMetrics(self._bold if bold else self.font()).horizontalAdvance(token) + 2 * _PAD_X
+
     def set_tokens(self, tokens, kinds, segments, joined, tooltips,
                    marks: ChipMarks = NO_MARKS) -> None:
         self.tokens, self.kinds, self.segments = list(tokens), list(kinds), list(segments)
         self.joined, self.tooltips, self.marks = list(joined), tooltips, marks
-        # Widths measured once per (token, bold) and font; looked up by one C-level pass.
-        keys = [(token, kind == "mask") for token, kind in zip(self.tokens, self.kinds)]
-        new = set(keys).difference(self._width_cache)
-        if new:
-            if len(self._width_cache) + len(new) > 50_000:
-                self._width_cache.clear()
-                new = set(keys)
-            fm, fm_bold = QFontMetrics(self.font()), QFontMetrics(self._bold)
-            self._width_cache.update(
-                (key, (fm_bold if key[1] else fm).horizontalAdvance(key[0]) + 2 * _PAD_X)
-                for key in new)
-        widths = list(map(self._width_cache.__getitem__, keys))
+        widths = self._width_cache.widths(
+            [(token, kind == "mask") for token, kind in zip(self.tokens, self.kinds)])
         if marks.tags:  # a chip is at least as wide as its tag pill
             widths = [max(w, t) for w, t in zip(widths, tag_widths(self._tag_font, marks.tags))]
         self._widths = widths
