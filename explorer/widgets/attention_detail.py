@@ -11,11 +11,12 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QSizePolicy, QVBoxLayou
 
 from explorer.state import MEAN_HEAD
 from explorer.widgets.attention_common import (
-    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, TokenAxis, colormap, grey_overlay,
+    HIGHLIGHT_COLOR, LEVELS, METHOD_NAMES, LazyView, colormap, grey_overlay,
     new_heatmap_items, paint_heatmap, plain_axes, scale_maps, set_overlay, set_title,
     set_view_range, shrinkable_title, view_maps, visible_mask,
     grid_cell,
 )
+from explorer.widgets.token_axis import TokenAxis
 
 READOUT_HINT = "hover a cell: from -> to: weight; click a row to select its query token"
 

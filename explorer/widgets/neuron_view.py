@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from explorer.widgets.attention_common import elide
+from explorer.widgets.token_axis import elide
 
 ROW = 15          # pixels per key row
 CELL = 4          # pixels per vector component
