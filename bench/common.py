@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -90,3 +94,23 @@ def fp32_ceiling_text(clock=None, detail: str = "", ceilings: dict[str, float] |
     ceilings = ceilings or fp32_matmul_ceilings(clock=clock)
     routes = " / ".join(f"{name} {gflops:.0f}" for name, gflops in ceilings.items())
     return f"fp32 matmul ceiling {routes} GFLOP/s (1024^3, best of 5{', ' + detail if detail else ''})"
+
+
+def alternate_checkouts(script: str, before: str, after: str, rounds: int,
+                        child_args: Callable[[str, str], list[str]],
+                        cwd: str) -> tuple[dict[str, dict[str, list[float]]], list[float]]:
+    """An A/B of two checkouts: ``rounds`` times, ``script`` run as a child for "before" then
+    "after" with ``before after --child *child_args(side, checkout)``; each child prints a JSON
+    {measure: [values]}. Returns the values by side and measure, and the load average (1 min)
+    at the start of each child."""
+    runs: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
+    loads = []
+    for _ in range(rounds):
+        for side, checkout in (("before", before), ("after", after)):
+            loads.append(os.getloadavg()[0])
+            out = subprocess.run([sys.executable, script, before, after, "--child",
+                                  *child_args(side, checkout)], check=True,
+                                 capture_output=True, text=True, cwd=cwd).stdout
+            for name, values in json.loads(out).items():
+                runs[side].setdefault(name, []).extend(values)
+    return runs, loads

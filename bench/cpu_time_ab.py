@@ -16,11 +16,12 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import alternate_checkouts  # bench/ is this script's import path
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = ROOT / "resources" / "models" / "default" / "vocab.txt"  # bert-base-uncased's
@@ -85,16 +86,10 @@ def main() -> None:
         torch.manual_seed(0)  # bert-base, random weights saved by transformers
         transformers.BertForPreTraining(transformers.BertConfig()).save_pretrained(tmp)
         shutil.copy(VOCAB, Path(tmp) / "vocab.txt")
-        runs: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
-        for _ in range(args.rounds):
-            for side in ("before", "after"):
-                out = subprocess.run([sys.executable, __file__, args.before, args.after,
-                                      "--child", getattr(args, side), tmp], check=True,
-                                     capture_output=True, text=True, cwd=tmp).stdout
-                for name, values in json.loads(out).items():
-                    runs[side].setdefault(name, []).extend(values)
+        runs, loads = alternate_checkouts(__file__, args.before, args.after, args.rounds,
+                                          lambda side, checkout: [checkout, tmp], tmp)
     print(f"# bench/cpu_time_ab.py  1 thread, {args.rounds} alternated rounds, "
-          f"torch={torch.__version__}")
+          f"torch={torch.__version__}, load {min(loads):.1f}-{max(loads):.1f}")
     print("| our code, 1-thread CPU time (median ms) | before | after | after / before |")
     print("|---|---|---|---|")
     for name in runs["before"]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import cpu_description  # noqa: E402
+from common import alternate_checkouts, cpu_description  # noqa: E402
 
 SIZES = {"mini": (50, 30), "base": (50, 10), "large": (240, 3)}  # words each side, analyses
 
@@ -81,22 +80,15 @@ def main() -> None:
     import gui_latency
 
     models = ["mini", "base"] + (["large"] if args.large else [])
-    loads = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in models:
             gui_latency.make_model(Path(tmp), preset)
-        runs: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
-        for _ in range(args.rounds):
-            for side in ("before", "after"):
-                out = Path(tmp) / side
-                out.mkdir(exist_ok=True)
-                loads.append(float(open("/proc/loadavg").read().split()[0]))
-                child = subprocess.run([sys.executable, __file__, args.before, args.after,
-                                        "--child", getattr(args, side), ",".join(models),
-                                        str(out), args.precision],
-                                       check=True, capture_output=True, text=True, cwd=tmp)
-                for name, values in json.loads(child.stdout).items():
-                    runs[side].setdefault(name, []).extend(values)
+        def child_args(side: str, checkout: str) -> list[str]:
+            (Path(tmp) / side).mkdir(exist_ok=True)
+            return [checkout, ",".join(models), str(Path(tmp) / side), args.precision]
+
+        runs, loads = alternate_checkouts(__file__, args.before, args.after, args.rounds,
+                                          child_args, tmp)
         diffs = {}
         for preset in models:
             a, b = (np.load(Path(tmp) / side / f"{preset}.npz") for side in ("before", "after"))
