@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -94,6 +95,17 @@ def fp32_ceiling_text(clock=None, detail: str = "", ceilings: dict[str, float] |
     ceilings = ceilings or fp32_matmul_ceilings(clock=clock)
     routes = " / ".join(f"{name} {gflops:.0f}" for name, gflops in ceilings.items())
     return f"fp32 matmul ceiling {routes} GFLOP/s (1024^3, best of 5{', ' + detail if detail else ''})"
+
+
+def ab_parser(description: str, child_args: int) -> argparse.ArgumentParser:
+    """The command line of a two-checkout A/B (``alternate_checkouts``): ``before after
+    [--rounds N]``, and the hidden ``--child`` with ``child_args`` values its children get."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("before")
+    parser.add_argument("after")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", nargs=child_args, help=argparse.SUPPRESS)
+    return parser
 
 
 def alternate_checkouts(script: str, before: str, after: str, rounds: int,

@@ -12,7 +12,6 @@ e.g. ``git worktree add /tmp/before <commit>`` for BEFORE_CHECKOUT.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -21,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import alternate_checkouts  # bench/ is this script's import path
+from common import ab_parser, alternate_checkouts  # bench/ is this script's import path
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB = ROOT / "resources" / "models" / "default" / "vocab.txt"  # bert-base-uncased's
@@ -70,11 +69,7 @@ def measure(checkout: str, model_dir: str) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before")
-    parser.add_argument("after")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser = ab_parser(__doc__.split("\n\n")[0], child_args=2)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(*args.child)))

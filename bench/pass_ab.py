@@ -16,7 +16,6 @@ e.g. ``git archive <commit> | tar -x -C /tmp/before`` for BEFORE_CHECKOUT.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -30,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import alternate_checkouts, cpu_description  # noqa: E402
+from common import ab_parser, alternate_checkouts, cpu_description  # noqa: E402
 
 SIZES = {"mini": (50, 30), "base": (50, 10), "large": (240, 3)}  # words each side, analyses
 
@@ -64,13 +63,9 @@ def measure(checkout: str, models: str, out: str, precision: str) -> dict[str, l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("before")
-    parser.add_argument("after")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = ab_parser(__doc__.split("\n\n")[0], child_args=4)
     parser.add_argument("--large", action="store_true", help="also the 24 x 16 model at 512")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(*args.child)))
